@@ -1,0 +1,88 @@
+/**
+ * A token as a {@link TokenStore} keeps it: plain JSON, so a database or Redis
+ * can hold it as text. It contains secrets (the access and refresh token):
+ * protect it at rest.
+ */
+export interface StoredToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** Epoch milliseconds at which the token was received. */
+  receivedAt: number;
+  scope?: string;
+  refreshToken?: string;
+}
+
+/**
+ * A second cache tier behind the provider's own memory: tokens survive
+ * restarts or are shared between processes. A store that throws or times out
+ * counts as a miss — `getToken()` never fails because of its store.
+ *
+ * @example
+ * ```ts
+ * const store: TokenStore = {
+ *   async get(key) { const row = await db.get(key); return row && JSON.parse(row.json); },
+ *   async set(key, token) { await db.put(key, JSON.stringify(token)); },
+ *   async delete(key) { await db.delete(key); },
+ * };
+ * ```
+ */
+export interface TokenStore {
+  /** The token stored under `key`, or undefined. */
+  get(key: string): Promise<StoredToken | undefined>;
+  /** Stores `token`; `ttlMs` is the time left until its `expiresAt`, after which the store may drop it. */
+  set(key: string, token: StoredToken, ttlMs: number): Promise<void>;
+  /** Removes the token stored under `key`. */
+  delete(key: string): Promise<void>;
+  /**
+   * Takes a lock for fetching `key`, held for at most `ttlMs`. Resolves to a
+   * release function, or to undefined when another holder has it (the
+   * caller then waits for the store to fill). Optional.
+   */
+  lock?(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+}
+
+/**
+ * An in-process {@link TokenStore}: entries expire with their token. Useful to
+ * share tokens between providers in one process, and as a reference
+ * implementation; a provider without a `store` keeps its own token in memory
+ * anyway.
+ *
+ * @example
+ * ```ts
+ * const store = memoryStore();
+ * const tokens = createTokenProvider({ tokenEndpoint, clientId, clientSecret, store });
+ * ```
+ */
+export function memoryStore(options: { now?: () => number } = {}): TokenStore {
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, { token: StoredToken; until: number }>();
+  const locks = new Map<string, { id: symbol; until: number }>();
+  return {
+    async get(key) {
+      const entry = entries.get(key);
+      if (entry === undefined) return undefined;
+      if (entry.until <= now()) {
+        entries.delete(key);
+        return undefined;
+      }
+      return { ...entry.token };
+    },
+    async set(key, token, ttlMs) {
+      entries.set(key, { token: { ...token }, until: now() + ttlMs });
+    },
+    async delete(key) {
+      entries.delete(key);
+    },
+    async lock(key, ttlMs) {
+      const held = locks.get(key);
+      if (held !== undefined && held.until > now()) return undefined;
+      const id = Symbol(key);
+      locks.set(key, { id, until: now() + ttlMs });
+      return async () => {
+        if (locks.get(key)?.id === id) locks.delete(key);
+      };
+    },
+  };
+}

@@ -1,0 +1,281 @@
+import type { ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
+import { ConfigurationError, type TokenKitError } from './errors.ts';
+import type { StoredToken, TokenStore } from './memory-store.ts';
+import type { FetchLike } from './transport.ts';
+import { isSecureUrl, tryParseUrl } from './url.ts';
+
+/**
+ * The grant used to get a token.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4 (client_credentials)
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.3 (password)
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6 (refresh_token)
+ */
+export type Grant =
+  | { type: 'client_credentials' }
+  | { type: 'password'; username: string; password: string }
+  | { type: 'refresh_token'; refreshToken: string };
+
+/** Everything a provider reports to `onEvent`. Events never carry a token or a secret. */
+export type TokenEvent =
+  /** A token request succeeded. `background`: started by refresh-ahead, no caller waited. */
+  | { type: 'fetch'; key: string; grant: Grant['type']; durationMs: number; expiresAt: number; background: boolean }
+  /** A call was served from memory. */
+  | { type: 'hit'; key: string; durationMs: number }
+  /** A call in the refresh-ahead window started a background refresh. */
+  | { type: 'refresh'; key: string; expiresAt: number }
+  /** A token request is retried after a network error, timeout, 5xx or 429. */
+  | { type: 'retry'; key: string; attempt: number; delayMs: number; reason: string; status?: number }
+  /** Getting a token failed (`background`: the still-valid token stays in service), or the store failed (`error.code === 'store'`, once per outage). */
+  | { type: 'error'; key: string; error: TokenKitError; durationMs: number; background: boolean }
+  /** A token was taken from the store instead of the token endpoint. */
+  | { type: 'store_hit'; key: string; durationMs: number }
+  /** The store answers again after failing. */
+  | { type: 'store_recovered'; key: string }
+  /** `invalidate()` was called; `dropped`: the token was the cached one and is gone. */
+  | { type: 'invalidate'; key: string; dropped: boolean };
+
+/**
+ * Options of {@link createTokenProvider}. Either `tokenEndpoint` or `issuer` is required.
+ */
+export interface TokenProviderOptions {
+  /** The token endpoint URL. HTTPS, or HTTP on a loopback address. */
+  tokenEndpoint?: string | URL;
+  /**
+   * Discover the token endpoint from this issuer: `{issuer}/.well-known/openid-configuration`,
+   * then RFC 8414 `/.well-known/oauth-authorization-server`. The document's issuer must match.
+   */
+  issuer?: string | URL;
+  /** The OAuth client id. */
+  clientId: string;
+  /** The client secret (`client_secret_basic`, `client_secret_post`). Never logged, never in errors. */
+  clientSecret?: string | undefined;
+  /**
+   * How the client authenticates. Default `client_secret_basic` (RFC 6749 Appendix B encoding);
+   * with `issuer` and no explicit choice, `client_secret_post` is used when the server does not support Basic.
+   */
+  clientAuthMethod?: ClientAuthMethod;
+  /** For `private_key_jwt`: a private JWK, a PEM string or a `KeyObject`. */
+  privateKey?: PrivateKeyInput;
+  /** Request body encoding. `json` for providers that accept only a JSON body. Default `form`. */
+  bodyFormat?: 'form' | 'json';
+  /** The grant. Default `{ type: 'client_credentials' }`. */
+  grant?: Grant;
+  /** Scopes: a space-delimited string or an array. */
+  scope?: string | readonly string[];
+  /** `audience` parameter (Auth0 and others). */
+  audience?: string;
+  /** RFC 8707 resource indicator(s); an array is sent as repeated parameters. */
+  resource?: string | readonly string[];
+  /** More token request parameters. They are part of the cache key. */
+  extraParams?: Readonly<Record<string, string | readonly string[]>>;
+  /** A token is never served later than `expiresAt` minus this (at most half its lifetime). Default 30. */
+  refreshSkewSeconds?: number;
+  /** Calls this long before the skew cutoff start one background refresh (not before half the usable life). Default 60. */
+  refreshAheadSeconds?: number;
+  /** Lifetime assumed when the response has neither `expires_in` nor a JWT `exp`. Default 300. */
+  defaultExpiresInSeconds?: number;
+  /** A second cache tier: survive restarts, share tokens between processes. */
+  store?: TokenStore;
+  /** How long a store operation may take before it counts as a miss. Default 1000. */
+  storeTimeoutMs?: number;
+  /** The `fetch` used for token and discovery requests. Default: global `fetch`. */
+  fetch?: FetchLike;
+  /** Timeout of each token request attempt. Default 10000. */
+  timeoutMs?: number;
+  /** Retries after network errors, timeouts, 5xx and 429 (Retry-After honoured up to 10 s). Default 2. */
+  maxRetries?: number;
+  /** Largest token endpoint answer read. Default 1 MiB. */
+  maxResponseBytes?: number;
+  /** Observer of what the provider does; see {@link TokenEvent}. Exceptions it throws are ignored. */
+  onEvent?: (event: TokenEvent) => void;
+  /** The clock, in epoch milliseconds. Default `Date.now`; for tests. */
+  now?: () => number;
+}
+
+export interface ResolvedOptions {
+  endpoint: { tokenEndpoint: string } | { issuer: string };
+  clientId: string;
+  clientSecret: string | undefined;
+  clientAuthMethod: ClientAuthMethod;
+  autoAuthMethod: boolean;
+  privateKey: PrivateKeyInput | undefined;
+  bodyFormat: 'form' | 'json';
+  grant: Grant;
+  scope: string | undefined;
+  audience: string | undefined;
+  resource: readonly string[];
+  extraParams: Readonly<Record<string, string | readonly string[]>>;
+  skewMs: number;
+  aheadMs: number;
+  defaultExpiresInSeconds: number;
+  store: TokenStore | undefined;
+  storeTimeoutMs: number;
+  fetch: FetchLike;
+  timeoutMs: number;
+  maxRetries: number;
+  maxResponseBytes: number;
+  onEvent: ((event: TokenEvent) => void) | undefined;
+  now: () => number;
+}
+
+const RESERVED_PARAMS = new Set([
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'username',
+  'password',
+  'refresh_token',
+  'scope',
+  'audience',
+  'resource',
+]);
+
+/** Validates options eagerly; every message names the option. */
+export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new ConfigurationError('options', 'must be an object');
+  const endpoint = resolveEndpoint(options);
+  if (typeof options.clientId !== 'string' || options.clientId === '') {
+    throw new ConfigurationError('clientId', 'must be a non-empty string');
+  }
+  if (options.clientSecret !== undefined && typeof options.clientSecret !== 'string') {
+    throw new ConfigurationError('clientSecret', 'must be a string');
+  }
+  const bodyFormat = options.bodyFormat ?? 'form';
+  if (bodyFormat !== 'form' && bodyFormat !== 'json') throw new ConfigurationError('bodyFormat', "must be 'form' or 'json'");
+  const store = options.store;
+  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function')) {
+    throw new ConfigurationError('store', 'must implement get, set and delete');
+  }
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  if (typeof fetchFn !== 'function') throw new ConfigurationError('fetch', 'must be a function');
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new ConfigurationError('onEvent', 'must be a function');
+  if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigurationError('now', 'must be a function');
+
+  return {
+    endpoint,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    clientAuthMethod: options.clientAuthMethod ?? 'client_secret_basic',
+    autoAuthMethod: options.clientAuthMethod === undefined,
+    privateKey: options.privateKey,
+    bodyFormat,
+    grant: resolveGrant(options.grant),
+    scope: resolveScope(options.scope),
+    audience: optionalString(options.audience, 'audience'),
+    resource: resolveList(options.resource, 'resource'),
+    extraParams: resolveExtraParams(options.extraParams),
+    skewMs: seconds(options.refreshSkewSeconds, 30, 'refreshSkewSeconds') * 1000,
+    aheadMs: seconds(options.refreshAheadSeconds, 60, 'refreshAheadSeconds') * 1000,
+    defaultExpiresInSeconds: positive(options.defaultExpiresInSeconds, 300, 'defaultExpiresInSeconds'),
+    store,
+    storeTimeoutMs: positive(options.storeTimeoutMs, 1000, 'storeTimeoutMs'),
+    fetch: fetchFn,
+    timeoutMs: positive(options.timeoutMs, 10_000, 'timeoutMs'),
+    maxRetries: integer(options.maxRetries, 2, 'maxRetries'),
+    maxResponseBytes: positive(options.maxResponseBytes, 1024 * 1024, 'maxResponseBytes'),
+    onEvent: options.onEvent,
+    now: options.now ?? Date.now,
+  };
+}
+
+function resolveEndpoint(options: TokenProviderOptions): ResolvedOptions['endpoint'] {
+  const { tokenEndpoint, issuer } = options;
+  if ((tokenEndpoint === undefined) === (issuer === undefined)) {
+    throw new ConfigurationError('tokenEndpoint', 'give exactly one of tokenEndpoint and issuer');
+  }
+  const name = tokenEndpoint !== undefined ? 'tokenEndpoint' : 'issuer';
+  const raw = (tokenEndpoint ?? issuer)!;
+  const url = typeof raw === 'string' || raw instanceof URL ? tryParseUrl(raw) : undefined;
+  if (url === undefined) throw new ConfigurationError(name, 'must be an absolute URL');
+  if (!isSecureUrl(url)) throw new ConfigurationError(name, 'must use https (plain http is allowed only for loopback addresses)');
+  if (url.username !== '' || url.password !== '') throw new ConfigurationError(name, 'must not contain credentials');
+  // An issuer is compared to the discovery document's as given, so keep the caller's spelling.
+  return tokenEndpoint !== undefined ? { tokenEndpoint: url.href } : { issuer: String(issuer) };
+}
+
+function resolveGrant(grant: Grant | undefined): Grant {
+  if (grant === undefined) return { type: 'client_credentials' };
+  switch (grant?.type) {
+    case 'client_credentials':
+      return { type: 'client_credentials' };
+    case 'password':
+      if (typeof grant.username !== 'string' || grant.username === '') throw new ConfigurationError('grant.username', 'must be a non-empty string');
+      if (typeof grant.password !== 'string') throw new ConfigurationError('grant.password', 'must be a string');
+      return { type: 'password', username: grant.username, password: grant.password };
+    case 'refresh_token':
+      if (typeof grant.refreshToken !== 'string' || grant.refreshToken === '') {
+        throw new ConfigurationError('grant.refreshToken', 'must be a non-empty string');
+      }
+      return { type: 'refresh_token', refreshToken: grant.refreshToken };
+    default:
+      throw new ConfigurationError('grant.type', "must be 'client_credentials', 'password' or 'refresh_token'");
+  }
+}
+
+function resolveScope(scope: string | readonly string[] | undefined): string | undefined {
+  if (scope === undefined) return undefined;
+  const list = typeof scope === 'string' ? scope.split(/\s+/).filter(Boolean) : scope;
+  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s === '' || /\s/.test(s))) {
+    throw new ConfigurationError('scope', 'must be a space-delimited string or an array of scope names without spaces');
+  }
+  return list.length > 0 ? list.join(' ') : undefined;
+}
+
+function resolveList(value: string | readonly string[] | undefined, name: string): readonly string[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s === '')) {
+    throw new ConfigurationError(name, 'must be a string or an array of non-empty strings');
+  }
+  return [...list];
+}
+
+function resolveExtraParams(params: TokenProviderOptions['extraParams']): ResolvedOptions['extraParams'] {
+  if (params === undefined) return {};
+  if (typeof params !== 'object' || params === null) throw new ConfigurationError('extraParams', 'must be an object');
+  const out: Record<string, string | readonly string[]> = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (RESERVED_PARAMS.has(name)) throw new ConfigurationError(`extraParams.${name}`, 'is set by tokenkit; use the dedicated option');
+    out[name] = typeof value === 'string' ? value : resolveList(value, `extraParams.${name}`);
+  }
+  return out;
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new ConfigurationError(name, 'must be a non-empty string');
+  return value;
+}
+
+function seconds(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigurationError(name, 'must be a number >= 0');
+  return value;
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigurationError(name, 'must be a number > 0');
+  return value;
+}
+
+function integer(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 10) throw new ConfigurationError(name, 'must be an integer from 0 to 10');
+  return value;
+}
+
+/** Reads a value from a store defensively: anything malformed is a miss. */
+export function asStoredToken(value: unknown): StoredToken | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const t = value as Record<string, unknown>;
+  if (typeof t['accessToken'] !== 'string' || !/^[\x21-\x7e]+$/.test(t['accessToken'])) return undefined;
+  if (typeof t['expiresAt'] !== 'number' || typeof t['receivedAt'] !== 'number') return undefined;
+  if (!Number.isFinite(t['expiresAt']) || !Number.isFinite(t['receivedAt']) || t['expiresAt'] <= t['receivedAt']) return undefined;
+  const token: StoredToken = { accessToken: t['accessToken'], tokenType: 'Bearer', expiresAt: t['expiresAt'], receivedAt: t['receivedAt'] };
+  if (typeof t['scope'] === 'string') token.scope = t['scope'];
+  if (typeof t['refreshToken'] === 'string' && t['refreshToken'] !== '') token.refreshToken = t['refreshToken'];
+  return token;
+}

@@ -1,0 +1,111 @@
+import { ConfigurationError } from './errors.ts';
+import type { GetTokenOptions, TokenProvider } from './token-provider.ts';
+import { isSecureUrl, tryParseUrl } from './url.ts';
+
+/** Options every adapter accepts. */
+export interface RequestAuthOptions {
+  /**
+   * Origins that receive the token, besides the client's base URL, e.g.
+   * `['https://files.example.com']`. A request to any other origin goes out
+   * without it. Each must be HTTPS (or loopback).
+   */
+  origins?: readonly (string | URL)[] | undefined;
+  /** Invalidate the token and retry once when a request that carried it gets 401. Default true. */
+  retryOn401?: boolean | undefined;
+}
+
+/**
+ * The decisions an adapter takes about one request, made the same way for
+ * every HTTP client: which URLs get the token, and when a 401 earns a retry.
+ * Adapters only translate their client's hook shape into these calls.
+ */
+export interface RequestAuthorizer {
+  /** The provider whose tokens are sent. */
+  readonly tokens: TokenProvider;
+  /** True when a request to `url` may carry the token (its origin is allowed). */
+  allows(url: string | URL): boolean;
+  /**
+   * The `Authorization` value for a request to `url`, or undefined when the
+   * request must go out without the token. Waits for a token if none is
+   * cached, bounded by `wait.signal` and `wait.timeoutMs`.
+   */
+  authorize(url: string | URL, wait?: GetTokenOptions): Promise<string | undefined>;
+  /**
+   * Called with an answer's status. When the request carried our token
+   * (`sent`), got 401, was not retried yet and its body can be sent again,
+   * the token is invalidated and the result is true: retry once, with a
+   * fresh token. Otherwise false.
+   */
+  shouldRetry(status: number, sent: string | undefined, request: { retried: boolean; replayable: boolean }): Promise<boolean>;
+}
+
+const NO_HEADER: Promise<undefined> = Promise.resolve(undefined);
+const BEARER = 'Bearer ';
+
+/**
+ * Creates the {@link RequestAuthorizer} an adapter uses. `baseUrl` is the
+ * client's own base URL (axios/Apollo `baseURL`, got `prefixUrl`, ky
+ * `baseUrl`/`prefix`); with neither it nor `origins`, the token would go
+ * nowhere, which is a `ConfigurationError`.
+ *
+ * @example
+ * ```ts
+ * const auth = createRequestAuthorizer(tokens, { baseUrl: 'https://api.example.com', origins: [] });
+ * const header = await auth.authorize(url, { signal }); // undefined for other origins
+ * ```
+ */
+export function createRequestAuthorizer(
+  tokens: TokenProvider,
+  options: RequestAuthOptions & { baseUrl?: string | URL | undefined },
+): RequestAuthorizer {
+  if (typeof tokens?.authorizationHeader !== 'function' || typeof tokens.invalidate !== 'function') {
+    throw new ConfigurationError('tokens', 'must be a TokenProvider from createTokenProvider()');
+  }
+  const origins = new Set<string>();
+  const addOrigin = (value: string | URL, name: string) => {
+    const url = typeof value === 'string' || value instanceof URL ? tryParseUrl(value) : undefined;
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw new ConfigurationError(name, `${String(value)} is not an http(s) URL`);
+    }
+    if (!isSecureUrl(url)) throw new ConfigurationError(name, `${url.origin} is not HTTPS; tokens go only over HTTPS (or to loopback)`);
+    origins.add(url.origin);
+  };
+  if (options.baseUrl !== undefined && options.baseUrl !== '') addOrigin(options.baseUrl, 'baseUrl');
+  if (options.origins !== undefined) {
+    if (!Array.isArray(options.origins)) throw new ConfigurationError('origins', 'must be an array of URLs');
+    for (const origin of options.origins) addOrigin(origin, 'origins');
+  }
+  if (origins.size === 0) {
+    throw new ConfigurationError('origins', "the client has no base URL: pass `origins` to say which API may receive the token");
+  }
+  const retryOn401 = options.retryOn401 ?? true;
+  const prefixes = [...origins];
+
+  const allows = (url: string | URL): boolean => {
+    if (typeof url === 'string') {
+      // Fast path: "<origin>" followed by nothing, '/', '?' or '#'. Anything else is parsed.
+      for (const origin of prefixes) {
+        if (url.startsWith(origin)) {
+          const next = url.charCodeAt(origin.length);
+          if (Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */ || next === 35 /* # */) return true;
+        }
+      }
+    }
+    const parsed = tryParseUrl(url);
+    return parsed !== undefined && origins.has(parsed.origin);
+  };
+
+  return {
+    tokens,
+    allows,
+    authorize(url, wait) {
+      return allows(url) ? tokens.authorizationHeader(wait) : NO_HEADER;
+    },
+    async shouldRetry(status, sent, request) {
+      if (status !== 401 || !retryOn401 || request.retried || !request.replayable) return false;
+      if (sent === undefined || !sent.startsWith(BEARER)) return false;
+      await tokens.invalidate(sent.slice(BEARER.length));
+      return true;
+    },
+  };
+}

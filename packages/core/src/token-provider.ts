@@ -1,0 +1,543 @@
+import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClientAuth, type ClientAuth, type TokenParams } from './client-auth.ts';
+import { discover, type ServerMetadata } from './discovery.ts';
+import { isOAuthError, TokenEndpointError, TokenKitError } from './errors.ts';
+import type { StoredToken } from './memory-store.ts';
+import { asStoredToken, resolveOptions, type Grant, type ResolvedOptions, type TokenEvent, type TokenProviderOptions } from './options.ts';
+import { readTokenAnswer, type ParsedToken } from './token-response.ts';
+import { describeUrl, sendWithRetries, type TransportOptions } from './transport.ts';
+
+/** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
+export interface AccessToken {
+  /** The token to send as `Authorization: Bearer <accessToken>`. */
+  readonly accessToken: string;
+  /** Always `Bearer` (other token types are rejected). */
+  readonly tokenType: 'Bearer';
+  /** When the token expires, epoch milliseconds, counted from when it was requested. */
+  readonly expiresAt: number;
+  /** The scope the server granted, when it said. */
+  readonly scope: string | undefined;
+}
+
+/** Per-call options of {@link TokenProvider.getToken}. */
+export interface GetTokenOptions {
+  /** Stops this caller's wait for a token (the shared token request goes on for others). */
+  signal?: AbortSignal | undefined;
+  /** Longest this caller waits for a token, in ms; then it gets a `TokenEndpointError` `timeout`. */
+  timeoutMs?: number | undefined;
+}
+
+/**
+ * Gets access tokens and keeps them until shortly before they expire.
+ * Create one per client and share it: it is safe for any number of concurrent callers.
+ */
+export interface TokenProvider {
+  /** The cache key: derived from every parameter that changes the token, never from a secret. */
+  readonly key: string;
+  /**
+   * A valid access token: from memory when there is one, else from the store,
+   * else from the token endpoint — one request however many callers wait.
+   */
+  getToken(options?: GetTokenOptions): Promise<AccessToken>;
+  /** `Bearer <token>`, ready for an `Authorization` header. */
+  authorizationHeader(options?: GetTokenOptions): Promise<string>;
+  /**
+   * Drops `accessToken` (after an API answered 401) if it is still the cached
+   * one, here and in the store; a newer token is left alone.
+   */
+  invalidate(accessToken: string): Promise<void>;
+}
+
+interface Entry {
+  token: AccessToken;
+  promise: Promise<AccessToken>;
+  header: Promise<string>;
+  refreshToken: string | undefined;
+  receivedAt: number;
+  /** Served until here: expiresAt minus the skew. */
+  cutoff: number;
+  /** From here a call starts a background refresh. */
+  refreshAt: number;
+}
+
+const MIN_POLL_MS = 25;
+const MAX_POLL_MS = 500;
+
+/**
+ * Creates a {@link TokenProvider}. Options are validated at once; a bad one
+ * throws a `ConfigurationError` naming it.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ * @example
+ * ```ts
+ * const tokens = createTokenProvider({
+ *   tokenEndpoint: 'https://auth.example.com/oauth2/token',
+ *   clientId: process.env.CLIENT_ID!,
+ *   clientSecret: process.env.CLIENT_SECRET,
+ *   scope: ['read_payment', 'refund_payment'],
+ * });
+ * const res = await fetch(url, { headers: { authorization: await tokens.authorizationHeader() } });
+ * ```
+ */
+export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+  return new OAuthTokenProvider(resolveOptions(options));
+}
+
+class OAuthTokenProvider implements TokenProvider {
+  readonly key: string;
+  readonly #o: ResolvedOptions;
+  readonly #transport: TransportOptions;
+  #auth: ClientAuth;
+  readonly #postAuth: ClientAuth | undefined;
+  #entry: Entry | undefined;
+  #inflight: Promise<Entry> | undefined;
+  #metadata: Promise<ServerMetadata> | undefined;
+  /** Latest refresh token, kept across invalidation. */
+  #refreshToken: string | undefined;
+  /** The last token invalidated: never adopted again from the store. */
+  #rejected: string | undefined;
+  #storeFailing = false;
+
+  constructor(o: ResolvedOptions) {
+    this.#o = o;
+    this.#auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey);
+    // With discovery and no explicit method, the server may support only client_secret_post.
+    this.#postAuth =
+      o.autoAuthMethod && 'issuer' in o.endpoint && o.clientSecret ? createClientAuth('client_secret_post', o.clientId, o.clientSecret, undefined) : undefined;
+    this.#refreshToken = o.grant.type === 'refresh_token' ? o.grant.refreshToken : undefined;
+    this.key = cacheKey(o);
+    this.#transport = {
+      fetch: o.fetch,
+      timeoutMs: o.timeoutMs,
+      maxRetries: o.maxRetries,
+      maxResponseBytes: o.maxResponseBytes,
+      random: Math.random,
+      onRetry: o.onEvent && ((info) => this.#emit({ type: 'retry', key: this.key, ...info })),
+    };
+  }
+
+  getToken(options?: GetTokenOptions): Promise<AccessToken> {
+    const entry = this.#entry;
+    if (entry !== undefined) {
+      const now = this.#o.now();
+      if (now < entry.refreshAt) {
+        if (this.#o.onEvent !== undefined) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
+        return entry.promise;
+      }
+      if (now < entry.cutoff) {
+        this.#refreshInBackground(entry, now);
+        return entry.promise;
+      }
+    }
+    return this.#wait(this.#acquire(undefined), options).then((e) => e.token);
+  }
+
+  authorizationHeader(options?: GetTokenOptions): Promise<string> {
+    const entry = this.#entry;
+    if (entry !== undefined) {
+      const now = this.#o.now();
+      if (now < entry.refreshAt) return entry.header;
+      if (now < entry.cutoff) {
+        this.#refreshInBackground(entry, now);
+        return entry.header;
+      }
+    }
+    return this.#wait(this.#acquire(undefined), options).then((e) => e.header);
+  }
+
+  async invalidate(accessToken: string): Promise<void> {
+    const dropped = this.#entry?.token.accessToken === accessToken;
+    if (dropped) this.#entry = undefined;
+    this.#rejected = accessToken;
+    const store = this.#o.store;
+    if (store !== undefined) {
+      const stored = await this.#storeCall('get', () => store.get(this.key));
+      if (stored?.accessToken === accessToken) await this.#storeCall('delete', () => store.delete(this.key));
+    }
+    this.#emit({ type: 'invalidate', key: this.key, dropped });
+  }
+
+  // ---- acquisition -------------------------------------------------------
+
+  /** Single flight: every caller shares one load. */
+  #acquire(current: Entry | undefined): Promise<Entry> {
+    if (this.#inflight === undefined) {
+      const started = this.#o.now();
+      const background = current !== undefined;
+      this.#inflight = this.#load(current).then(
+        (entry) => {
+          this.#inflight = undefined;
+          return entry;
+        },
+        (error: unknown) => {
+          this.#inflight = undefined;
+          const safe = error instanceof TokenKitError ? error : new TokenEndpointError('network', 'token request failed unexpectedly');
+          this.#emit({ type: 'error', key: this.key, error: safe, durationMs: this.#o.now() - started, background });
+          throw safe;
+        },
+      );
+    }
+    return this.#inflight;
+  }
+
+  #refreshInBackground(entry: Entry, now: number): void {
+    if (this.#inflight !== undefined) return;
+    // Until this refresh settles (or if it fails), calls keep the current token without retrying at once.
+    entry.refreshAt = now + retryDelay(entry, now);
+    this.#emit({ type: 'refresh', key: this.key, expiresAt: entry.token.expiresAt });
+    this.#acquire(entry).catch(() => {
+      // Reported as an 'error' event; the still-valid token stays in service.
+    });
+  }
+
+  async #load(current: Entry | undefined): Promise<Entry> {
+    const store = this.#o.store;
+    if (store === undefined) return this.#fetchAndKeep(current, undefined);
+    const stored = await this.#readStore();
+    if (stored !== undefined && this.#isFresher(stored, current)) return this.#adopt(stored);
+    if (store.lock === undefined) return this.#fetchAndKeep(current, undefined);
+    return this.#loadLocked(current);
+  }
+
+  /** With a locking store: one process fetches, the others wait for the store to fill. */
+  async #loadLocked(current: Entry | undefined): Promise<Entry> {
+    const lockTtlMs = this.#o.timeoutMs + 1000;
+    const deadline = this.#o.now() + lockTtlMs;
+    let pollMs = MIN_POLL_MS;
+    for (;;) {
+      const release = await this.#tryLock(lockTtlMs);
+      if (release !== undefined) {
+        // We hold the lock (or the store failed and we go on alone).
+        const stored = release === 'no-lock' ? undefined : await this.#readStore();
+        if (stored !== undefined && this.#isFresher(stored, current)) {
+          if (release !== 'no-lock') void release().catch(() => {});
+          return this.#adopt(stored);
+        }
+        return this.#fetchAndKeep(current, release === 'no-lock' ? undefined : release);
+      }
+      // Someone else is fetching. A background refresh keeps its valid token and looks again later.
+      if (current !== undefined && this.#o.now() < current.cutoff) return current;
+      if (this.#o.now() >= deadline) return this.#fetchAndKeep(current, undefined);
+      await sleep(pollMs);
+      pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
+      const stored = await this.#readStore();
+      if (stored !== undefined && this.#isFresher(stored, current)) return this.#adopt(stored);
+    }
+  }
+
+  async #fetchAndKeep(current: Entry | undefined, release: (() => Promise<void>) | undefined): Promise<Entry> {
+    let parsed: ParsedToken;
+    let receivedAt: number;
+    try {
+      parsed = await this.#fetchToken(current !== undefined);
+      receivedAt = this.#o.now();
+    } catch (error) {
+      if (release !== undefined) void release().catch(() => {});
+      throw error;
+    }
+    const refreshToken = parsed.refreshToken ?? this.#refreshToken;
+    const entry = this.#keep({ accessToken: parsed.accessToken, tokenType: 'Bearer', expiresAt: parsed.expiresAt, receivedAt, ...optional(parsed.scope, refreshToken) });
+    // The write is issued before callers get the token; the lock is released once it landed.
+    const written = this.#writeStore(entry);
+    if (release !== undefined) void written.then(release).catch(() => {});
+    return entry;
+  }
+
+  /** refresh_token first when we hold one; the configured grant on invalid_grant. */
+  async #fetchToken(background: boolean): Promise<ParsedToken> {
+    const grant = this.#o.grant;
+    const held = this.#refreshToken;
+    if (held !== undefined && !(grant.type === 'refresh_token' && grant.refreshToken === held)) {
+      try {
+        return await this.#request({ grant_type: 'refresh_token', refresh_token: held }, 'refresh_token', background);
+      } catch (error) {
+        if (!isOAuthError(error) || error.error !== 'invalid_grant') throw error;
+        this.#refreshToken = grant.type === 'refresh_token' ? grant.refreshToken : undefined;
+      }
+    }
+    return this.#request(grantParams(grant), grant.type, background);
+  }
+
+  async #request(grantParams: TokenParams, grant: Grant['type'], background: boolean): Promise<ParsedToken> {
+    const o = this.#o;
+    const endpoint = await this.#tokenEndpoint();
+    const params: TokenParams = { ...grantParams };
+    if (o.scope !== undefined) params['scope'] = o.scope;
+    if (o.audience !== undefined) params['audience'] = o.audience;
+    if (o.resource.length > 0) params['resource'] = o.resource.length === 1 ? o.resource[0]! : o.resource;
+    Object.assign(params, o.extraParams);
+    const sentAt = o.now();
+    const answer = await sendWithRetries(
+      endpoint,
+      async () => {
+        const body = { ...params };
+        const headers: Record<string, string> = { accept: 'application/json' };
+        await this.#auth.apply(body, headers, endpoint, o.now());
+        headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
+        return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
+      },
+      this.#transport,
+    );
+    const parsed = readTokenAnswer(answer, sentAt, o.defaultExpiresInSeconds, (text) => this.#scrub(text));
+    this.#emit({ type: 'fetch', key: this.key, grant, durationMs: o.now() - sentAt, expiresAt: parsed.expiresAt, background });
+    return parsed;
+  }
+
+  #tokenEndpoint(): Promise<string> | string {
+    const endpoint = this.#o.endpoint;
+    if ('tokenEndpoint' in endpoint) return endpoint.tokenEndpoint;
+    this.#metadata ??= discover(endpoint.issuer, this.#transport).then(
+      (metadata) => {
+        const methods = metadata.tokenEndpointAuthMethods;
+        if (this.#postAuth && methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')) {
+          this.#auth = this.#postAuth;
+        }
+        return metadata;
+      },
+      (error: unknown) => {
+        this.#metadata = undefined; // failures are never cached
+        throw error;
+      },
+    );
+    return this.#metadata.then((m) => m.tokenEndpoint);
+  }
+
+  // ---- cache entries -----------------------------------------------------
+
+  #keep(token: StoredToken): Entry {
+    const lifetime = token.expiresAt - token.receivedAt;
+    // A token shorter-lived than twice the skew is served for half its life, not never.
+    const cutoff = token.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
+    const usable = cutoff - token.receivedAt;
+    const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, token.expiresAt, token.scope));
+    const entry: Entry = {
+      token: accessToken,
+      promise: Promise.resolve(accessToken),
+      header: Promise.resolve(`Bearer ${token.accessToken}`),
+      refreshToken: token.refreshToken,
+      receivedAt: token.receivedAt,
+      cutoff,
+      refreshAt: Math.max(cutoff - this.#o.aheadMs, token.receivedAt + usable / 2),
+    };
+    this.#entry = entry;
+    this.#refreshToken = token.refreshToken;
+    return entry;
+  }
+
+  #adopt(stored: StoredToken): Entry {
+    this.#emit({ type: 'store_hit', key: this.key, durationMs: 0 });
+    return this.#keep(stored);
+  }
+
+  #isFresher(stored: StoredToken, current: Entry | undefined): boolean {
+    if (stored.accessToken === this.#rejected) return false;
+    const lifetime = stored.expiresAt - stored.receivedAt;
+    const cutoff = stored.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
+    if (this.#o.now() >= cutoff) return false;
+    return current === undefined || (stored.accessToken !== current.token.accessToken && stored.expiresAt > current.token.expiresAt);
+  }
+
+  // ---- store tier --------------------------------------------------------
+
+  async #readStore(): Promise<StoredToken | undefined> {
+    const store = this.#o.store!;
+    return asStoredToken(await this.#storeCall('get', () => store.get(this.key)));
+  }
+
+  #writeStore(entry: Entry): Promise<void> {
+    const store = this.#o.store;
+    if (store === undefined) return Promise.resolve();
+    const ttlMs = Math.floor(entry.token.expiresAt - this.#o.now());
+    if (ttlMs <= 0) return Promise.resolve();
+    const token: StoredToken = {
+      accessToken: entry.token.accessToken,
+      tokenType: 'Bearer',
+      expiresAt: entry.token.expiresAt,
+      receivedAt: entry.receivedAt,
+      ...optional(entry.token.scope, entry.refreshToken),
+    };
+    return this.#storeCall('set', () => store.set(this.key, token, ttlMs)).then(() => undefined);
+  }
+
+  /** `undefined`: someone else holds the lock; `'no-lock'`: the store failed, go on alone. */
+  async #tryLock(ttlMs: number): Promise<(() => Promise<void>) | 'no-lock' | undefined> {
+    const store = this.#o.store!;
+    let failed = false;
+    const release = await this.#storeCall('lock', () => store.lock!(this.key, ttlMs), () => (failed = true));
+    return failed ? 'no-lock' : (release ?? undefined);
+  }
+
+  /** Runs a store operation with a timeout; a failure is a miss, reported once per outage. */
+  async #storeCall<T>(operation: string, call: () => Promise<T>, onFailure?: () => void): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        call(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`timed out after ${this.#o.storeTimeoutMs} ms`)), this.#o.storeTimeoutMs);
+        }),
+      ]);
+      if (this.#storeFailing) {
+        this.#storeFailing = false;
+        this.#emit({ type: 'store_recovered', key: this.key });
+      }
+      return result;
+    } catch (error) {
+      onFailure?.();
+      if (!this.#storeFailing) {
+        this.#storeFailing = true;
+        // The store's own error may quote the command and its arguments (a token): say only what kind it was.
+        const reason = error instanceof Error ? `${error.name}: ${error.message.slice(0, 120)}` : 'unknown error';
+        const safe = new TokenKitError('store', `token store ${operation} failed (${this.#scrub(reason)}); fetching directly until it recovers`);
+        this.#emit({ type: 'error', key: this.key, error: safe, durationMs: 0, background: false });
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ---- waiting, events, secrets -----------------------------------------
+
+  #wait<T>(promise: Promise<T>, options: GetTokenOptions | undefined): Promise<T> {
+    const signal = options?.signal;
+    const timeoutMs = options?.timeoutMs;
+    if (signal === undefined && timeoutMs === undefined) return promise;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          done();
+          reject(new TokenEndpointError('timeout', `no access token within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      promise.then(
+        (value) => {
+          done();
+          resolve(value);
+        },
+        (error: unknown) => {
+          done();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #emit(event: TokenEvent): void {
+    const observer = this.#o.onEvent;
+    if (observer === undefined) return;
+    try {
+      observer(event);
+    } catch {
+      // An observer's failure is not ours to report.
+    }
+  }
+
+  /** Removes every secret this provider knows from a text it is about to quote. */
+  #scrub(text: string): string {
+    const o = this.#o;
+    const secrets = [o.clientSecret, o.grant.type === 'password' ? o.grant.password : undefined, this.#refreshToken, this.#entry?.token.accessToken];
+    let out = text;
+    for (const secret of secrets) {
+      if (secret !== undefined && secret.length >= 4) out = out.split(secret).join('[REDACTED]');
+    }
+    return out;
+  }
+
+  #describe(): string {
+    const where = 'tokenEndpoint' in this.#o.endpoint ? describeUrl(this.#o.endpoint.tokenEndpoint) : `issuer ${this.#o.endpoint.issuer}`;
+    return `TokenProvider { ${where}, clientId: ${JSON.stringify(this.#o.clientId)}, key: ${this.key} }`;
+  }
+
+  toString(): string {
+    return this.#describe();
+  }
+
+  toJSON(): { key: string } {
+    return { key: this.key };
+  }
+
+  [inspect.custom](): string {
+    return this.#describe();
+  }
+}
+
+/** The object callers get; its `util.inspect` output does not show the token. */
+class ServedToken implements AccessToken {
+  readonly tokenType = 'Bearer' as const;
+  constructor(
+    readonly accessToken: string,
+    readonly expiresAt: number,
+    readonly scope: string | undefined,
+  ) {}
+
+  [inspect.custom](): string {
+    return `AccessToken { tokenType: 'Bearer', expiresAt: ${new Date(this.expiresAt).toISOString()}, scope: ${JSON.stringify(this.scope)}, accessToken: [REDACTED] }`;
+  }
+}
+
+function optional(scope: string | undefined, refreshToken: string | undefined): { scope?: string; refreshToken?: string } {
+  const out: { scope?: string; refreshToken?: string } = {};
+  if (scope !== undefined) out.scope = scope;
+  if (refreshToken !== undefined) out.refreshToken = refreshToken;
+  return out;
+}
+
+/** Delay before a call in the refresh-ahead window may start another refresh. */
+function retryDelay(entry: Entry, now: number): number {
+  return Math.min(5_000, Math.max(100, (entry.cutoff - now) / 8));
+}
+
+function grantParams(grant: Grant): TokenParams {
+  switch (grant.type) {
+    case 'client_credentials':
+      return { grant_type: 'client_credentials' };
+    case 'password':
+      return { grant_type: 'password', username: grant.username, password: grant.password };
+    case 'refresh_token':
+      return { grant_type: 'refresh_token', refresh_token: grant.refreshToken };
+  }
+}
+
+function encodeBody(params: TokenParams, format: 'form' | 'json'): string {
+  if (format === 'json') return JSON.stringify(params);
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (typeof value === 'string') body.append(name, value);
+    else for (const item of value) body.append(name, item);
+  }
+  return body.toString();
+}
+
+/**
+ * The cache key: a hash of every parameter that changes the token. Secrets
+ * stay out; a configured refresh token enters only as its own hash.
+ */
+function cacheKey(o: ResolvedOptions): string {
+  const grant = o.grant;
+  const parts = [
+    'tokenEndpoint' in o.endpoint ? `endpoint=${o.endpoint.tokenEndpoint}` : `issuer=${o.endpoint.issuer}`,
+    `client=${o.clientId}`,
+    `grant=${grant.type}`,
+    grant.type === 'password' ? `user=${grant.username}` : '',
+    grant.type === 'refresh_token' ? `refresh=${createHash('sha256').update(grant.refreshToken).digest('hex')}` : '',
+    `scope=${o.scope === undefined ? '' : [...new Set(o.scope.split(' '))].sort().join(' ')}`,
+    `audience=${o.audience ?? ''}`,
+    `resource=${[...o.resource].sort().join(' ')}`,
+    `extra=${JSON.stringify(Object.entries(o.extraParams).sort(([a], [b]) => (a < b ? -1 : 1)))}`,
+  ];
+  return 'tk1.' + createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 32);
+}

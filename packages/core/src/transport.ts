@@ -1,0 +1,147 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TokenEndpointError } from './errors.ts';
+
+/** A `fetch`-compatible function (the global `fetch` by default). */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface TransportOptions {
+  fetch: FetchLike;
+  timeoutMs: number;
+  maxRetries: number;
+  maxResponseBytes: number;
+  onRetry: ((info: { attempt: number; delayMs: number; reason: string; status?: number }) => void) | undefined;
+  random: () => number;
+}
+
+export interface OutgoingRequest {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/** The longest Retry-After we wait for; a longer one fails the request at once. */
+export const MAX_RETRY_AFTER_MS = 10_000;
+const BACKOFF_BASE_MS = 100;
+const BACKOFF_CAP_MS = 2_000;
+
+/** Where a request went, for messages: origin and path, never the query. */
+export function describeUrl(url: string): string {
+  try {
+    const { origin, pathname } = new URL(url);
+    return origin + pathname;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/**
+ * Sends a request, retrying network errors, timeouts, 5xx and 429 with
+ * exponential backoff and jitter (Retry-After honoured up to
+ * {@link MAX_RETRY_AFTER_MS}). `build` runs once per attempt, so a signed
+ * client assertion is fresh on every try. Any other answer is returned as is.
+ */
+export async function sendWithRetries(
+  url: string,
+  build: () => OutgoingRequest | Promise<OutgoingRequest>,
+  options: TransportOptions,
+): Promise<HttpAnswer> {
+  for (let attempt = 0; ; attempt++) {
+    const retriesLeft = attempt < options.maxRetries;
+    let answer: HttpAnswer;
+    try {
+      answer = await sendOnce(url, await build(), options);
+    } catch (error) {
+      if (!retriesLeft || !(error instanceof TokenEndpointError) || (error.code !== 'network' && error.code !== 'timeout')) {
+        throw error;
+      }
+      const delayMs = backoff(attempt, options.random);
+      options.onRetry?.({ attempt: attempt + 1, delayMs, reason: error.code });
+      await sleep(delayMs);
+      continue;
+    }
+    const retryable = answer.status >= 500 || answer.status === 429;
+    if (!retryable || !retriesLeft) return answer;
+    const retryAfter = parseRetryAfter(answer.headers.get('retry-after'), Date.now());
+    if (retryAfter !== undefined && retryAfter > MAX_RETRY_AFTER_MS) return answer;
+    const delayMs = retryAfter ?? backoff(attempt, options.random);
+    options.onRetry?.({ attempt: attempt + 1, delayMs, reason: 'http_status', status: answer.status });
+    await sleep(delayMs);
+  }
+}
+
+async function sendOnce(url: string, request: OutgoingRequest, options: TransportOptions): Promise<HttpAnswer> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  const where = describeUrl(url);
+  try {
+    const response = await options.fetch(url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body ?? null,
+      redirect: 'manual',
+      signal,
+    });
+    const text = await readCapped(response, options.maxResponseBytes, where);
+    return { status: response.status, headers: response.headers, text };
+  } catch (error) {
+    if (error instanceof TokenEndpointError) throw error;
+    if (signal.aborted) {
+      throw new TokenEndpointError('timeout', `no answer from ${where} within ${options.timeoutMs} ms`, { cause: error });
+    }
+    throw new TokenEndpointError('network', `request to ${where} failed: ${networkReason(error)}`, { cause: error });
+  }
+}
+
+async function readCapped(response: Response, max: number, where: string): Promise<string> {
+  const tooLarge = () =>
+    new TokenEndpointError('response_too_large', `answer from ${where} is larger than ${max} bytes`, { status: response.status });
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > max) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let total = 0;
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+function networkReason(error: unknown): string {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return error instanceof Error ? error.message : 'unknown error';
+}
+
+function backoff(attempt: number, random: () => number): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** Retry-After as milliseconds from now: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

@@ -1,0 +1,10 @@
+export { listen, parseBody, sendJson } from './http.ts';
+export type { Handler, RunningServer } from './http.ts';
+export { startTokenServer } from './token-server.ts';
+export type { Misbehaviour, TokenRequest, TokenServer, TokenServerOptions } from './token-server.ts';
+export { startApi, startRecorder } from './api-server.ts';
+export type { ApiRequest, ApiServer, ApiServerOptions, Recorder } from './api-server.ts';
+export { startOidcProvider } from './oidc.ts';
+export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
+export { freePort, hasRedis, startRedis } from './redis.ts';
+export type { RedisServer } from './redis.ts';

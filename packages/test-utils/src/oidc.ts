@@ -1,0 +1,118 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import Provider, { errors } from 'oidc-provider';
+import type { JWK } from 'jose';
+
+export interface OidcClients {
+  basic: { clientId: string; clientSecret: string };
+  post: { clientId: string; clientSecret: string };
+  privateKeyJwt: { clientId: string; privateJwk: JWK; privateKey: KeyObject };
+}
+
+export interface OidcServer {
+  /** `http://127.0.0.1:<port>` — also the issuer. */
+  readonly issuer: string;
+  readonly tokenEndpoint: string;
+  readonly jwksUri: string;
+  /** The resource indicator (API audience) that gets JWT access tokens. */
+  readonly resource: string;
+  readonly scopes: readonly string[];
+  readonly clients: OidcClients;
+  /** Token endpoint requests so far. */
+  readonly tokenRequests: number;
+  close(): Promise<void>;
+}
+
+export interface OidcServerOptions {
+  /** Access token lifetime in seconds. Default 300. */
+  accessTokenTtl?: number;
+  /** The API's resource indicator. Default `https://api.example.test/`. */
+  resource?: string;
+  /** Scopes the API knows. Default `payments:read payments:write`. */
+  scopes?: string[];
+}
+
+/**
+ * A real OpenID provider (`oidc-provider`) on 127.0.0.1 with three
+ * client_credentials clients — client_secret_basic (with an id and secret
+ * that need RFC 6749 Appendix B encoding), client_secret_post and
+ * private_key_jwt — issuing JWT access tokens for one resource indicator.
+ */
+export async function startOidcProvider(options: OidcServerOptions = {}): Promise<OidcServer> {
+  const ttl = options.accessTokenTtl ?? 300;
+  const resource = options.resource ?? 'https://api.example.test/';
+  const scopes = options.scopes ?? ['payments:read', 'payments:write'];
+  const scope = scopes.join(' ');
+
+  const clientKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const privateJwk = { ...(clientKeys.privateKey.export({ format: 'jwk' }) as JWK), kid: 'client-key-1', alg: 'ES256' };
+  const publicJwk = { ...(clientKeys.publicKey.export({ format: 'jwk' }) as JWK), kid: 'client-key-1', alg: 'ES256', use: 'sig' };
+  const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signingJwk = { ...(signing.privateKey.export({ format: 'jwk' }) as JWK), kid: 'issuer-key-1', alg: 'RS256', use: 'sig' };
+
+  const clients: OidcClients = {
+    basic: { clientId: 'basic client', clientSecret: 'p@ss:w/rd+% x' },
+    post: { clientId: 'post-client', clientSecret: 'post-secret-0123456789' },
+    privateKeyJwt: { clientId: 'jwt-client', privateJwk, privateKey: clientKeys.privateKey },
+  };
+
+  const route: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
+  let tokenRequests = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/token')) tokenRequests++;
+    route.handler!(req, res);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const common = { grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope };
+  const provider = new Provider(issuer, {
+    clients: [
+      { ...common, client_id: clients.basic.clientId, client_secret: clients.basic.clientSecret, token_endpoint_auth_method: 'client_secret_basic' },
+      { ...common, client_id: clients.post.clientId, client_secret: clients.post.clientSecret, token_endpoint_auth_method: 'client_secret_post' },
+      { ...common, client_id: clients.privateKeyJwt.clientId, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicJwk] } },
+    ] as never,
+    jwks: { keys: [signingJwk] } as never,
+    scopes,
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => resource,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, indicator) => {
+          if (indicator !== resource) throw new errors.InvalidTarget();
+          return { scope, audience: resource, accessTokenTTL: ttl, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
+    },
+    ttl: { ClientCredentials: ttl },
+  });
+  // oidc-provider logs a warning per request about http on non-production; tests run on loopback.
+  provider.proxy = false;
+  route.handler = provider.callback();
+
+  return {
+    issuer,
+    tokenEndpoint: `${issuer}/token`,
+    jwksUri: `${issuer}/jwks`,
+    resource,
+    scopes,
+    clients,
+    get tokenRequests() {
+      return tokenRequests;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

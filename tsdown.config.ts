@@ -1,0 +1,25 @@
+// The one build config every published package uses (`tsdown -c ../../tsdown.config.ts`).
+// A package whose `exports` has a `require` condition is built as ESM + CJS,
+// otherwise ESM only (got and ky adapters: their clients are ESM-only).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defineConfig } from 'tsdown';
+
+const cwd = process.cwd();
+const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as {
+  exports: { '.': Record<string, unknown> };
+};
+const dual = 'require' in pkg.exports['.'];
+
+export default defineConfig({
+  cwd,
+  entry: ['src/index.ts'],
+  format: dual ? ['esm', 'cjs'] : ['esm'],
+  dts: true,
+  platform: 'node',
+  target: 'node22',
+  sourcemap: true,
+  clean: true,
+  fixedExtension: true,
+  tsconfig: join(cwd, 'tsconfig.json'),
+});
