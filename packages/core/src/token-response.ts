@@ -46,7 +46,7 @@ function computeExpiry(raw: unknown, accessToken: string, sentAt: number, defaul
   if (raw !== undefined && raw !== null) {
     const seconds = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isFinite(seconds)) throw invalid('has a non-numeric expires_in');
-    if (seconds <= 0) throw invalid(`has expires_in ${seconds}; it must be positive`);
+    if (seconds < 1) throw invalid(`has expires_in ${seconds}; it must be positive (at least 1 second)`);
     if (seconds > MAX_EXPIRES_IN_SECONDS) throw invalid(`has expires_in ${seconds}, more than a year`);
     return sentAt + seconds * 1000;
   }
@@ -56,7 +56,7 @@ function computeExpiry(raw: unknown, accessToken: string, sentAt: number, defaul
     // between us and the issuer does not shorten or stretch it.
     const lifetimeMs =
       typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? (claims.exp - claims.iat) * 1000 : claims.exp * 1000 - sentAt;
-    if (lifetimeMs <= 0) throw invalid('has no expires_in and its JWT has already expired');
+    if (lifetimeMs < 1000) throw invalid('has no expires_in and its JWT has already expired');
     return sentAt + Math.min(lifetimeMs, MAX_EXPIRES_IN_SECONDS * 1000);
   }
   return sentAt + defaultSeconds * 1000;

@@ -1,0 +1,73 @@
+import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigurationError, createRequestAuthorizer, createTokenProvider } from './index.ts';
+
+let server: TokenServer;
+beforeAll(async () => {
+  server = await startTokenServer();
+});
+afterAll(() => server.close());
+
+const tokens = () => createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
+
+describe('which URLs get the token', () => {
+  const auth = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/', origins: ['https://files.example.com:8443'] });
+
+  it.each([
+    ['https://api.example.com/v1/payments', true],
+    ['https://api.example.com', true],
+    ['https://api.example.com?x=1', true],
+    ['https://API.EXAMPLE.COM/other', true],
+    ['https://api.example.com:443/x', true],
+    ['https://files.example.com:8443/a', true],
+    ['https://files.example.com/a', false],
+    ['http://api.example.com/v1/payments', false],
+    ['https://api.example.com.evil.com/x', false],
+    ['https://api.example.com@evil.com/x', false],
+    ['https://api.example.com:444/x', false],
+    ['https://evil.com/https://api.example.com/', false],
+    ['not a url', false],
+  ])('%s → %s', (url, allowed) => {
+    expect(auth().allows(url)).toBe(allowed);
+    expect(auth().allows(url.startsWith('http') && URL.canParse(url) ? new URL(url) : url)).toBe(allowed);
+  });
+
+  it('authorize() gives the header for allowed URLs and undefined for others, without a token request for the latter', async () => {
+    const a = createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com' });
+    const before = server.count;
+    expect(await a.authorize('https://evil.example/')).toBeUndefined();
+    expect(server.count).toBe(before);
+    expect(await a.authorize('https://api.example.com/x')).toMatch(/^Bearer at-/);
+  });
+
+  it('refuses to be created without any origin, or with a plain-http public origin', () => {
+    expect(() => createRequestAuthorizer(tokens(), {})).toThrow(ConfigurationError);
+    expect(() => createRequestAuthorizer(tokens(), {})).toThrow(/origins: the client has no base URL/);
+    expect(() => createRequestAuthorizer(tokens(), { baseUrl: 'http://api.example.com' })).toThrow(/is not HTTPS/);
+    expect(() => createRequestAuthorizer(tokens(), { origins: ['ftp://x'] })).toThrow(/not an http\(s\) URL/);
+    expect(() => createRequestAuthorizer({} as never, { baseUrl: 'https://a.example' })).toThrow(/tokens: must be a TokenProvider/);
+  });
+});
+
+describe('when a 401 earns a retry', () => {
+  it('retries once, only for our own token, only for replayable bodies; invalidates the rejected token', async () => {
+    const provider = tokens();
+    const a = createRequestAuthorizer(provider, { baseUrl: 'https://api.example.com' });
+    const sent = (await a.authorize('https://api.example.com/'))!;
+    expect(await a.shouldRetry(500, sent, { retried: false, replayable: true })).toBe(false);
+    expect(await a.shouldRetry(401, undefined, { retried: false, replayable: true })).toBe(false);
+    expect(await a.shouldRetry(401, 'Basic abc', { retried: false, replayable: true })).toBe(false);
+    expect(await a.shouldRetry(401, sent, { retried: true, replayable: true })).toBe(false);
+    expect(await a.shouldRetry(401, sent, { retried: false, replayable: false })).toBe(false);
+    expect(await a.authorize('https://api.example.com/')).toBe(sent);
+    expect(await a.shouldRetry(401, sent, { retried: false, replayable: true })).toBe(true);
+    const fresh = await a.authorize('https://api.example.com/');
+    expect(fresh).not.toBe(sent);
+  });
+
+  it('retryOn401: false never retries', async () => {
+    const a = createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com', retryOn401: false });
+    const sent = (await a.authorize('https://api.example.com/'))!;
+    expect(await a.shouldRetry(401, sent, { retried: false, replayable: true })).toBe(false);
+  });
+});
