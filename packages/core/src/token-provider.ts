@@ -99,9 +99,14 @@ class OAuthTokenProvider implements TokenProvider {
   /** The last token invalidated: never adopted again from the store. */
   #rejected: string | undefined;
   #storeFailing = false;
+  // Hoisted from #o: read on every call.
+  readonly #now: () => number;
+  readonly #observed: boolean;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
+    this.#now = o.now;
+    this.#observed = o.onEvent !== undefined;
     this.#auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey);
     // With discovery and no explicit method, the server may support only client_secret_post.
     this.#postAuth =
@@ -121,9 +126,9 @@ class OAuthTokenProvider implements TokenProvider {
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
     const entry = this.#entry;
     if (entry !== undefined) {
-      const now = this.#o.now();
+      const now = this.#now();
       if (now < entry.refreshAt) {
-        if (this.#o.onEvent !== undefined) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
+        if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
         return entry.promise;
       }
       if (now < entry.cutoff) {
@@ -137,7 +142,7 @@ class OAuthTokenProvider implements TokenProvider {
   authorizationHeader(options?: GetTokenOptions): Promise<string> {
     const entry = this.#entry;
     if (entry !== undefined) {
-      const now = this.#o.now();
+      const now = this.#now();
       if (now < entry.refreshAt) return entry.header;
       if (now < entry.cutoff) {
         this.#refreshInBackground(entry, now);
