@@ -1,0 +1,274 @@
+import { inspect } from 'node:util';
+import ky, { HTTPError, TimeoutError, isForceRetryError, type KyInstance } from 'ky';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import {
+  ConfigurationError,
+  type OAuthError,
+  TokenEndpointError,
+  createTokenProvider,
+  findTokenKitError,
+  isOAuthError,
+  tokenHooks,
+  type TokenHooksOptions,
+  type TokenProvider,
+} from './index.ts';
+
+let tokenServer: TokenServer;
+let api: ApiServer;
+let deny: ApiServer;
+let recorder: Recorder;
+
+beforeAll(async () => {
+  tokenServer = await startTokenServer();
+  api = await startApi({ isValid: (token) => tokenServer.isValid(token) });
+  deny = await startApi({ isValid: () => false });
+  recorder = await startRecorder();
+});
+afterAll(async () => {
+  await Promise.all([api.close(), deny.close(), recorder.close(), tokenServer.close()]);
+});
+afterEach(() => tokenServer.misbehave(undefined));
+
+const newTokens = (extra: { maxRetries?: number } = {}): TokenProvider =>
+  createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', ...extra });
+
+const client = (tokens: TokenProvider, base = api.origin + '/', options?: TokenHooksOptions): KyInstance =>
+  ky.create({ baseUrl: base, hooks: tokenHooks(tokens, options) });
+
+/** Runs `fn` and returns what it threw. */
+async function failure(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('which requests get the token', () => {
+  it('puts a bearer token on requests to the baseUrl origin', async () => {
+    const before = tokenServer.count;
+    const body = await client(newTokens()).get('payments').json<{ ok: boolean; path: string }>();
+    expect(body).toMatchObject({ ok: true, path: '/payments' });
+    const sent = api.requests.at(-1)!.authorization;
+    expect(sent).toBe(`Bearer ${tokenServer.issued.at(-1)}`);
+    expect(tokenServer.count - before).toBe(1);
+  });
+
+  it('reads the base from `prefix` too', async () => {
+    const api2 = ky.create({ prefix: api.origin, hooks: tokenHooks(newTokens()) });
+    await expect(api2.get('/v1/items').json()).resolves.toMatchObject({ ok: true, path: '/v1/items' });
+    expect(api.requests.at(-1)!.authorization).toMatch(/^Bearer at-/);
+  });
+
+  it('sends an absolute URL to another origin without the token', async () => {
+    const api2 = client(newTokens());
+    await api2.get('payments').json();
+    const seen = recorder.count;
+    await expect(api2.get(`${recorder.origin}/collect`).json()).resolves.toEqual({ recorded: true });
+    expect(recorder.authorizations.slice(seen)).toEqual([undefined]);
+  });
+
+  it('sends the token to an origin listed in `origins`', async () => {
+    const seen = recorder.count;
+    await client(newTokens(), api.origin + '/', { origins: [recorder.origin] }).get(`${recorder.origin}/files`);
+    expect(recorder.authorizations.slice(seen)).toEqual([`Bearer ${tokenServer.issued.at(-1)}`]);
+  });
+
+  it('keeps one authorizer per base: shared hooks follow each instance its own origin', async () => {
+    const hooks = tokenHooks(newTokens());
+    const toApi = ky.create({ baseUrl: api.origin, hooks });
+    const toRecorder = ky.create({ baseUrl: recorder.origin, hooks });
+    const seen = recorder.count;
+    await toApi.get(`${recorder.origin}/a`);
+    await toRecorder.get('b');
+    expect(recorder.authorizations.slice(seen)).toEqual([undefined, `Bearer ${tokenServer.issued.at(-1)}`]);
+  });
+
+  it('lets Node fetch drop the token on a redirect to another origin, and keep it on a same-origin one', async () => {
+    const api2 = client(newTokens());
+    const seen = recorder.count;
+    await expect(api2.get(`redirect?to=${encodeURIComponent(`${recorder.origin}/landing`)}`).json()).resolves.toEqual({ recorded: true });
+    expect(api.requests.at(-1)).toMatchObject({ path: expect.stringMatching(/^\/redirect\?/), authorization: expect.stringMatching(/^Bearer /) });
+    expect(recorder.authorizations.slice(seen)).toEqual([undefined]);
+
+    // Same origin: the protected target answers 200 only because the token was kept.
+    await expect(api2.get(`redirect?to=${encodeURIComponent('/after')}`).json()).resolves.toMatchObject({ ok: true, path: '/after' });
+  });
+
+  it('never touches an Authorization header the caller set', async () => {
+    const before = tokenServer.count;
+    const api2 = client(newTokens());
+    await api2.get('public', { headers: { authorization: 'Basic dXNlcjpwdw==' } });
+    expect(api.requests.at(-1)!.authorization).toBe('Basic dXNlcjpwdw==');
+
+    // Its 401 is the caller's business: no invalidation, no retry with our token.
+    const seen = api.requests.length;
+    const error = await failure(() => api2.get('payments', { headers: { authorization: 'Bearer callers-own' } }));
+    expect(error).toBeInstanceOf(HTTPError);
+    expect((error as HTTPError).response.status).toBe(401);
+    expect(api.requests.slice(seen).map((r) => r.authorization)).toEqual(['Bearer callers-own']);
+    expect(tokenServer.count).toBe(before);
+
+    // Nor one a later hook of the caller set in place of ours.
+    const replaced = api2.extend({ hooks: { beforeRequest: [({ request }) => request.headers.set('authorization', 'Bearer replaced')] } });
+    const seen2 = api.requests.length;
+    const error2 = await failure(() => replaced.get('payments'));
+    expect((error2 as HTTPError).response.status).toBe(401);
+    expect(api.requests.slice(seen2).map((r) => r.authorization)).toEqual(['Bearer replaced']);
+  });
+});
+
+describe('401 answers', () => {
+  it('invalidates a revoked token and retries once with a fresh one, replaying the JSON body', async () => {
+    const tokens = newTokens();
+    const codes: (string | undefined)[] = [];
+    const api2 = client(tokens).extend({
+      retry: { delay: () => 60_000 }, // the token retry goes at once, not after ky's backoff
+      hooks: { beforeRetry: [({ error }) => void codes.push(isForceRetryError(error) ? error.code : 'other')] },
+    });
+    await api2.get('payments');
+    const revoked = tokenServer.issued.at(-1)!;
+    tokenServer.revoke(revoked);
+
+    const seen = api.requests.length;
+    const before = tokenServer.count;
+    const body = await api2.post('refunds', { json: { amount: 42 } }).json<{ ok: boolean; body: string }>();
+    expect(body).toMatchObject({ ok: true, body: '{"amount":42}' });
+    const fresh = tokenServer.issued.at(-1)!;
+    expect(fresh).not.toBe(revoked);
+    expect(api.requests.slice(seen).map((r) => [r.authorization, r.body])).toEqual([
+      [`Bearer ${revoked}`, '{"amount":42}'],
+      [`Bearer ${fresh}`, '{"amount":42}'],
+    ]);
+    expect(tokenServer.count - before).toBe(1);
+    expect(codes).toEqual(['TOKENKIT_TOKEN_REFRESHED']);
+    // The fresh token is cached for the next call.
+    await api2.get('again');
+    expect(api.requests.at(-1)!.authorization).toBe(`Bearer ${fresh}`);
+  });
+
+  it('retries at most once: an API that always answers 401 sees exactly 2 requests', async () => {
+    const seen = deny.requests.length;
+    const before = tokenServer.count;
+    const error = await failure(() => client(newTokens(), deny.origin).get('payments').json());
+    expect(error).toBeInstanceOf(HTTPError);
+    expect((error as HTTPError).response.status).toBe(401);
+    expect((error as HTTPError).message).toContain('401');
+    expect(deny.requests.length - seen).toBe(2);
+    expect(tokenServer.count - before).toBe(2);
+    const [first, second] = deny.requests.slice(seen).map((r) => r.authorization);
+    expect(first).not.toBe(second);
+  });
+
+  it('does not retry a ReadableStream body: the 401 reaches the caller', async () => {
+    const api2 = client(newTokens());
+    await api2.get('payments');
+    tokenServer.revoke(tokenServer.issued.at(-1)!);
+    const seen = api.requests.length;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('streamed'));
+        controller.close();
+      },
+    });
+    const error = await failure(() => api2.post('uploads', { body }));
+    expect((error as HTTPError).response.status).toBe(401);
+    expect(api.requests.slice(seen).map((r) => r.body)).toEqual(['streamed']);
+  });
+
+  it('with retry.limit 0 ky allows no retry: the 401 reaches the caller as HTTPError and the next call gets a fresh token', async () => {
+    const api2 = ky.create({ baseUrl: api.origin, retry: 0, hooks: tokenHooks(newTokens()) });
+    await api2.get('payments');
+    const revoked = tokenServer.issued.at(-1)!;
+    tokenServer.revoke(revoked);
+    const seen = api.requests.length;
+    const error = await failure(() => api2.post('refunds', { json: { amount: 1 } }));
+    expect(error).toBeInstanceOf(HTTPError);
+    expect((error as HTTPError).response.status).toBe(401);
+    expect(api.requests.length - seen).toBe(1);
+
+    await expect(api2.get('payments').json()).resolves.toMatchObject({ ok: true });
+    expect(api.requests.at(-1)!.authorization).toBe(`Bearer ${tokenServer.issued.at(-1)}`);
+    expect(tokenServer.issued.at(-1)).not.toBe(revoked);
+  });
+
+  it('leaves a 401 alone when the request went out without our token', async () => {
+    const before = tokenServer.count;
+    const error = await failure(() => ky.get(`${deny.origin}/x`, { hooks: tokenHooks(newTokens(), { origins: [api.origin] }) }));
+    expect((error as HTTPError).response.status).toBe(401);
+    expect(deny.requests.at(-1)!.authorization).toBeUndefined();
+    expect(tokenServer.count).toBe(before);
+  });
+});
+
+describe('token failures', () => {
+  it('rejects with core’s OAuthError, findable on the cause chain, without the secret', async () => {
+    tokenServer.misbehave(() => ({ status: 401, body: { error: 'invalid_client', error_description: 'client authentication failed' } }));
+    const seen = api.requests.length;
+    const error = await failure(() => client(newTokens()).get('payments').json());
+    expect(isOAuthError(error)).toBe(true);
+    expect(findTokenKitError(error)).toBe(error);
+    expect(error).toMatchObject({ name: 'OAuthError', code: 'oauth_error', error: 'invalid_client', status: 401 });
+    expect((error as OAuthError).message).toBe('token endpoint answered 401 invalid_client: client authentication failed');
+    for (const text of [String(error), inspect(error, { depth: 5 }), JSON.stringify(error)]) expect(text).not.toContain('client-secret');
+    expect(api.requests.length).toBe(seen); // nothing was sent without a token
+  });
+
+  it('rejects with a TokenEndpointError for an unusable answer', async () => {
+    tokenServer.misbehave(() => ({ status: 200, body: '<html>login</html>' }));
+    const error = await failure(() => client(newTokens()).get('payments'));
+    expect(error).toBeInstanceOf(TokenEndpointError);
+    expect(error).toMatchObject({ code: 'invalid_response' });
+    expect(inspect(error)).not.toContain('client-secret');
+  });
+
+  it('throws ConfigurationError for bad origins at once, and for a client with no base at the first request', async () => {
+    const tokens = newTokens();
+    expect(() => tokenHooks(tokens, { origins: ['ftp://files.example.com'] })).toThrow(ConfigurationError);
+    expect(() => tokenHooks(tokens, { origins: ['http://api.example.com'] })).toThrow(/origins: http:\/\/api\.example\.com is not HTTPS/);
+    const error = await failure(() => ky.get(`${api.origin}/payments`, { hooks: tokenHooks(tokens) }));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ code: 'invalid_option', option: 'origins' });
+  });
+});
+
+describe('waiting for a token', () => {
+  const hang = () => tokenServer.misbehave(() => ({ hang: true }));
+
+  it('ky’s per-attempt timeout bounds the wait: TokenEndpointError timeout, fast', async () => {
+    hang();
+    const started = performance.now();
+    const error = await failure(() => ky.get('payments', { baseUrl: api.origin, timeout: 200, hooks: tokenHooks(newTokens()) }));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(TokenEndpointError);
+    expect(error).toMatchObject({ code: 'timeout' });
+  });
+
+  it('the caller’s signal ends the wait', async () => {
+    hang();
+    const started = performance.now();
+    const error = await failure(() => client(newTokens()).get('payments', { signal: AbortSignal.timeout(150) }));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(error).toMatchObject({ name: 'TimeoutError' }); // AbortSignal.timeout's reason, a DOMException
+  });
+
+  it('ky’s totalTimeout ends the wait with ky’s TimeoutError', async () => {
+    hang();
+    const started = performance.now();
+    const error = await failure(() => client(newTokens()).get('payments', { totalTimeout: 150 }));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(TimeoutError);
+  });
+});
+
+it('100 concurrent requests on a cold cache make exactly one token request', async () => {
+  const before = tokenServer.count;
+  const seen = api.requests.length;
+  const api2 = client(newTokens());
+  const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => api2.get(`items/${i}`).json<{ ok: boolean }>()));
+  expect(answers.every((a) => a.ok)).toBe(true);
+  expect(tokenServer.count - before).toBe(1);
+  expect(new Set(api.requests.slice(seen).map((r) => r.authorization))).toEqual(new Set([`Bearer ${tokenServer.issued.at(-1)}`]));
+});
