@@ -143,7 +143,10 @@ class OAuthTokenProvider implements TokenProvider {
     const entry = this.#entry;
     if (entry !== undefined) {
       const now = this.#now();
-      if (now < entry.refreshAt) return entry.header;
+      if (now < entry.refreshAt) {
+        if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
+        return entry.header;
+      }
       if (now < entry.cutoff) {
         this.#refreshInBackground(entry, now);
         return entry.header;
@@ -178,7 +181,7 @@ class OAuthTokenProvider implements TokenProvider {
         },
         (error: unknown) => {
           this.#inflight = undefined;
-          const safe = error instanceof TokenKitError ? error : new TokenEndpointError('network', 'token request failed unexpectedly');
+          const safe = error instanceof TokenKitError ? error : new TokenEndpointError('network', 'token request failed unexpectedly', { cause: error });
           this.#emit({ type: 'error', key: this.key, error: safe, durationMs: this.#o.now() - started, background });
           throw safe;
         },
