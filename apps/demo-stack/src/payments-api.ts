@@ -9,6 +9,11 @@ export interface PaymentsApiOptions {
   jwksUri: string;
   /** The audience (resource indicator) tokens must be issued for. */
   audience: string;
+  /**
+   * The JWT `typ` header required. Default `at+jwt` (RFC 9068); `false` accepts
+   * any, for providers whose access tokens say `JWT` (Okta, Entra ID).
+   */
+  typ?: string | false;
   /** The clock, in epoch milliseconds; for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -67,6 +72,7 @@ const WRITE = 'payments:write';
 export async function startPaymentsApi(options: PaymentsApiOptions): Promise<PaymentsApi> {
   const jwks = createRemoteJWKSet(new URL(options.jwksUri));
   const now = options.now ?? Date.now;
+  const typ = options.typ ?? 'at+jwt';
   const revoked = new Set<string>();
   const payments = new Map<string, Payment>();
   const tokensByClient = new Map<string, Set<string>>();
@@ -93,11 +99,11 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
       const { payload } = await jwtVerify(match[1]!, jwks, {
         issuer: options.issuer,
         audience: options.audience,
-        typ: 'at+jwt',
-        requiredClaims: ['exp', 'jti'],
+        ...(typ === false ? {} : { typ }),
+        requiredClaims: ['exp'],
         currentDate: new Date(now()),
       });
-      if (revoked.has(payload.jti!)) return void reject(res, 401, 'invalid_token', 'the token was revoked');
+      if (payload.jti !== undefined && revoked.has(payload.jti)) return void reject(res, 401, 'invalid_token', 'the token was revoked');
       return payload;
     } catch (error) {
       return void reject(res, 401, 'invalid_token', describe(error));
@@ -130,7 +136,7 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
     const clientId = typeof claims['client_id'] === 'string' ? claims['client_id'] : String(claims.sub);
     stats.accepted++;
     const seen = tokensByClient.get(clientId) ?? new Set<string>();
-    seen.add(claims.jti!);
+    seen.add(claims.jti ?? `${String(claims.iat)}:${String(claims.exp)}`); // some providers send no jti
     tokensByClient.set(clientId, seen);
     const client = (stats.byClient[clientId] ??= { accepted: 0, tokens: 0 });
     client.accepted++;

@@ -15,7 +15,7 @@ if (trustIssuer) {
   const audience = process.env['API_AUDIENCE'];
   if (!audience) throw new Error('API_AUDIENCE is required with API_TRUST_ISSUER');
   const jwksUri = await discoverJwksUri(trustIssuer);
-  const api = await startPaymentsApi({ issuer: trustIssuer, jwksUri, audience });
+  const api = await startPaymentsApi({ issuer: trustIssuer, jwksUri, audience, typ: false });
   closers.push(api.close);
   console.log(`payments API  ${api.origin}  (trusts ${trustIssuer}, audience ${audience}, keys ${jwksUri})\n`);
   console.log(`export API_URL=${quote(api.origin)}`);
