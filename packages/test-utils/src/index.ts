@@ -8,3 +8,4 @@ export { startOidcProvider } from './oidc.ts';
 export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
 export { freePort, hasRedis, startRedis } from './redis.ts';
 export type { RedisServer } from './redis.ts';
+export { startRedisCluster, type RedisCluster } from './redis-cluster.ts';

@@ -1,0 +1,152 @@
+// Many real processes sharing one Redis: each child runs src/fixtures/fleet-child.ts
+// against the built @tokenkit/core and @tokenkit/redis (see vitest.config.ts).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { startRedis, startRedisCluster, startTokenServer, type RedisCluster, type RedisServer, type TokenServer } from '@tokenkit/test-utils';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ChildConfig, ChildResult } from './fixtures/fleet-child.ts';
+import { redisStore } from './index.ts';
+
+const CHILD = fileURLToPath(new URL('./fixtures/fleet-child.ts', import.meta.url));
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+let redis: RedisServer;
+let server: TokenServer;
+/** When each token request arrived (ms). */
+let arrivals: number[];
+
+function run(config: Omit<ChildConfig, 'tokenEndpoint'>): { process: ChildProcess; result: Promise<ChildResult> } {
+  const child = spawn(process.execPath, [CHILD, JSON.stringify({ tokenEndpoint: server.url, ...config })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const result = new Promise<ChildResult>((resolve, reject) => {
+    child.on('exit', (code, signal) => {
+      if (code === 0) resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildResult);
+      else reject(new Error(`child exited with ${code ?? signal}: ${stderr}`));
+    });
+  });
+  return { process: child, result };
+}
+
+const fleet = (n: number, config: Omit<ChildConfig, 'tokenEndpoint'>) => Promise.all(Array.from({ length: n }, () => run(config).result));
+
+beforeAll(async () => {
+  [redis, server] = await Promise.all([startRedis(), startTokenServer()]);
+});
+afterAll(async () => {
+  await Promise.all([redis.stop(), server.close()]);
+});
+beforeEach(() => {
+  redis.cli('flushall');
+  server.requests.length = 0;
+  server.configure({ latencyMs: 0 });
+  arrivals = [];
+  server.misbehave(() => void arrivals.push(Date.now()));
+});
+
+describe('a fleet of processes on one Redis', () => {
+  it('a token stored by one process is reused by another with zero token requests; encrypted at rest; another key is a miss', async () => {
+    const encryptionKey = randomBytes(32).toString('base64');
+    const first = await run({ redis: { port: redis.port }, encryptionKey }).result;
+    expect(first.events).toEqual(['fetch']);
+    expect(server.count).toBe(1);
+
+    const second = await run({ redis: { port: redis.port }, encryptionKey }).result;
+    expect(second).toMatchObject({ accessToken: first.accessToken, failures: 0, events: ['store_hit'] });
+    expect(server.count).toBe(1);
+
+    const raw = redis.cli('get', `tokenkit:{${first.key}}`);
+    expect(raw).toMatch(/^tkenc1\./);
+    expect(raw).not.toContain(first.accessToken);
+
+    const otherKey = await run({ redis: { port: redis.port }, encryptionKey: randomBytes(32).toString('base64') }).result;
+    expect(otherKey).toMatchObject({ failures: 0, events: ['fetch'] });
+    expect(otherKey.accessToken).not.toBe(first.accessToken);
+    expect(server.count).toBe(2);
+  });
+
+  it('16 processes started together on a cold cache make exactly one token request', { timeout: 30_000 }, async () => {
+    server.configure({ latencyMs: 200 });
+    const results = await fleet(16, { redis: { port: redis.port } });
+    expect(server.count).toBe(1);
+    expect(new Set(results.map((r) => r.accessToken)).size).toBe(1);
+    expect(results.every((r) => r.failures === 0)).toBe(true);
+    expect(results.filter((r) => r.events.includes('fetch'))).toHaveLength(1);
+    expect(results.filter((r) => r.events.includes('store_hit'))).toHaveLength(15);
+  });
+
+  it('the lock holder is killed mid-fetch: another process fetches once the lock expires, and no request fails', { timeout: 30_000 }, async () => {
+    // Lock TTL = timeoutMs + 1000 = 4 s; each token request takes 0.5 s.
+    // (A waiter gives up waiting lockTtl after it started, so the waiters start 2 s after the holder:
+    // their patience outlasts the dead holder's lock plus the takeover's fetch.)
+    server.configure({ latencyMs: 500 });
+    const config = { redis: { port: redis.port }, timeoutMs: 3_000 };
+    const holder = run(config);
+    const holderDied = holder.result.catch((error: unknown) => error);
+    while (server.count === 0) await new Promise((r) => setTimeout(r, 10));
+    const lockedAt = Date.now();
+    expect(redis.cli('keys', '*:lock').trim()).toMatch(/^tokenkit:\{tk1\.[\w-]+\}:lock$/);
+    holder.process.kill('SIGKILL'); // mid-fetch: the token endpoint has not answered yet
+    expect(await holderDied).toBeInstanceOf(Error);
+    expect(redis.cli('keys', '*').trim()).toMatch(/:lock$/); // no entry, only the dead holder's lock
+    await new Promise((r) => setTimeout(r, 2_000 - (Date.now() - lockedAt)));
+    const waiters = [run(config), run(config)];
+
+    const results = await Promise.all(waiters.map((w) => w.result));
+    expect(results.map((r) => r.failures)).toEqual([0, 0]);
+    expect(results[0]!.accessToken).toBe(results[1]!.accessToken);
+    expect(results.map((r) => r.events.join(',')).sort()).toEqual(['fetch', 'store_hit']);
+    expect(server.count).toBe(2); // the killed holder's request and one takeover
+    expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(3_800); // not before the lock expired
+  });
+
+  it('the CommonJS build loads', () => {
+    const out = spawnSync(process.execPath, ['-e', "const m = require('@tokenkit/redis'); process.stdout.write(typeof m.redisStore + ' ' + typeof m.createTokenProvider)"], {
+      cwd: PACKAGE_DIR,
+      encoding: 'utf8',
+    });
+    expect({ stdout: out.stdout, stderr: out.stderr }).toEqual({ stdout: 'function function', stderr: '' });
+  });
+});
+
+describe('Redis Cluster (three masters)', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+  }, 20_000);
+  afterAll(() => cluster?.stop());
+
+  it('16 processes with an ioredis Cluster client make exactly one token request; entry and lock share a slot', { timeout: 30_000 }, async () => {
+    server.configure({ latencyMs: 200 });
+    const results = await fleet(16, { redis: { cluster: [...cluster.ports] } });
+    expect(server.count).toBe(1);
+    expect(new Set(results.map((r) => r.accessToken)).size).toBe(1);
+    expect(results.every((r) => r.failures === 0)).toBe(true);
+
+    const key = results[0]!.key;
+    const entry = `tokenkit:{${key}}`;
+    const lock = `${entry}:lock`;
+    const slot = cluster.cli('cluster', 'keyslot', entry).trim();
+    expect(cluster.cli('cluster', 'keyslot', lock).trim()).toBe(slot);
+
+    // Take the lock in this process through a Cluster client: both keys are on the one node that owns the slot.
+    const client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })), { enableOfflineQueue: false });
+    try {
+      const store = redisStore({ client });
+      expect((await store.get(key))?.accessToken).toBe(results[0]!.accessToken);
+      const release = await store.lock!(key, 5_000);
+      expect(release).toBeTypeOf('function');
+      const holders = cluster.nodes.filter((node) => node.cli('keys', '*').includes(entry));
+      expect(holders).toHaveLength(1);
+      expect(holders[0]!.cli('keys', '*').split('\n')).toEqual(expect.arrayContaining([entry, lock]));
+      await release!();
+      expect(holders[0]!.cli('exists', lock).trim()).toBe('0');
+    } finally {
+      await client.quit();
+    }
+  });
+});

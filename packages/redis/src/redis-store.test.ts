@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { inspect } from 'node:util';
+import { startRedis, startTokenServer, type RedisServer, type TokenServer } from '@tokenkit/test-utils';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ConfigurationError,
+  createTokenProvider,
+  isTokenKitError,
+  redisStore,
+  type RedisStoreOptions,
+  type StoredToken,
+  type TokenEvent,
+  type TokenProviderOptions,
+  type TokenStore,
+} from './index.ts';
+
+let redis: RedisServer;
+let server: TokenServer;
+const clients: Redis[] = [];
+
+type Tuning = { enableOfflineQueue?: boolean; maxRetriesPerRequest?: number | null; commandTimeout?: number | undefined };
+
+/** The options the README recommends: fail fast instead of queueing while Redis is away. */
+function connect(port = redis.port, extra: Tuning = {}): Redis {
+  const client = new Redis({ host: '127.0.0.1', port, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, retryStrategy: () => 50, ...extra });
+  client.on('error', () => {}); // the provider reports store failures itself
+  clients.push(client);
+  return client;
+}
+
+function store(extra: Partial<RedisStoreOptions> = {}): TokenStore {
+  return redisStore({ client: connect(), ...extra });
+}
+
+function clock(start = Date.now()) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+function provider(extra: Partial<TokenProviderOptions> = {}) {
+  const events: TokenEvent[] = [];
+  const tokens = createTokenProvider({
+    tokenEndpoint: server.url,
+    clientId: 'client-id',
+    clientSecret: 'client-secret',
+    maxRetries: 0,
+    onEvent: (e) => events.push(e),
+    ...extra,
+  });
+  const errors = () => events.filter((e) => e.type === 'error').map((e) => (e.type === 'error' ? e.error : undefined));
+  return { tokens, events, errors, types: () => events.map((e) => e.type).filter((t) => t !== 'hit') };
+}
+
+const token = (accessToken = `at-${randomBytes(12).toString('hex')}`): StoredToken => ({
+  accessToken,
+  tokenType: 'Bearer',
+  expiresAt: Date.now() + 60_000,
+  receivedAt: Date.now(),
+  scope: 'read',
+  refreshToken: `rt-${randomBytes(12).toString('hex')}`,
+});
+
+beforeAll(async () => {
+  [redis, server] = await Promise.all([startRedis(), startTokenServer({ refreshTokens: true })]);
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+  await Promise.all([redis.stop(), server.close()]);
+});
+beforeEach(() => {
+  redis.cli('flushall');
+  server.requests.length = 0;
+});
+afterEach(() => server.configure({ expiresIn: 3600, latencyMs: 0 }));
+
+describe('entries', () => {
+  it('set writes `<prefix>{key}` with the TTL it is given (SET PX); get reads it back; delete removes it', async () => {
+    const s = store();
+    const t = token();
+    await s.set('tk1.abc', t, 45_000);
+    expect(redis.cli('keys', '*').trim()).toBe('tokenkit:{tk1.abc}');
+    const pttl = Number(redis.cli('pttl', 'tokenkit:{tk1.abc}'));
+    expect(pttl).toBeGreaterThan(44_000);
+    expect(pttl).toBeLessThanOrEqual(45_000);
+    expect(JSON.parse(redis.cli('get', 'tokenkit:{tk1.abc}'))).toEqual(t); // plain JSON without encryptionKey
+    expect(await s.get('tk1.abc')).toEqual(t);
+    expect(await s.get('tk1.other')).toBeUndefined();
+    await s.delete('tk1.abc');
+    expect(await s.get('tk1.abc')).toBeUndefined();
+    expect(redis.cli('exists', 'tokenkit:{tk1.abc}').trim()).toBe('0');
+  });
+
+  it('keyPrefix names the keys; an unreadable value is a miss', async () => {
+    const s = store({ keyPrefix: 'svc-a:' });
+    await s.set('k', token(), 10_000);
+    expect(redis.cli('keys', '*').trim()).toBe('svc-a:{k}');
+    redis.cli('set', 'svc-a:{k}', 'not json');
+    expect(await s.get('k')).toBeUndefined();
+    redis.cli('set', 'svc-a:{k}', '{"accessToken":42}');
+    expect(await s.get('k')).toBeUndefined();
+  });
+
+  it('a provider stores what it fetched with the time left until expiresAt, and invalidate() deletes it', async () => {
+    server.configure({ expiresIn: 120 });
+    const s = store();
+    const { tokens } = provider({ store: s });
+    const t = await tokens.getToken();
+    await new Promise((r) => setTimeout(r, 20)); // the write is issued before getToken() resolves
+    const pttl = Number(redis.cli('pttl', `tokenkit:{${tokens.key}}`));
+    expect(pttl).toBeGreaterThan(115_000);
+    expect(pttl).toBeLessThanOrEqual(120_000);
+    expect((await s.get(tokens.key))?.accessToken).toBe(t.accessToken);
+    await tokens.invalidate(t.accessToken);
+    expect(redis.cli('exists', `tokenkit:{${tokens.key}}`).trim()).toBe('0');
+  });
+});
+
+describe('lock', () => {
+  it('SET NX PX: the second taker gets undefined until the holder releases', async () => {
+    const a = store();
+    const b = store();
+    const release = await a.lock!('k', 5_000);
+    expect(release).toBeTypeOf('function');
+    expect(redis.cli('keys', '*').trim()).toBe('tokenkit:{k}:lock');
+    const pttl = Number(redis.cli('pttl', 'tokenkit:{k}:lock'));
+    expect(pttl).toBeGreaterThan(4_000);
+    expect(await b.lock!('k', 5_000)).toBeUndefined();
+    await release!();
+    expect(redis.cli('exists', 'tokenkit:{k}:lock').trim()).toBe('0');
+    const again = await b.lock!('k', 5_000);
+    expect(again).toBeTypeOf('function');
+    await again!();
+  });
+
+  it('an expired lock taken over by another process is not deleted by the late release (compare-and-delete)', async () => {
+    const a = store();
+    const b = store();
+    const lateRelease = await a.lock!('k', 50);
+    await new Promise((r) => setTimeout(r, 80));
+    const current = await b.lock!('k', 5_000);
+    expect(current).toBeTypeOf('function');
+    await lateRelease!(); // a's value is gone: this must not drop b's lock
+    expect(redis.cli('exists', 'tokenkit:{k}:lock').trim()).toBe('1');
+    expect(await a.lock!('k', 5_000)).toBeUndefined();
+    await current!();
+    expect(redis.cli('exists', 'tokenkit:{k}:lock').trim()).toBe('0');
+  });
+});
+
+describe('encryption at rest', () => {
+  const key = randomBytes(32);
+
+  it('the raw value holds neither the access nor the refresh token; each write uses a new IV', async () => {
+    const s = store({ encryptionKey: key.toString('base64') });
+    const t = token();
+    await s.set('k', t, 10_000);
+    const first = redis.cli('get', 'tokenkit:{k}').trim();
+    await s.set('k', t, 10_000);
+    const second = redis.cli('get', 'tokenkit:{k}').trim();
+    for (const raw of [first, second]) {
+      expect(raw).toMatch(/^tkenc1\.[\w-]{8}\.[\w-]+$/);
+      expect(raw).not.toContain(t.accessToken);
+      expect(raw).not.toContain(t.refreshToken);
+      expect(raw).not.toContain('accessToken');
+    }
+    expect(first).not.toBe(second);
+    expect(await s.get('k')).toEqual(t);
+    expect(await store({ encryptionKey: key }).get('k')).toEqual(t); // Buffer and base64 are the same key
+  });
+
+  it('a provider with encryptionKey: raw value without the token; a wrong key is a miss (one token request, no error)', async () => {
+    const writer = provider({ store: store({ encryptionKey: key }) });
+    const t = await writer.tokens.getToken();
+    await new Promise((r) => setTimeout(r, 20));
+    const raw = redis.cli('get', `tokenkit:{${writer.tokens.key}}`);
+    expect(raw.startsWith('tkenc1.')).toBe(true);
+    expect(raw).not.toContain(t.accessToken);
+    expect(server.count).toBe(1);
+
+    const reader = provider({ store: store({ encryptionKey: randomBytes(32) }) });
+    const other = await reader.tokens.getToken();
+    expect(server.count).toBe(2);
+    expect(other.accessToken).not.toBe(t.accessToken);
+    expect(reader.types()).toEqual(['fetch']);
+
+    const sameKey = provider({ store: store({ encryptionKey: key.toString('base64url') }) });
+    await new Promise((r) => setTimeout(r, 20));
+    // The wrong-key reader overwrote the entry: the right key does not read its value either.
+    await sameKey.tokens.getToken();
+    expect(server.count).toBe(3);
+    expect(sameKey.types()).toEqual(['fetch']);
+  });
+
+  it('garbage, a plaintext value, a truncated value and a value moved to another key are misses, never crashes', async () => {
+    const s = store({ encryptionKey: key });
+    const plain = store();
+    const t = token();
+    await plain.set('k', t, 10_000);
+    expect(await s.get('k')).toBeUndefined(); // an unencrypted (e.g. injected) value is not trusted
+    await s.set('k', t, 10_000);
+    expect(await plain.get('k')).toBeUndefined();
+    const raw = redis.cli('get', 'tokenkit:{k}').trim();
+    redis.cli('set', 'tokenkit:{moved}', raw);
+    expect(await s.get('moved')).toBeUndefined(); // the cache key is authenticated data
+    redis.cli('set', 'tokenkit:{k}', raw.slice(0, -4));
+    expect(await s.get('k')).toBeUndefined();
+    redis.cli('set', 'tokenkit:{k}', `${raw.slice(0, 16)}AAAA`);
+    expect(await s.get('k')).toBeUndefined();
+    redis.cli('set', 'tokenkit:{k}', 'tkenc1.garbage');
+    expect(await s.get('k')).toBeUndefined();
+  });
+
+  it.each([
+    ['a short Buffer', randomBytes(16), 'must be 32 bytes for AES-256-GCM, got 16'],
+    ['a hex string', randomBytes(32).toString('hex'), 'must be 32 bytes for AES-256-GCM, got 48'],
+    ['text that is not base64', 'correct horse battery staple!', 'must be 32 bytes: a Buffer or a base64 string'],
+    ['a number', 42, 'must be 32 bytes: a Buffer or a base64 string'],
+  ])('encryptionKey as %s is a ConfigurationError naming the option, without the key', (_, value, message) => {
+    let thrown: unknown;
+    try {
+      redisStore({ client: connect(), encryptionKey: value as string });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigurationError);
+    expect(thrown).toMatchObject({ code: 'invalid_option', option: 'encryptionKey', name: 'ConfigurationError' });
+    expect((thrown as Error).message).toContain(`encryptionKey: ${message}`);
+    if (typeof value !== 'number') expect((thrown as Error).message).not.toContain(value.toString('base64').slice(0, 12));
+  });
+
+  it('client and keyPrefix are validated eagerly', () => {
+    expect(() => redisStore({ client: {} as never })).toThrow(expect.objectContaining({ option: 'client', message: 'client: must be an ioredis Redis or Cluster instance' }));
+    expect(() => redisStore({ client: connect(), keyPrefix: 7 as never })).toThrow(expect.objectContaining({ option: 'keyPrefix', code: 'invalid_option' }));
+  });
+});
+
+describe('when Redis fails', () => {
+  it.each([
+    ['the recommended client options', {}],
+    ["ioredis' queueing defaults", { enableOfflineQueue: true, maxRetriesPerRequest: 20, commandTimeout: undefined }],
+  ])('stopped mid-run, then restarted (%s): no getToken() fails, each fails fast; one error event; the store is used again after', async (_, options: Tuning) => {
+    const c = clock();
+    const client = connect(redis.port, options);
+    const s = redisStore({ client });
+    // A long storeTimeoutMs: only the store's own fail-fast keeps calls quick while Redis is down.
+    const p = provider({ store: s, now: c.now, storeTimeoutMs: 5_000 });
+    const first = await p.tokens.getToken();
+    expect(server.count).toBe(1);
+
+    await redis.stop();
+    // A command sent before the client notices the dead socket waits for ioredis' own retries (bounded by
+    // storeTimeoutMs); from the moment it knows, every call fails at once.
+    while (client.status === 'ready') await new Promise((r) => setTimeout(r, 5));
+    const served = new Set([first.accessToken]);
+    for (let i = 0; i < 3; i++) {
+      c.advance(3_600_000); // past the token's cutoff: a memory miss that asks the store
+      const started = performance.now();
+      const t = await p.tokens.getToken();
+      expect(performance.now() - started).toBeLessThan(1_000);
+      served.add(t.accessToken);
+    }
+    expect(served.size).toBe(4);
+    expect(server.count).toBe(4); // fetched directly each time
+    const errors = p.errors();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'store', name: 'TokenKitError' });
+    expect(errors[0]!.message).toMatch(/^token store get failed/);
+
+    await redis.start();
+    if ((client.status as string) !== 'ready') await once(client, 'ready');
+    c.advance(3_600_000);
+    const after = await p.tokens.getToken();
+    expect(p.types().filter((t) => t === 'store_recovered')).toHaveLength(1);
+    expect(p.errors()).toHaveLength(1); // one error event for the whole outage
+    await new Promise((r) => setTimeout(r, 20));
+
+    const restarted = provider({ store: s, now: c.now });
+    expect((await restarted.tokens.getToken()).accessToken).toBe(after.accessToken);
+    expect(restarted.types()).toEqual(['store_hit']);
+    expect(server.count).toBe(5);
+  });
+
+  it('refusing from the start: getToken() succeeds at once with one error event', async () => {
+    const stopped = await startRedis();
+    await stopped.stop();
+    const p = provider({ store: redisStore({ client: connect(stopped.port) }), storeTimeoutMs: 5_000 });
+    const started = performance.now();
+    const results = await Promise.all([p.tokens.getToken(), p.tokens.getToken()]);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(results[0]!.accessToken).toBe(results[1]!.accessToken);
+    expect(server.count).toBe(1);
+    expect(p.errors()).toHaveLength(1);
+    expect(p.errors()[0]!.message).toContain('redis is not connected');
+  });
+
+  it('slow (CLIENT PAUSE): the provider times the store out and fetches directly', async () => {
+    const client = connect();
+    await once(client, 'ready');
+    const p = provider({ store: redisStore({ client }), storeTimeoutMs: 150 });
+    redis.cli('client', 'pause', '700', 'ALL');
+    try {
+      const started = performance.now();
+      await p.tokens.getToken();
+      expect(performance.now() - started).toBeLessThan(900);
+      expect(server.count).toBe(1);
+      expect(p.errors()).toHaveLength(1);
+      expect(p.errors()[0]!.message).toContain('timed out');
+    } finally {
+      redis.cli('client', 'unpause');
+    }
+  });
+
+  it('errors never quote the token: a reply that echoes the command arguments is cut and scrubbed', async () => {
+    const odd = await startRedis(['--rename-command', 'SET', '']); // every SET is answered "unknown command ... with args ..."
+    try {
+      const s = redisStore({ client: connect(odd.port) });
+      const t = token();
+      const error = await s.set('k', t, 10_000).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isTokenKitError(error)).toBe(true);
+      expect(error).toMatchObject({ code: 'store', name: 'TokenKitError' });
+      const text = `${(error as Error).message} ${(error as Error).stack} ${inspect(error, { depth: 5 })} ${JSON.stringify(error)}`;
+      expect((error as Error).message).toMatch(/^redis SET failed: ReplyError: ERR unknown command 'set'/);
+      expect((error as Error).cause).toBeUndefined(); // the ioredis error holds `command.args`
+      expect(text).not.toContain(t.accessToken);
+      expect(text).not.toContain(t.refreshToken);
+
+      const p = provider({ store: s });
+      const got = await p.tokens.getToken();
+      expect(p.errors()).toHaveLength(1);
+      expect(JSON.stringify(p.errors()) + p.errors()[0]!.message).not.toContain(got.accessToken);
+    } finally {
+      await odd.stop();
+    }
+  });
+});
