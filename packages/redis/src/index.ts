@@ -127,7 +127,7 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
     },
     async set(key, token, ttlMs) {
       const ttl = Math.ceil(ttlMs);
-      if (!(ttl > 0)) return;
+      if (!Number.isSafeInteger(ttl) || ttl <= 0) return; // nothing to keep (or no sane expiry to give Redis)
       const value = codec.encode(key, token);
       await run('SET', () => client.set(entryKey(key), value, 'PX', ttl), [value, token.accessToken, token.refreshToken]);
     },

@@ -168,6 +168,7 @@ describe('encryption at rest', () => {
     expect(first).not.toBe(second);
     expect(await s.get('k')).toEqual(t);
     expect(await store({ encryptionKey: key }).get('k')).toEqual(t); // Buffer and base64 are the same key
+    expect(`${inspect(s, { depth: 10, showHidden: true })} ${JSON.stringify(s)}`).not.toContain(key.toString('base64'));
   });
 
   it('a provider with encryptionKey: raw value without the token; a wrong key is a miss (one token request, no error)', async () => {
