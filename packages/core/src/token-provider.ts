@@ -212,7 +212,8 @@ class OAuthTokenProvider implements TokenProvider {
   /** With a locking store: one process fetches, the others wait for the store to fill. */
   async #loadLocked(current: Entry | undefined): Promise<Entry> {
     const lockTtlMs = this.#o.timeoutMs + 1000;
-    const deadline = this.#o.now() + lockTtlMs;
+    // Long enough for a holder that died (its lock expires) and a waiter's takeover fetch.
+    const deadline = this.#o.now() + 2 * lockTtlMs;
     let pollMs = MIN_POLL_MS;
     for (;;) {
       const release = await this.#tryLock(lockTtlMs);
