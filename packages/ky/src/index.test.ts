@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import ky, { HTTPError, TimeoutError, isForceRetryError, type KyInstance } from 'ky';
+import ky, { HTTPError, TimeoutError, type Input, type KyInstance } from 'ky';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import {
@@ -123,10 +123,11 @@ describe('which requests get the token', () => {
 describe('401 answers', () => {
   it('invalidates a revoked token and retries once with a fresh one, replaying the JSON body', async () => {
     const tokens = newTokens();
-    const codes: (string | undefined)[] = [];
+    const kyRetries: string[] = [];
+    const statuses: number[] = [];
     const api2 = client(tokens).extend({
       retry: { delay: () => 60_000 }, // the token retry goes at once, not after ky's backoff
-      hooks: { beforeRetry: [({ error }) => void codes.push(isForceRetryError(error) ? error.code : 'other')] },
+      hooks: { beforeRetry: [({ error }) => void kyRetries.push(error.name)], afterResponse: [({ response }) => void statuses.push(response.status)] },
     });
     await api2.get('payments');
     const revoked = tokenServer.issued.at(-1)!;
@@ -143,7 +144,8 @@ describe('401 answers', () => {
       [`Bearer ${fresh}`, '{"amount":42}'],
     ]);
     expect(tokenServer.count - before).toBe(1);
-    expect(codes).toEqual(['TOKENKIT_TOKEN_REFRESHED']);
+    expect(kyRetries).toEqual([]); // not one of ky's retries: the caller's retry.limit is untouched
+    expect(statuses).toEqual([200, 200]); // the caller's afterResponse hooks never saw the 401
     // The fresh token is cached for the next call.
     await api2.get('again');
     expect(api.requests.at(-1)!.authorization).toBe(`Bearer ${fresh}`);
@@ -160,6 +162,9 @@ describe('401 answers', () => {
     expect(tokenServer.count - before).toBe(2);
     const [first, second] = deny.requests.slice(seen).map((r) => r.authorization);
     expect(first).not.toBe(second);
+    // Logging the error does not show the token (ky keeps the request on it).
+    expect(inspect(error, { depth: 5 })).not.toContain(second!.slice('Bearer '.length));
+    expect((error as HTTPError).request.headers.get('authorization')).toBeNull();
   });
 
   it('does not retry a ReadableStream body: the 401 reaches the caller', async () => {
@@ -178,20 +183,48 @@ describe('401 answers', () => {
     expect(api.requests.slice(seen).map((r) => r.body)).toEqual(['streamed']);
   });
 
-  it('with retry.limit 0 ky allows no retry: the 401 reaches the caller as HTTPError and the next call gets a fresh token', async () => {
-    const api2 = ky.create({ baseUrl: api.origin, retry: 0, hooks: tokenHooks(newTokens()) });
+  it('retries with a fresh token under retry.limit 0 too, through the caller’s own fetch', async () => {
+    const fetched: string[] = [];
+    const fetch = (input: Input, init?: RequestInit) => {
+      fetched.push((input as Request).method);
+      return globalThis.fetch(input, init);
+    };
+    const api2 = ky.create({ baseUrl: api.origin, retry: 0, fetch, hooks: tokenHooks(newTokens()) });
     await api2.get('payments');
     const revoked = tokenServer.issued.at(-1)!;
     tokenServer.revoke(revoked);
     const seen = api.requests.length;
-    const error = await failure(() => api2.post('refunds', { json: { amount: 1 } }));
-    expect(error).toBeInstanceOf(HTTPError);
+    await expect(api2.post('refunds', { json: { amount: 1 } }).json()).resolves.toMatchObject({ ok: true, body: '{"amount":1}' });
+    expect(api.requests.slice(seen).map((r) => r.authorization)).toEqual([`Bearer ${revoked}`, `Bearer ${tokenServer.issued.at(-1)}`]);
+    expect(fetched).toEqual(['GET', 'POST', 'POST']);
+  });
+
+  it('a retry by ky itself after the token retry carries the fresh token, and the token retry is not repeated', async () => {
+    const api2 = ky.create({ baseUrl: api.origin, retry: { limit: 2, delay: () => 0 }, hooks: tokenHooks(newTokens()) });
+    await api2.get('payments');
+    const revoked = tokenServer.issued.at(-1)!;
+    tokenServer.revoke(revoked);
+    const seen = api.requests.length;
+    const error = await failure(() => api2.get('status/503'));
+    expect((error as HTTPError).response.status).toBe(503);
+    const fresh = `Bearer ${tokenServer.issued.at(-1)}`;
+    expect(api.requests.slice(seen).map((r) => r.authorization)).toEqual([`Bearer ${revoked}`, fresh, fresh, fresh]);
+    expect((error as HTTPError).request.headers.get('authorization')).toBeNull(); // util.inspect(error) shows no token
+    expect(inspect(error, { depth: 5 })).not.toContain(fresh.slice('Bearer '.length));
+  });
+
+  it('with retryOn401: false, a 401 reaches the caller and the token stays cached', async () => {
+    const api2 = ky.create({ baseUrl: api.origin, hooks: tokenHooks(newTokens(), { retryOn401: false }) });
+    await api2.get('payments');
+    const revoked = tokenServer.issued.at(-1)!;
+    tokenServer.revoke(revoked);
+    const seen = api.requests.length;
+    const error = await failure(() => api2.get('payments'));
     expect((error as HTTPError).response.status).toBe(401);
     expect(api.requests.length - seen).toBe(1);
-
-    await expect(api2.get('payments').json()).resolves.toMatchObject({ ok: true });
-    expect(api.requests.at(-1)!.authorization).toBe(`Bearer ${tokenServer.issued.at(-1)}`);
-    expect(tokenServer.issued.at(-1)).not.toBe(revoked);
+    await expect(api2.get('payments')).rejects.toThrow(/401/);
+    expect(api.requests.at(-1)!.path).toBe('/payments');
+    expect(tokenServer.issued.at(-1)).toBe(revoked);
   });
 
   it('leaves a 401 alone when the request went out without our token', async () => {

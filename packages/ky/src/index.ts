@@ -1,4 +1,4 @@
-import ky, { type AfterResponseHook, type BeforeRequestHook, type InitHook, type NormalizedOptions } from 'ky';
+import type { BeforeErrorHook, BeforeRequestHook, InitHook, NormalizedOptions, Options } from 'ky';
 import { createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 export {
@@ -12,19 +12,8 @@ export {
   isTokenEndpointError,
   isTokenKitError,
 } from '@tokenkit/core';
-export type {
-  AccessToken,
-  GetTokenOptions,
-  Grant,
-  RequestAuthOptions,
-  StoredToken,
-  TokenEndpointErrorCode,
-  TokenEvent,
-  TokenKitErrorCode,
-  TokenProvider,
-  TokenProviderOptions,
-  TokenStore,
-} from '@tokenkit/core';
+export type { AccessToken, GetTokenOptions, Grant, RequestAuthOptions, StoredToken, TokenEvent, TokenStore } from '@tokenkit/core';
+export type { TokenEndpointErrorCode, TokenKitErrorCode, TokenProvider, TokenProviderOptions } from '@tokenkit/core';
 
 /**
  * Options of {@link tokenHooks}: `origins` that receive the token besides the
@@ -43,42 +32,42 @@ export type TokenHooksOptions = RequestAuthOptions;
  * @example
  * ```ts
  * const hooks: TokenHooks = tokenHooks(tokens);
- * const api = ky.create({ baseUrl: 'https://api.example.com/', hooks: { ...hooks, beforeError: [logError] } });
+ * // Add hooks of your own with extend(): ky appends them to ours.
+ * const api = ky.create({ baseUrl: 'https://api.example.com/', hooks }).extend({ hooks: { beforeError: [logError] } });
  * ```
  */
 export interface TokenHooks {
-  /** Notes ky's per-attempt `timeout`, which hooks cannot see, to bound the wait for a token. */
+  /** Notes ky's per-attempt `timeout` and wraps ky's `fetch` to re-send a request once after a 401. */
   init: InitHook[];
   /** Adds `Authorization: Bearer <token>` to requests for the allowed origins. */
   beforeRequest: BeforeRequestHook[];
-  /** On a 401 to a request that carried our token: drops that token and retries once with a fresh one. */
-  afterResponse: AfterResponseHook[];
+  /** Removes our token from the `request` of a ky error, so logging the error does not show it. */
+  beforeError: BeforeErrorHook[];
 }
 
-/** What the hooks remember about one ky call (all its attempts), keyed by ky's per-call `context` object. */
+type Fetch = NonNullable<Options['fetch']>;
+
+/** One ky call (all its attempts), keyed by ky's per-call `context` object. */
 interface Call {
-  /** ky's `timeout` for this call; undefined when disabled or unknown. */
+  /** ky's per-attempt `timeout`; undefined when disabled or unknown. */
   timeoutMs: number | undefined;
-  /** The Authorization value this adapter put on the request; undefined when it added none. */
-  sent: string | undefined;
-  /** True once this call was retried for a 401. */
-  retried: boolean;
+  /** The Authorization value we put on the request, and the authorizer that gave it. */
+  sent?: { value: string; authorizer: RequestAuthorizer };
+  /** Our value the 401 retry replaced: a later retry by ky itself still carries it. */
+  spent?: string;
 }
 
-/** ky's default per-attempt timeout, used when the options leave it out. */
 const KY_DEFAULT_TIMEOUT_MS = 10_000;
-/** The `code` of the forced retry, as `beforeRetry` hooks see it on ky's `ForceRetryError`. */
-const RETRY_CODE = 'TOKENKIT_TOKEN_REFRESHED';
 
 /**
  * ky hooks that put tokens from `tokens` on requests to the instance's own
  * origin (its `baseUrl`, else its `prefix`) and to `options.origins`, and
  * nowhere else. A request whose caller set `Authorization` is left alone. A
- * 401 to a request that carried our token invalidates that token and retries
- * the request once with a fresh one (within ky's `retry.limit`; a
- * `ReadableStream` body is not retried). The wait for a token ends with the
- * caller's `signal`, ky's `totalTimeout` and ky's per-attempt `timeout`.
- * A failure to get a token rejects the call with core's typed error.
+ * 401 to a request that carried our token invalidates that token and sends the
+ * request once more with a fresh one (not a `ReadableStream` body). The wait
+ * for a token ends with the caller's `signal`, ky's `totalTimeout` and ky's
+ * per-attempt `timeout`. A failure to get a token rejects the call with
+ * core's typed error.
  *
  * @example
  * ```ts
@@ -106,52 +95,68 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     return authorizer;
   };
 
-  const callOf = (o: NormalizedOptions): Call => {
-    let call = calls.get(o.context);
-    if (call === undefined) {
-      call = { timeoutMs: undefined, sent: undefined, retried: false };
-      calls.set(o.context, call);
-    }
+  const track = (context: object, timeoutMs: number | undefined): Call => {
+    const call: Call = { timeoutMs };
+    calls.set(context, call);
     return call;
   };
+
+  // The 401 retry lives in ky's `fetch`, not in an afterResponse hook: ky clones every response
+  // for each afterResponse hook, which cost ~17% of a loopback request (see bench/overhead.ts),
+  // and ky.retry() from there cannot retry at all under `retry.limit: 0`.
+  const retryOnce = (call: Call, send: Fetch, replayable: boolean): Fetch =>
+    async function fetchWithTokenRetry(input, init) {
+      const request = input as Request; // ky always passes a Request
+      const sent = call.sent;
+      if (sent === undefined) return send(request, init);
+      const header = request.headers.get('authorization');
+      if (header === call.spent) request.headers.set('authorization', sent.value); // ky's own retry of a call we re-sent
+      if (call.spent !== undefined || (header !== sent.value && header !== call.spent)) return send(request, init);
+      const copy = replayable && request.body !== null ? request.clone() : request;
+      const response = await send(request, init);
+      if (response.status !== 401 || !(await sent.authorizer.shouldRetry(401, sent.value, { retried: false, replayable }))) return response;
+      call.spent = sent.value; // from here on, never again for this call
+      const fresh = await sent.authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
+      if (fresh === undefined) return response;
+      void response.body?.cancel().catch(() => {});
+      call.sent = { value: fresh, authorizer: sent.authorizer };
+      const headers = new Headers(copy.headers);
+      headers.set('authorization', fresh);
+      return send(new Request(copy, { headers }), init);
+    };
 
   return {
     init: [
       (o) => {
         // Hooks get neither `timeout` nor a per-call key, so the per-call `context` object carries both.
         const timeout = o.timeout ?? KY_DEFAULT_TIMEOUT_MS;
-        o.context ??= {};
-        calls.set(o.context, { timeoutMs: timeout === false ? undefined : timeout, sent: undefined, retried: false });
+        const call = track((o.context ??= {}), timeout === false ? undefined : timeout);
+        if (options.retryOn401 === false) return;
+        const send: Fetch = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
+        o.fetch = retryOnce(call, send, !(o.body instanceof ReadableStream));
       },
     ],
     beforeRequest: [
       async ({ request, options: o }) => {
         if (request.headers.has('authorization')) return;
-        const call = callOf(o);
-        const value = await authorizerFor(o).authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
+        const call = calls.get(o.context) ?? track(o.context, undefined);
+        const authorizer = authorizerFor(o);
+        const value = await authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
         if (value === undefined) return;
         request.headers.set('authorization', value);
-        call.sent = value;
+        call.sent = { value, authorizer };
       },
     ],
-    afterResponse: [
-      async ({ request, options: o, response, retryCount }) => {
-        if (response.status !== 401) return;
+    beforeError: [
+      ({ error, options: o }) => {
+        // HTTPError, TimeoutError and NetworkError keep the request, and util.inspect shows its headers.
+        const request = (error as { request?: unknown }).request;
         const call = calls.get(o.context);
-        const sent = call?.sent;
-        if (call === undefined || sent === undefined || request.headers.get('authorization') !== sent) return;
-        const authorizer = authorizerFor(o);
-        const replayable = !(o.body instanceof ReadableStream);
-        if (!(await authorizer.shouldRetry(401, sent, { retried: call.retried, replayable }))) return;
-        call.retried = true;
-        // The token is dropped either way; ky refuses a retry beyond `retry.limit` (it would throw ForceRetryError).
-        if (retryCount >= o.retry.limit) return;
-        const fresh = await authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
-        if (fresh === undefined) return;
-        call.sent = fresh;
-        const headers = new Headers(request.headers);
-        headers.set('authorization', fresh);
-        return ky.retry({ request: new Request(request, { headers }), delay: 0, code: RETRY_CODE });
+        const header = request instanceof Request ? request.headers.get('authorization') : null;
+        if (header !== null && call?.sent !== undefined && (header === call.sent.value || header === call.spent)) {
+          (request as Request).headers.delete('authorization');
+        }
+        return error;
       },
     ],
   };
