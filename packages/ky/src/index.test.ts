@@ -227,6 +227,15 @@ describe('401 answers', () => {
     expect(tokenServer.issued.at(-1)).toBe(revoked);
   });
 
+  it('leaves alone a 401 from another origin a redirect led to (the token did not go there)', async () => {
+    const before = tokenServer.count;
+    const seen = deny.requests.length;
+    const error = await failure(() => client(newTokens()).get(`redirect?to=${encodeURIComponent(`${deny.origin}/elsewhere`)}`));
+    expect((error as HTTPError).response.status).toBe(401);
+    expect(deny.requests.slice(seen).map((r) => r.authorization)).toEqual([undefined]);
+    expect(tokenServer.count - before).toBe(1);
+  });
+
   it('leaves a 401 alone when the request went out without our token', async () => {
     const before = tokenServer.count;
     const error = await failure(() => ky.get(`${deny.origin}/x`, { hooks: tokenHooks(newTokens(), { origins: [api.origin] }) }));

@@ -114,7 +114,10 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       if (call.spent !== undefined || (header !== sent.value && header !== call.spent)) return send(request, init);
       const copy = replayable && request.body !== null ? request.clone() : request;
       const response = await send(request, init);
-      if (response.status !== 401 || !(await sent.authorizer.shouldRetry(401, sent.value, { retried: false, replayable }))) return response;
+      if (response.status !== 401) return response;
+      // fetch drops Authorization on a redirect to another origin: that 401 did not see our token.
+      const crossed = response.redirected && new URL(response.url).origin !== new URL(request.url).origin;
+      if (!(await sent.authorizer.shouldRetry(401, crossed ? undefined : sent.value, { retried: false, replayable }))) return response;
       call.spent = sent.value; // from here on, never again for this call
       const fresh = await sent.authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
       if (fresh === undefined) return response;
