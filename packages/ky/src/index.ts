@@ -110,8 +110,12 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       const sent = call.sent;
       if (sent === undefined) return send(request, init);
       const header = request.headers.get('authorization');
-      if (header === call.spent) request.headers.set('authorization', sent.value); // ky's own retry of a call we re-sent
-      if (call.spent !== undefined || (header !== sent.value && header !== call.spent)) return send(request, init);
+      if (call.spent !== undefined) {
+        // Already re-sent once. A later retry by ky itself resends its copy, with the spent token.
+        if (header === call.spent) request.headers.set('authorization', sent.value);
+        return send(request, init);
+      }
+      if (header !== sent.value) return send(request, init); // the caller's own, or another hook's
       const copy = replayable && request.body !== null ? request.clone() : request;
       const response = await send(request, init);
       if (response.status !== 401) return response;
