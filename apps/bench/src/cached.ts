@@ -1,0 +1,97 @@
+// 1. Cached token: calls per second of each library's cached-token getter, next to a
+// plain `async` Map lookup (the physical floor of "return a cached value from an async function").
+import { startTokenServer } from '@tokenkit/test-utils';
+import { measureGetToken } from '../../../packages/core/bench/get-token.ts';
+import type { Library } from './libraries.ts';
+import { median } from './stats.ts';
+
+export interface CachedRow {
+  id: string;
+  label: string;
+  kind: 'reference' | 'tokenkit' | 'peer';
+  /** Median calls per second. */
+  rate: number;
+  /** rate / the Map lookup's rate in the same rounds. */
+  ratio: number;
+  note?: string;
+}
+
+export interface CachedResult {
+  rows: CachedRow[];
+  rounds: number;
+  calls: number;
+  /** Map lookup rate in core's rounds and in the peers' rounds: how far the two sets agree. */
+  mapLookupRates: number[];
+}
+
+async function rate(fn: () => Promise<unknown>, calls: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) await fn();
+  return calls / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/**
+ * tokenkit's figures come from core's own benchmark (`measureGetToken`); the
+ * peers run in their own interleaved rounds with a Map lookup of their own, so
+ * every ratio compares with a lookup measured alongside it.
+ */
+export async function measureCached(peers: Library[], { calls = 2_000_000, rounds = 7, uncachedCalls = 2_000 } = {}): Promise<CachedResult> {
+  const core = await measureGetToken({ calls, rounds });
+  const rows: CachedRow[] = [
+    { id: 'map', label: 'async Map lookup (reference)', kind: 'reference', rate: core.mapLookup, ratio: 1 },
+    { id: 'tokenkit-getToken', label: '@tokenkit/core getToken()', kind: 'tokenkit', rate: core.getToken, ratio: core.ratio },
+    {
+      id: 'tokenkit-authorizationHeader',
+      label: '@tokenkit/core authorizationHeader()',
+      kind: 'tokenkit',
+      rate: core.authorizationHeader,
+      ratio: core.authorizationHeader / core.mapLookup,
+      note: 'what the adapters call',
+    },
+  ];
+
+  const tokenServer = await startTokenServer();
+  try {
+    const endpoints = { tokenUrl: tokenServer.url, apiOrigin: 'http://127.0.0.1:9' };
+    const cached: { library: Library; getToken: () => Promise<unknown> }[] = [];
+    const uncached: { library: Library; getToken: () => Promise<unknown> }[] = [];
+    for (const library of peers) {
+      const contender = await library.setup(endpoints);
+      if (contender.getToken === undefined) continue;
+      await contender.getToken(); // fills the cache
+      const before = tokenServer.count;
+      await contender.getToken();
+      (tokenServer.count === before ? cached : uncached).push({ library, getToken: contender.getToken });
+    }
+    const map = new Map([['token', { accessToken: 'x' }]]);
+    const lookup = async (key: string) => map.get(key);
+    const contenders = [{ id: 'map', fn: () => lookup('token') }, ...cached.map((c) => ({ id: c.library.id, fn: c.getToken }))];
+    const samples = new Map<string, number[]>(contenders.map((c) => [c.id, []]));
+    for (const c of contenders) await rate(c.fn, Math.max(1, Math.floor(calls / 10))); // warm-up
+    for (let round = 0; round < rounds; round++) {
+      for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) samples.get(c.id)!.push(await rate(c.fn, calls));
+    }
+    const mapRate = median(samples.get('map')!);
+    for (const c of cached) {
+      const r = median(samples.get(c.library.id)!);
+      rows.push({ id: c.library.id, label: c.library.label, kind: 'peer', rate: r, ratio: r / mapRate });
+    }
+    for (const c of uncached) {
+      // No cache: every call is a token request over loopback, so far fewer calls.
+      const before = tokenServer.count;
+      const r = await rate(c.getToken, uncachedCalls);
+      const tokenRequests = tokenServer.count - before;
+      rows.push({
+        id: c.library.id,
+        label: c.library.label,
+        kind: 'peer',
+        rate: r,
+        ratio: r / mapRate,
+        note: `no cache of its own: ${tokenRequests} token requests for ${uncachedCalls} calls`,
+      });
+    }
+    return { rows, rounds, calls, mapLookupRates: [core.mapLookup, mapRate] };
+  } finally {
+    await tokenServer.close();
+  }
+}
