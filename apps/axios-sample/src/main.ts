@@ -16,6 +16,7 @@ const config = readConfig();
 const tally = { apiCalls: 0, tokensFetched: 0, retries: 0, failures: 0 };
 const expiries: number[] = []; // when each token fetched so far expires
 let backgroundFetches = 0; // tokens renewed ahead of time, while the previous one still served
+let refreshing = 0; // such renewals under way
 const started = Date.now();
 
 // One token provider per client identity, shared by everything in the process.
@@ -28,12 +29,18 @@ const tokens = createTokenProvider({
     if (event.type === 'fetch') {
       tally.tokensFetched++;
       expiries.push(event.expiresAt);
-      if (event.background) backgroundFetches++;
+      if (event.background) {
+        backgroundFetches++;
+        refreshing--;
+      }
       const life = ((event.expiresAt - Date.now()) / 1000).toFixed(1);
-      say(`token #${tally.tokensFetched} fetched ${event.background ? 'in the background (no call waited)' : 'on demand'}, expires in ${life} s`);
+      say(`token #${tally.tokensFetched} fetched ${event.background ? 'in the background' : 'on demand'}, expires in ${life} s`);
     } else if (event.type === 'invalidate') {
       tally.retries++; // the interceptor dropped a token the API refused and retries the call once
+    } else if (event.type === 'refresh') {
+      refreshing++;
     } else if (event.type === 'error') {
+      if (event.background) refreshing--;
       say(`token request failed: ${event.error.message}`);
     }
   },
@@ -109,10 +116,16 @@ function say(line: string): void {
 
 /**
  * Demo stack only: asks the payments API to refuse the token the provider
- * currently serves (by its `jti`), as a real API would after revocation.
+ * currently serves (by its `jti`), as a real API would after revocation. A
+ * renewal under way would replace that token before the next calls: then wait
+ * for it and revoke the new token.
  */
 async function revokeCurrentToken(): Promise<void> {
-  const { accessToken } = await tokens.getToken();
+  let { accessToken } = await tokens.getToken();
+  while (refreshing > 0) {
+    await sleep(10);
+    ({ accessToken } = await tokens.getToken());
+  }
   const { jti } = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: string };
   const res = await fetch(new URL('/admin/revoke', config.apiUrl), { method: 'POST', body: JSON.stringify({ jti }) });
   if (res.status !== 204) throw new Error(`the demo API did not revoke the token: ${res.status}`);

@@ -43,7 +43,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
   const tokenTtlSeconds = options.tokenTtlSeconds ?? 5;
   if (!Number.isInteger(tokenTtlSeconds) || tokenTtlSeconds < 2) throw new RangeError('tokenTtlSeconds must be an integer >= 2');
   const resource = options.resource ?? 'https://payments.tokenkit.test/';
-  const provider = await startOidcProvider({ accessTokenTtl: tokenTtlSeconds, resource, scopes: ['payments:read', 'payments:write'] });
+  const provider = await quietly(() => startOidcProvider({ accessTokenTtl: tokenTtlSeconds, resource, scopes: ['payments:read', 'payments:write'] }));
   let api: PaymentsApi;
   try {
     api = await startPaymentsApi({
@@ -86,4 +86,20 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       await Promise.all([api.close(), provider.close()]);
     },
   };
+}
+
+/**
+ * oidc-provider warns on stderr that its in-memory storage is for development
+ * only, which is what this stack is; other warnings still get through.
+ */
+async function quietly<T>(start: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).includes('development-only in-memory adapter')) warn(...args);
+  };
+  try {
+    return await start();
+  } finally {
+    console.warn = warn;
+  }
 }
