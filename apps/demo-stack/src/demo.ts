@@ -1,0 +1,155 @@
+// `pnpm demo`: starts the demo stack, runs every sample against it in
+// parallel, stops the stack and prints one table. Exits 1 if any sample failed.
+//
+// Each sample prints narration, then, as its last stdout line, its report:
+//   {"report":"tokenkit-sample","sample":"axios","apiCalls":61,"tokensFetched":4,"retries":3,"failures":0}
+// apiCalls: requests the sample's code made to the payments API (a 401 retry is not a second call);
+// tokensFetched: token endpoint answers (the provider's `fetch` events); retries: 401s recovered by
+// the adapter (`invalidate` events); failures: calls that failed plus checks that did not hold.
+//
+// TOKENKIT_DEMO_TOKEN_TTL      access token lifetime in seconds (default 5)
+// TOKENKIT_DEMO_TIMEOUT        seconds a sample may run before it is stopped (default 60)
+// TOKENKIT_DEMO_SAMPLES        comma-separated subset to run, e.g. `axios,ky` (default: all)
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startDemoStack, type DemoStack } from './stack.ts';
+
+interface SampleReport {
+  report: 'tokenkit-sample';
+  sample: string;
+  apiCalls: number;
+  tokensFetched: number;
+  retries: number;
+  failures: number;
+}
+
+interface Outcome {
+  name: string;
+  auth: string;
+  report: SampleReport | undefined;
+  exitCode: number | null;
+  seconds: number;
+  problem: string | undefined;
+}
+
+const ALL_SAMPLES: { name: string; auth: string; env: (stack: DemoStack) => Record<string, string> }[] = [
+  { name: 'axios', auth: 'client_secret_basic', env: (s) => s.env('basic') },
+  { name: 'got', auth: 'client_secret_post', env: (s) => s.env('post') },
+  { name: 'ky', auth: 'private_key_jwt', env: (s) => s.env('privateKeyJwt') },
+  { name: 'apollo', auth: 'basic + discovery', env: (s) => s.env('basic', 'issuer') },
+];
+const only = process.env['TOKENKIT_DEMO_SAMPLES']?.split(',').map((name) => name.trim()).filter(Boolean);
+const SAMPLES = only?.length ? ALL_SAMPLES.filter((s) => only.includes(s.name)) : ALL_SAMPLES;
+if (SAMPLES.length === 0) throw new Error(`TOKENKIT_DEMO_SAMPLES names no sample; known: ${ALL_SAMPLES.map((s) => s.name).join(', ')}`);
+/** Variables a sample reads: never inherited from the caller's shell, so a pasted `export` cannot redirect the demo. */
+const SAMPLE_VARS = ['TOKEN_ISSUER', 'TOKEN_URL', 'CLIENT_ID', 'CLIENT_SECRET', 'CLIENT_AUTH_METHOD', 'PRIVATE_KEY', 'SCOPE', 'RESOURCE', 'AUDIENCE', 'API_URL'];
+
+const ttl = Number(process.env['TOKENKIT_DEMO_TOKEN_TTL'] ?? 5);
+const timeoutMs = Number(process.env['TOKENKIT_DEMO_TIMEOUT'] ?? 60) * 1000;
+const started = Date.now();
+
+const stack = await startDemoStack({ tokenTtlSeconds: ttl });
+console.log(`demo stack: OpenID provider ${stack.provider.issuer}, payments API ${stack.api.origin}, access tokens live ${ttl} s`);
+console.log(`running ${SAMPLES.map((s) => s.name).join(', ')} side by side\n`);
+
+let outcomes: Outcome[];
+try {
+  outcomes = await Promise.all(SAMPLES.map((sample) => runSample(sample.name, sample.auth, sample.env(stack))));
+} finally {
+  await stack.close();
+}
+
+const stats = stack.api.stats();
+const width = Math.max(6, ...SAMPLES.map((s) => s.name.length));
+const rows = outcomes.map((o) => [
+  o.name.padEnd(width),
+  o.auth.padEnd(19),
+  fmt(o.report?.apiCalls, 9),
+  fmt(o.report?.tokensFetched, 14),
+  fmt(o.report?.retries, 7),
+  fmt(o.report?.failures, 8),
+  `${o.seconds.toFixed(1)} s`.padStart(6),
+  o.problem === undefined ? 'ok' : `FAILED: ${o.problem}`,
+]);
+const header = ['sample'.padEnd(width), 'client auth'.padEnd(19), 'API calls', 'tokens fetched', 'retries', 'failures', '  time', 'result'];
+console.log(`\n${header.join('  ')}`);
+console.log(header.map((h) => '-'.repeat(h.length)).join('  '));
+for (const row of rows) console.log(row.join('  '));
+
+const reported = (key: 'apiCalls' | 'tokensFetched' | 'retries') => outcomes.reduce((sum, o) => sum + (o.report?.[key] ?? 0), 0);
+console.log(
+  `\npayments API saw ${stats.requests} requests: ${stats.accepted} accepted, ${stats.unauthorized} rejected with 401, ${stats.forbidden} with 403;` +
+    ` the provider answered ${stack.provider.tokenRequests} token requests. (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+);
+
+const failed = outcomes.filter((o) => o.problem !== undefined);
+if (failed.length === 0 && stats.accepted !== reported('apiCalls')) {
+  console.log(`FAILED: the samples report ${reported('apiCalls')} API calls but the API accepted ${stats.accepted}`);
+  process.exitCode = 1;
+} else if (failed.length > 0) {
+  console.log(`FAILED: ${failed.map((o) => o.name).join(', ')}`);
+  process.exitCode = 1;
+} else {
+  console.log('all samples passed');
+}
+
+function runSample(name: string, auth: string, env: Record<string, string>): Promise<Outcome> {
+  const main = fileURLToPath(new URL(`../../${name}-sample/src/main.ts`, import.meta.url));
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !SAMPLE_VARS.includes(key)));
+  const child = spawn(process.execPath, [main], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const begin = Date.now();
+  const label = `${name.padEnd(Math.max(...SAMPLES.map((s) => s.name.length)))} │ `;
+  let report: SampleReport | undefined;
+  let stdoutTail = '';
+  let stderrTail = '';
+
+  const lines = (chunk: string, tail: string, onLine: (line: string) => void): string => {
+    const parts = (tail + chunk).split('\n');
+    for (const line of parts.slice(0, -1)) onLine(line);
+    return parts.at(-1)!;
+  };
+  const onStdout = (line: string) => {
+    const parsed = parseReport(line);
+    if (parsed !== undefined) report = parsed;
+    else console.log(label + line);
+  };
+  const onStderr = (line: string) => console.log(`${label}[stderr] ${line}`);
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdoutTail = lines(chunk, stdoutTail, onStdout)));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderrTail = lines(chunk, stderrTail, onStderr)));
+
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+
+  return new Promise((resolve) => {
+    child.on('close', (exitCode) => {
+      clearTimeout(timer);
+      if (stdoutTail) onStdout(stdoutTail);
+      if (stderrTail) onStderr(stderrTail);
+      let problem: string | undefined;
+      if (timedOut) problem = `stopped after ${timeoutMs / 1000} s`;
+      else if (exitCode !== 0) problem = `exit code ${exitCode}`;
+      else if (report === undefined) problem = 'no report line';
+      else if (report.failures > 0) problem = `${report.failures} failure(s)`;
+      resolve({ name, auth, report, exitCode, seconds: (Date.now() - begin) / 1000, problem });
+    });
+  });
+}
+
+function parseReport(line: string): SampleReport | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const value = JSON.parse(line) as Partial<SampleReport>;
+    const numbers = [value.apiCalls, value.tokensFetched, value.retries, value.failures];
+    if (value.report !== 'tokenkit-sample' || numbers.some((n) => !Number.isInteger(n))) return undefined;
+    return value as SampleReport;
+  } catch {
+    return undefined;
+  }
+}
+
+function fmt(value: number | undefined, width: number): string {
+  return (value === undefined ? '-' : String(value)).padStart(width);
+}
