@@ -1,13 +1,12 @@
 // Every contender, made the way its own README says, behind one small interface:
 // `get(path)` sends one GET to the API and resolves to the HTTP status the caller
 // finally saw (0 for a network error); it never rejects.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { RESTDataSource, type AugmentedRequest } from '@apollo/datasource-rest';
 import { OAuth2Client, OAuth2Fetch } from '@badgateway/oauth2-client';
 import { installTokenInterceptor } from '@tokenkit/axios';
 import { OAuthRESTDataSource, type OAuthDataSourceConfig } from '@tokenkit/apollo';
 import { createTokenProvider, type TokenProvider, type TokenProviderOptions } from '@tokenkit/core';
+import { tokenHooks as gotTokenHooks } from '@tokenkit/got';
 import { tokenHooks as kyTokenHooks } from '@tokenkit/ky';
 import axios, { type AxiosInstance } from 'axios';
 import { clientCredentials } from 'axios-oauth-client';
@@ -123,32 +122,6 @@ const requireHeader = (options: SetupOptions | undefined): string => {
   return options.staticHeader;
 };
 
-// ---- @tokenkit/got: loaded only once its package is built ------------------
-
-interface GotAdapter {
-  tokenHooks(tokens: TokenProvider, options?: object): object;
-}
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-
-/**
- * True when a workspace package has landed: its package.json has a build
- * script (not `scriptsPending`). A landed package that fails to load is an error.
- */
-export function hasLanded(pkg: string): boolean {
-  const file = `${root}packages/${pkg}/package.json`;
-  if (!existsSync(file)) return false;
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { scripts?: { build?: string } };
-  return typeof json.scripts?.build === 'string';
-}
-
-let gotAdapter: Promise<GotAdapter> | undefined;
-function loadGotAdapter(): Promise<GotAdapter> {
-  const name = '@tokenkit/got'; // a variable: typecheck must not need its build
-  gotAdapter ??= import(name) as Promise<GotAdapter>;
-  return gotAdapter;
-}
-
 // ---- the contenders ----------------------------------------------------------
 
 export const tokenkitLibraries: Library[] = [
@@ -172,9 +145,8 @@ export const tokenkitLibraries: Library[] = [
     client: 'got',
     usage: '`got.extend({ prefixUrl, hooks: tokenHooks(tokens) })`',
     async setup(endpoints, options) {
-      const { tokenHooks } = await loadGotAdapter();
       const tokens = provider(endpoints, options);
-      const api = got.extend({ prefixUrl: endpoints.apiOrigin, hooks: tokenHooks(tokens) as never });
+      const api = got.extend({ prefixUrl: endpoints.apiOrigin, hooks: gotTokenHooks(tokens) });
       return {
         get: (path) => api.get(path).then((r) => r.statusCode, (e: unknown) => statusOf(e, 'statusCode')),
         getToken: () => tokens.getToken(),
@@ -386,23 +358,6 @@ export const peerLibraries: Library[] = [
     },
   },
 ];
-
-/** The tokenkit adapters that can run now, and a note for each one that has not landed yet. */
-export function availableTokenkit(): { libraries: Library[]; skipped: string[] } {
-  const libraries: Library[] = [];
-  const skipped: string[] = [];
-  for (const library of tokenkitLibraries) {
-    const pkg = library.id.slice('tokenkit-'.length);
-    if (hasLanded(pkg)) libraries.push(library);
-    else skipped.push(`${library.label}: not built yet (packages/${pkg} has no build script), skipped`);
-  }
-  return { libraries, skipped };
-}
-
-/** The static-header twin of a contender's HTTP client. */
-export function staticFor(client: HttpClient): Library {
-  return staticLibraries.find((l) => l.client === client)!;
-}
 
 /** Gets a token the plain way, for the static-header contenders. */
 export async function fetchStaticHeader(tokenUrl: string): Promise<string> {

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { measureCached } from './cached.ts';
 import { measureCliff } from './cliff.ts';
 import { measureFleet } from './fleet.ts';
-import { availableTokenkit, peerLibraries, staticLibraries, type HttpClient, type Library } from './libraries.ts';
+import { peerLibraries, staticLibraries, tokenkitLibraries as tokenkit, type HttpClient, type Library } from './libraries.ts';
 import { describeMachine } from './machine.ts';
 import { measureMemory } from './memory.ts';
 import { measureOverheads } from './overhead.ts';
@@ -47,7 +47,6 @@ const settings = {
 };
 
 const started = performance.now();
-const { libraries: tokenkit, skipped } = availableTokenkit();
 const clients = new Set<HttpClient>([...tokenkit, ...peerLibraries].map((l) => l.client));
 const statics = staticLibraries.filter((l) => clients.has(l.client));
 const results: Results = {
@@ -57,7 +56,7 @@ const results: Results = {
   durationS: 0,
   settings,
   libraries: [...tokenkit, ...peerLibraries],
-  notes: [...skipped],
+  notes: [],
   errors: [],
 };
 const tables: Table[] = [];
@@ -65,7 +64,6 @@ const tables: Table[] = [];
 const m = results.machine;
 console.log(`tokenkit benchmarks${quick ? ' (quick: short runs, figures are indicative only)' : ''}`);
 console.log(`${m.cpu}, ${m.cores} cores, ${m.memory}; Node ${m.node}; ${m.os}; load ${m.load.toFixed(2)}`);
-for (const note of skipped) console.log(`note: ${note}`);
 
 /** tokenkit and static-header requests must all succeed; a peer must at least work once. */
 function checkRequests(section: string, rows: { library: Library; failed: number; requests: number }[]): void {
@@ -103,8 +101,11 @@ await section('cached', async () => {
 });
 
 await section('overhead', async () => {
-  results.overhead = await measureOverheads(tokenkit, settings.overhead);
-  return overheadTable(results.overhead);
+  const { rows, missing } = await measureOverheads(tokenkit, settings.overhead);
+  results.overhead = rows;
+  results.notes.push(...missing);
+  for (const note of missing) console.log(`note: ${note}`);
+  return overheadTable(rows);
 });
 
 await section('storm', async () => {

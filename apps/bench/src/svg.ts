@@ -24,7 +24,7 @@ export interface Bar {
 export function barChart({ title, subtitle, bars, log = false }: { title: string; subtitle?: string; bars: Bar[]; log?: boolean }): string {
   const width = 820;
   const labelWidth = 330;
-  const barArea = width - labelWidth - 110;
+  const barArea = width - labelWidth - 160;
   const rowHeight = 26;
   const top = subtitle ? 58 : 40;
   const height = top + bars.length * rowHeight + 16;
