@@ -1,7 +1,7 @@
 // What the adapter costs per request: sequential loopback requests through an OAuthRESTDataSource
 // versus a plain RESTDataSource that sets a static Authorization header.
 //
-//   pnpm --filter @tokenkit/apollo build && cd packages/apollo && node bench/overhead.ts [--quick]
+//   pnpm --filter @tokenkit/apollo build && cd packages/apollo && node bench/overhead.ts [--quick] [--control]
 //
 // Fairness: both data sources use the default transport (node-fetch 2, as users get it) against the
 // same real API. Nothing is cached or de-duplicated in either: the API answers `cache-control: no-store`
@@ -36,7 +36,11 @@ function median(values: number[]): number {
 
 const NO_DEDUP: RequestDeduplicationPolicy = { policy: 'do-not-deduplicate' };
 
-export async function measureOverhead({ requests = 5000, rounds = 7 }: { requests?: number; rounds?: number } = {}): Promise<OverheadResult> {
+/**
+ * Measures the adapter's cost per request. `control: true` runs the same bench with a second static data
+ * source in place of the adapter (an A/A run): its ratio shows the bench's own noise and bias.
+ */
+export async function measureOverhead({ requests = 5000, rounds = 7, control = false }: { requests?: number; rounds?: number; control?: boolean } = {}): Promise<OverheadResult> {
   const tokenServer = await startTokenServer();
   const api = await startApi({ isValid: (t) => tokenServer.isValid(t) });
   try {
@@ -75,7 +79,7 @@ export async function measureOverhead({ requests = 5000, rounds = 7 }: { request
     };
     const round = async (n: number) => {
       const plain = new StaticAPI();
-      const adapter = new AdapterAPI({ tokens });
+      const adapter = control ? new StaticAPI() : new AdapterAPI({ tokens });
       let staticMs = 0;
       let adapterMs = 0;
       const pairs: number[] = [];
@@ -118,12 +122,13 @@ export async function measureOverhead({ requests = 5000, rounds = 7 }: { request
 
 if (import.meta.main) {
   const quick = process.argv.includes('--quick');
-  const result = await measureOverhead(quick ? { requests: 500, rounds: 5 } : { requests: 5000, rounds: 7 });
+  const control = process.argv.includes('--control');
+  const result = await measureOverhead({ ...(quick ? { requests: 500, rounds: 5 } : { requests: 5000, rounds: 7 }), control });
   for (const [i, r] of result.rounds.entries()) {
     console.log(`round ${i + 1}: static ${r.staticMs.toFixed(0)} ms, adapter ${r.adapterMs.toFixed(0)} ms, paired-block median ratio ${r.ratio.toFixed(3)}, total ratio ${r.totalRatio.toFixed(3)}`);
   }
   console.log(
-    `@tokenkit/apollo overhead: ${result.requests} sequential requests x ${result.rounds.length} rounds; ` +
+    `${control ? 'A/A control (static vs static)' : '@tokenkit/apollo overhead'}: ${result.requests} sequential requests x ${result.rounds.length} rounds; ` +
       `static ${result.staticUsPerRequest.toFixed(0)} us/req, adapter ${result.adapterUsPerRequest.toFixed(0)} us/req; ` +
       `median ratio (static/adapter) ${result.medianRatio.toFixed(3)} [totals: ${result.medianTotalRatio.toFixed(3)}] (target >= 0.97: ${result.medianRatio >= 0.97 ? 'met' : 'NOT met'})`,
   );
