@@ -39,57 +39,57 @@ export type TokenEvent =
  */
 export interface TokenProviderOptions {
   /** The token endpoint URL. HTTPS, or HTTP on a loopback address. */
-  tokenEndpoint?: string | URL;
+  tokenEndpoint?: string | URL | undefined;
   /**
    * Discover the token endpoint from this issuer: `{issuer}/.well-known/openid-configuration`,
    * then RFC 8414 `/.well-known/oauth-authorization-server`. The document's issuer must match.
    */
-  issuer?: string | URL;
-  /** The OAuth client id. */
-  clientId: string;
+  issuer?: string | URL | undefined;
+  /** The OAuth client id. `undefined` (an unset environment variable) throws a `ConfigurationError` naming it. */
+  clientId: string | undefined;
   /** The client secret (`client_secret_basic`, `client_secret_post`). Never logged, never in errors. */
   clientSecret?: string | undefined;
   /**
    * How the client authenticates. Default `client_secret_basic` (RFC 6749 Appendix B encoding);
    * with `issuer` and no explicit choice, `client_secret_post` is used when the server does not support Basic.
    */
-  clientAuthMethod?: ClientAuthMethod;
+  clientAuthMethod?: ClientAuthMethod | undefined;
   /** For `private_key_jwt`: a private JWK, a PEM string or a `KeyObject`. */
-  privateKey?: PrivateKeyInput;
+  privateKey?: PrivateKeyInput | undefined;
   /** Request body encoding. `json` for providers that accept only a JSON body. Default `form`. */
-  bodyFormat?: 'form' | 'json';
+  bodyFormat?: 'form' | 'json' | undefined;
   /** The grant. Default `{ type: 'client_credentials' }`. */
-  grant?: Grant;
+  grant?: Grant | undefined;
   /** Scopes: a space-delimited string or an array. */
-  scope?: string | readonly string[];
+  scope?: string | readonly string[] | undefined;
   /** `audience` parameter (Auth0 and others). */
-  audience?: string;
+  audience?: string | undefined;
   /** RFC 8707 resource indicator(s); an array is sent as repeated parameters. */
-  resource?: string | readonly string[];
+  resource?: string | readonly string[] | undefined;
   /** More token request parameters. They are part of the cache key. */
-  extraParams?: Readonly<Record<string, string | readonly string[]>>;
+  extraParams?: Readonly<Record<string, string | readonly string[]>> | undefined;
   /** A token is never served later than `expiresAt` minus this (at most half its lifetime). Default 30. */
-  refreshSkewSeconds?: number;
+  refreshSkewSeconds?: number | undefined;
   /** Calls this long before the skew cutoff start one background refresh (not before half the usable life). Default 60. */
-  refreshAheadSeconds?: number;
+  refreshAheadSeconds?: number | undefined;
   /** Lifetime assumed when the response has neither `expires_in` nor a JWT `exp`. Default 300. */
-  defaultExpiresInSeconds?: number;
+  defaultExpiresInSeconds?: number | undefined;
   /** A second cache tier: survive restarts, share tokens between processes. */
-  store?: TokenStore;
+  store?: TokenStore | undefined;
   /** How long a store operation may take before it counts as a miss. Default 1000. */
-  storeTimeoutMs?: number;
+  storeTimeoutMs?: number | undefined;
   /** The `fetch` used for token and discovery requests. Default: global `fetch`. */
-  fetch?: FetchLike;
+  fetch?: FetchLike | undefined;
   /** Timeout of each token request attempt. Default 10000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Retries after network errors, timeouts, 5xx and 429 (Retry-After honoured up to 10 s). Default 2. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /** Largest token endpoint answer read. Default 1 MiB. */
-  maxResponseBytes?: number;
+  maxResponseBytes?: number | undefined;
   /** Observer of what the provider does; see {@link TokenEvent}. Exceptions it throws are ignored. */
-  onEvent?: (event: TokenEvent) => void;
+  onEvent?: ((event: TokenEvent) => void) | undefined;
   /** The clock, in epoch milliseconds. Default `Date.now`; for tests. */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
 export interface ResolvedOptions {
