@@ -55,7 +55,7 @@ const results: Results = {
   startedAt: new Date(),
   durationS: 0,
   settings,
-  libraries: [...tokenkit, ...peerLibraries],
+  libraries: [...tokenkit, ...statics, ...peerLibraries],
   notes: [],
   errors: [],
 };

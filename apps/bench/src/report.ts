@@ -336,8 +336,7 @@ export function writeReport(res: Results, tables: Table[], docsDir: string): str
   const cliffCharts = res.cliff
     ? res.cliff.rows.map((row) => img(`cliff-${row.library.id}.svg`, `${row.library.label} latency over time`)).join('')
     : '';
-  const peers = res.libraries.filter((l) => l.kind !== 'tokenkit');
-  const tokenkit = res.libraries.filter((l) => l.kind === 'tokenkit');
+  const ordered = ['tokenkit', 'peer', 'static'].flatMap((kind) => res.libraries.filter((l) => l.kind === kind));
 
   const doc = `# Benchmarks
 
@@ -373,11 +372,12 @@ ${section('6.')}
 ## How each library was used
 
 Each peer is set up the way its own README shows, with the same client id and
-secret, against the same kind of server.
+secret, against the same kind of server. The static-header rows are the
+baselines of the expiry cliff: the same HTTP clients with a fixed, long-lived token.
 
 | library | how |
 | --- | --- |
-${[...tokenkit, ...peers].map((l) => `| ${l.label} | ${l.usage.replaceAll('|', '\\|')} |`).join('\n')}
+${ordered.map((l) => `| ${l.label} | ${l.usage.replaceAll('|', '\\|')} |`).join('\n')}
 
 The tokenkit adapters use a provider from \`createTokenProvider({ tokenEndpoint, clientId, clientSecret })\` with its
 defaults, except in the expiry cliff (above). openid-client has no token cache:
