@@ -121,17 +121,33 @@ describe('installTokenInterceptor: where the token goes', () => {
   it('its redirect hook drops our token for a target that is not allowed, also where axios would keep it', async () => {
     // axios 1.21 already drops Authorization on a cross-origin redirect; older 1.x and
     // follow-redirects keep it for a subdomain. Call the hook the request carried directly.
-    const { http } = client();
+    const { http, tokens } = client();
     const res = await http.get('/ok');
     const hook = res.config.beforeRedirect!;
-    const hop = (href: string) => {
-      const options = { href, headers: { Accept: 'application/json', Authorization: 'Bearer x' } };
+    expect(http.defaults.beforeRedirect).toBe(hook);
+    const token = await tokens.authorizationHeader();
+    const hop = (href: string, authorization = token) => {
+      const options = { href, headers: { Accept: 'application/json', Authorization: authorization } };
       hook(options, { headers: {}, statusCode: 302 }, { headers: {}, url: `${api.origin}/ok`, method: 'GET' });
       return options.headers;
     };
     expect(hop(`http://sub.${new URL(api.origin).host}/x`)).toEqual({ Accept: 'application/json' });
     expect(hop(`${recorder.origin}/x`)).toEqual({ Accept: 'application/json' });
-    expect(hop(`${api.origin}/elsewhere`)).toEqual({ Accept: 'application/json', Authorization: 'Bearer x' });
+    expect(hop(`${api.origin}/elsewhere`)).toEqual({ Accept: 'application/json', Authorization: token });
+    // A header that is not ours is the caller's business.
+    expect(hop(`${recorder.origin}/x`, 'Bearer callers-own')).toEqual({ Accept: 'application/json', Authorization: 'Bearer callers-own' });
+  });
+
+  it('uninstall restores the instance: no interceptors, its own beforeRedirect back', async () => {
+    const own = () => {};
+    const http = axios.create({ baseURL: api.origin, beforeRedirect: own });
+    const uninstall = installTokenInterceptor(http, provider());
+    expect(http.defaults.beforeRedirect).not.toBe(own);
+    uninstall();
+    expect(http.defaults.beforeRedirect).toBe(own);
+    const bare = axios.create({ baseURL: api.origin });
+    installTokenInterceptor(bare, provider())();
+    expect('beforeRedirect' in bare.defaults).toBe(false);
   });
 
   it('never touches an Authorization header the caller set', async () => {
@@ -269,6 +285,27 @@ describe('installTokenInterceptor: token failures, abort and timeout', () => {
     expect(performance.now() - started).toBeLessThan(1000);
     expect(error).toBeInstanceOf(TokenEndpointError);
     expect(error).toMatchObject({ code: 'timeout', message: 'no access token within 100 ms' });
+  });
+});
+
+describe('installTokenInterceptor: token lifetime', () => {
+  it('fetches a new token once the cached one expires, and a failure then reaches the caller (no stray rejection)', async () => {
+    let clock = Date.now();
+    const { http } = client({}, provider({ now: () => clock }));
+    const tokenRequests = tokenServer.count;
+    await http.get('/ok');
+    await http.get('/ok'); // served from the cache
+    expect(tokenServer.count - tokenRequests).toBe(1);
+    clock += 3_600_000; // past expiry
+    await http.get('/ok');
+    expect(tokenServer.count - tokenRequests).toBe(2);
+    expect(api.requests.at(-1)?.authorization).not.toBe(api.requests.at(-2)?.authorization);
+
+    clock += 3_600_000;
+    tokenServer.misbehave(() => ({ status: 400, body: { error: 'invalid_client' } }));
+    const error = await rejection(http.get('/ok'));
+    expect(error).toBeInstanceOf(OAuthError);
+    expect(error).toMatchObject({ code: 'oauth_error', error: 'invalid_client' });
   });
 });
 

@@ -2,31 +2,12 @@ import { CanceledError, type AxiosError, type AxiosInstance, type AxiosResponse,
 import { createRequestAuthorizer, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
 
 export {
-  ConfigurationError,
-  OAuthError,
-  TokenEndpointError,
-  TokenKitError,
-  createTokenProvider,
-  findTokenKitError,
-  isOAuthError,
-  isTokenEndpointError,
-  isTokenKitError,
-  memoryStore,
+  ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
+  isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
 } from '@tokenkit/core';
 export type {
-  AccessToken,
-  ClientAuthMethod,
-  GetTokenOptions,
-  Grant,
-  PrivateKeyInput,
-  RequestAuthOptions,
-  StoredToken,
-  TokenEndpointErrorCode,
-  TokenEvent,
-  TokenKitErrorCode,
-  TokenProvider,
-  TokenProviderOptions,
-  TokenStore,
+  AccessToken, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
+  TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
 } from '@tokenkit/core';
 
 /**
@@ -40,12 +21,14 @@ export type {
  */
 export type TokenInterceptorOptions = RequestAuthOptions;
 
-type RedirectHook = NonNullable<InternalAxiosRequestConfig['beforeRedirect']> & { original?: RedirectHook };
+type RedirectHook = NonNullable<InternalAxiosRequestConfig['beforeRedirect']>;
 
-/** Set on a config re-issued after a 401. A string key: older axios 1.x drops symbol keys when it merges configs. */
+/** Set on a config re-sent after a 401. A string key: older axios 1.x drops symbol keys when it merges configs. */
 const RETRIED = 'tokenkitRetried';
 /** axios's own test (`isAbsoluteURL`) for whether `url` replaces `baseURL`. */
 const ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+/** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
+const REMEMBERED = 8;
 
 /**
  * Puts `Authorization: Bearer <token>` from `tokens` on every request `api`
@@ -59,7 +42,11 @@ const ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i;
  * axios's `CanceledError`) or its `timeout` (a `TokenEndpointError` with code
  * `timeout`). Token failures reject the request with core's typed errors.
  *
- * @returns A function that removes both interceptors again.
+ * It adds two request interceptors (one synchronous, used while a token is
+ * cached, so axios can skip its promise chain; one that waits for a token), a
+ * response interceptor, and a `beforeRedirect` default.
+ *
+ * @returns A function that removes all of that again.
  * @throws {ConfigurationError} When `api` has no `baseURL` and no `origins` are given.
  * @example
  * ```ts
@@ -74,24 +61,67 @@ const ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i;
  */
 export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvider, options: TokenInterceptorOptions = {}): () => void {
   const auth = createRequestAuthorizer(tokens, { baseUrl: api.defaults.baseURL, origins: options.origins, retryOn401: options.retryOn401 });
-  /** The Authorization value we set, per config object. */
-  const sent = new WeakMap<object, string>();
+  // The Authorization values we have set. Nothing else marks a config as ours: every property added
+  // to axios's config showed in the benchmark. On a 401, an error or a redirect, a header holding
+  // one of these values is ours.
+  const issued = new Set<string>();
+  const ours = (value: unknown): value is string => typeof value === 'string' && issued.has(value);
 
   // follow-redirects (axios's Node transport) keeps Authorization on a redirect to a subdomain,
   // and older axios 1.x does not drop it there either: drop ours unless the target is allowed.
-  const guardRedirect: RedirectHook = (redirect) => {
-    if (auth.allows(String(redirect['href']))) return;
+  const guard: RedirectHook = (redirect) => {
     const headers = redirect['headers'] as Record<string, unknown> | undefined;
-    for (const name in headers) if (name.toLowerCase() === 'authorization') delete headers[name];
+    for (const name in headers) if (name.toLowerCase() === 'authorization' && ours(headers[name]) && !auth.allows(String(redirect['href']))) delete headers[name];
   };
+  const chain = (hook: RedirectHook): RedirectHook => (redirect, response, request) => {
+    guard(redirect, response, request);
+    hook(redirect, response, request);
+  };
+  const previousHook = api.defaults.beforeRedirect;
+  const defaultHook = previousHook === undefined ? guard : chain(previousHook);
+  api.defaults.beforeRedirect = defaultHook;
 
-  const onRequest = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
-    if (config.headers.has('authorization')) return config; // the caller's own (also `false`: send none)
+  /** Where the token would go, or undefined: the caller set Authorization (also `false`: send none), or the origin is not allowed. */
+  const targetOf = (config: InternalAxiosRequestConfig): string | undefined => {
+    if (hasAuthorization(config.headers)) return undefined;
     const url = config.url ?? '';
     const base = config.baseURL;
     // A relative URL goes to baseURL's origin: checking baseURL itself keeps allows() on its string fast path.
     const target = base && (config.allowAbsoluteUrls === false || !ABSOLUTE.test(url)) ? base : url;
-    if (!auth.allows(target)) return config;
+    return auth.allows(target) ? target : undefined;
+  };
+  const attach = (config: InternalAxiosRequestConfig, value: string): InternalAxiosRequestConfig => {
+    // targetOf() found no authorization header under any spelling, and core checked the token's
+    // characters: a plain assignment does what headers.set() would, without searching again.
+    config.headers['Authorization'] = value;
+    const hook = config.beforeRedirect;
+    if (hook !== defaultHook) config.beforeRedirect = hook === undefined ? guard : chain(hook);
+    return config;
+  };
+
+  // Core hands out the same settled promise for as long as a token is cached. Once we have seen it
+  // settle, a request can get its value at once: a synchronous interceptor, which spares axios its
+  // promise chain. Otherwise (cold cache, expiry, a token we got after waiting) the async one waits.
+  let hot: Promise<string | undefined> | undefined;
+  let hotValue = '';
+  let judged: InternalAxiosRequestConfig | undefined;
+  let judgedHot = false;
+  const isHot = (config: InternalAxiosRequestConfig): boolean => {
+    if (judged !== config) {
+      judged = config;
+      judgedHot = false;
+      if (hot !== undefined && targetOf(config) !== undefined) {
+        const pending = tokens.authorizationHeader();
+        judgedHot = pending === hot;
+        if (!judgedHot) pending.catch(() => {}); // the async interceptor waits for it and reports its failure
+      }
+    }
+    return judgedHot;
+  };
+  const onHot = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => (targetOf(config) === undefined ? config : attach(config, hotValue));
+  const onCold = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
+    const target = targetOf(config);
+    if (target === undefined) return config;
     const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
     // axios's `timeout` starts only when the request is sent: let it bound the wait for a token too.
     const timeoutMs = config.timeout !== undefined && config.timeout > 0 ? config.timeout : undefined;
@@ -99,19 +129,18 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
     return auth.authorize(target, wait).then(
       (value) => {
         if (value === undefined) return config;
-        config.headers.set('Authorization', value);
-        sent.set(config, value);
-        const hook = config.beforeRedirect as RedirectHook | undefined;
-        if (hook === undefined) config.beforeRedirect = guardRedirect;
-        else {
-          const chained: RedirectHook = (redirect, response, request) => {
-            guardRedirect(redirect, response, request);
-            hook(redirect, response, request);
-          };
-          chained.original = hook;
-          config.beforeRedirect = chained;
+        if (!issued.has(value)) {
+          if (issued.size === REMEMBERED) issued.delete(issued.values().next().value!);
+          issued.add(value);
         }
-        return config;
+        const cached = auth.authorize(target); // the settled promise core now serves, if the token is still current
+        cached.then(
+          (current) => {
+            if (current === value) [hot, hotValue] = [cached, value];
+          },
+          () => {}, // reported to whoever waits for that token
+        );
+        return attach(config, value);
       },
       (error: unknown) => {
         throw config.signal?.aborted ? new CanceledError(undefined, config) : error;
@@ -119,45 +148,49 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
     );
   };
 
-  /** Takes our header and redirect hook off a config that is done: a re-send of it starts afresh. */
-  const release = (config: InternalAxiosRequestConfig): void => {
-    sent.delete(config);
-    config.headers.delete('Authorization');
-    const hook = config.beforeRedirect as RedirectHook | undefined;
-    if (hook === guardRedirect) delete config.beforeRedirect;
-    else if (hook?.original !== undefined) config.beforeRedirect = hook.original;
-  };
-
   /** Re-sends `config` once with a fresh token when core says a 401 earns it; else undefined. */
   const retry = async (config: InternalAxiosRequestConfig, value: string): Promise<AxiosResponse | undefined> => {
-    const marked = config as unknown as Record<string, unknown>;
-    const request = { retried: marked[RETRIED] === true, replayable: !isStream(config.data) };
-    if (!(await auth.shouldRetry(401, value, request))) return undefined;
-    release(config);
+    const marked = config as InternalAxiosRequestConfig & { [RETRIED]?: true };
+    if (!(await auth.shouldRetry(401, value, { retried: marked[RETRIED] === true, replayable: !isStream(config.data) }))) return undefined;
+    if (hotValue === value) hot = undefined;
+    config.headers.delete('Authorization'); // ours and stale: the interceptor sets a fresh one
     marked[RETRIED] = true;
     return api.request(config);
   };
 
-  const requestId = api.interceptors.request.use(onRequest);
+  const ids = [
+    api.interceptors.request.use(onHot, null, { synchronous: true, runWhen: isHot }),
+    api.interceptors.request.use(onCold, null, {
+      runWhen: (config) => {
+        const cold = !isHot(config);
+        judged = undefined;
+        return cold;
+      },
+    }),
+  ];
   const responseId = api.interceptors.response.use(
     (response) => {
-      const value = response.status === 401 ? sent.get(response.config) : undefined;
-      return value === undefined ? response : retry(response.config, value).then((again) => again ?? response);
+      const value: unknown = response.status === 401 ? response.config.headers.get('Authorization') : undefined;
+      return ours(value) ? retry(response.config, value).then((again) => again ?? response) : response;
     },
     async (error: AxiosError | undefined) => {
       const config = error?.config;
-      const value = config === undefined ? undefined : sent.get(config);
-      if (value === undefined) throw error;
+      const value: unknown = config?.headers.get('Authorization');
+      if (!ours(value)) throw error;
       const again = error!.response?.status === 401 ? await retry(config!, value) : undefined;
       if (again !== undefined) return again;
-      release(config!);
+      // A re-send of error.config (as axios-retry does) then gets a fresh header, and logs show no token.
+      config!.headers.delete('Authorization');
       conceal(error!, value);
       throw error;
     },
   );
   return () => {
-    api.interceptors.request.eject(requestId);
+    for (const id of ids) api.interceptors.request.eject(id);
     api.interceptors.response.eject(responseId);
+    if (api.defaults.beforeRedirect !== defaultHook) return;
+    if (previousHook === undefined) delete api.defaults.beforeRedirect;
+    else api.defaults.beforeRedirect = previousHook;
   };
 }
 
@@ -178,6 +211,12 @@ function conceal(error: AxiosError, value: string): void {
       return inspect(plain, options).replaceAll(token, '[REDACTED]');
     },
   });
+}
+
+/** What `headers.has('authorization')` answers, without normalising and searching through every name. */
+function hasAuthorization(headers: InternalAxiosRequestConfig['headers']): boolean {
+  for (const name in headers) if (name.length === 13 && name.toLowerCase() === 'authorization' && headers[name] !== undefined) return true;
+  return false;
 }
 
 /** A body that is read once: a Node stream, a web ReadableStream or an async iterable. */
