@@ -95,7 +95,7 @@ describe('tokenHooks: where the token goes', () => {
     expect(() => tokenHooks(tokens, { origins: ['http://api.example.com'] })).toThrow(/not HTTPS/);
   });
 
-  it('drops the token on a redirect hop to another origin, adds it on a hop to an allowed one, keeps it on a same-origin hop', async () => {
+  it('drops the token on a redirect to another origin, even an allowed one, and keeps it on a same-origin hop', async () => {
     const { http } = client();
     let from = recorder.count;
     const away = await http.get('redirect', { searchParams: { to: `${recorder.origin}/landing` } }).json();
@@ -105,7 +105,9 @@ describe('tokenHooks: where the token goes', () => {
     const { http: withRecorder } = client({ origins: [recorder.origin] });
     from = recorder.count;
     await withRecorder.get('redirect', { searchParams: { to: `${recorder.origin}/allowed` } });
-    expect(recorder.authorizations.slice(from)).toEqual([expect.stringMatching(/^Bearer at-/)]);
+    await withRecorder.get(`${recorder.origin}/direct`);
+    // Sent when asked for directly, not when the API redirects there.
+    expect(recorder.authorizations.slice(from)).toEqual([undefined, expect.stringMatching(/^Bearer at-/)]);
 
     const apiFrom = api.requests.length;
     const home = await http.get('redirect', { searchParams: { to: '/home' } }).json();
@@ -168,6 +170,8 @@ describe('tokenHooks: 401 answers', () => {
       expect((error as HTTPError).response.statusCode).toBe(401);
       expect(denying.requests).toHaveLength(2);
       expect(denying.requests[0]?.authorization).not.toBe(denying.requests[1]?.authorization);
+      const shown = inspect(error, { depth: 8 }) + JSON.stringify(error);
+      for (const request of denying.requests) expect(shown).not.toContain(request.authorization!.slice(7));
     } finally {
       await denying.close();
     }
@@ -193,7 +197,8 @@ describe('tokenHooks: 401 answers', () => {
     expect(since(from)).toHaveLength(1);
   });
 
-  it('does not retry with retryOn401: false', async () => {
+  it('does not retry with retryOn401: false (and adds no afterResponse hook)', async () => {
+    expect(tokenHooks(provider(), { retryOn401: false }).afterResponse).toEqual([]);
     const { http, tokens } = client({ retryOn401: false });
     tokenServer.revoke((await tokens.getToken()).accessToken);
     const from = api.requests.length;
@@ -278,6 +283,27 @@ describe('tokenHooks: token failures, abort and timeout', () => {
     const found = findTokenKitError(error);
     expect(isTokenEndpointError(found)).toBe(true);
     expect(found).toMatchObject({ code: 'timeout', message: 'no access token within 100 ms' });
+  });
+});
+
+describe('tokenHooks: token lifetime', () => {
+  it('fetches a new token once the cached one expires, and a failure then reaches the caller (no stray rejection)', async () => {
+    let clock = Date.now();
+    const { http } = client({}, provider({ now: () => clock }));
+    const tokenRequests = tokenServer.count;
+    await http.get('ok');
+    await http.get('ok'); // served from the cache
+    expect(tokenServer.count - tokenRequests).toBe(1);
+    clock += 3_600_000; // past expiry
+    await http.get('ok');
+    expect(tokenServer.count - tokenRequests).toBe(2);
+    expect(api.requests.at(-1)?.authorization).not.toBe(api.requests.at(-2)?.authorization);
+
+    clock += 3_600_000;
+    tokenServer.misbehave(() => ({ status: 400, body: { error: 'invalid_client' } }));
+    const error = await rejection(http.get('ok'));
+    expect(error).toBeInstanceOf(RequestError);
+    expect(findTokenKitError(error)).toMatchObject({ name: 'OAuthError', code: 'oauth_error', error: 'invalid_client' });
   });
 });
 

@@ -2,31 +2,12 @@ import type { AfterResponseHook, BeforeErrorHook, BeforeRequestHook, Hooks, Norm
 import { createRequestAuthorizer, type GetTokenOptions, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 export {
-  ConfigurationError,
-  OAuthError,
-  TokenEndpointError,
-  TokenKitError,
-  createTokenProvider,
-  findTokenKitError,
-  isOAuthError,
-  isTokenEndpointError,
-  isTokenKitError,
-  memoryStore,
+  ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
+  isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
 } from '@tokenkit/core';
 export type {
-  AccessToken,
-  ClientAuthMethod,
-  GetTokenOptions,
-  Grant,
-  PrivateKeyInput,
-  RequestAuthOptions,
-  StoredToken,
-  TokenEndpointErrorCode,
-  TokenEvent,
-  TokenKitErrorCode,
-  TokenProvider,
-  TokenProviderOptions,
-  TokenStore,
+  AccessToken, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
+  TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
 } from '@tokenkit/core';
 
 /**
@@ -44,20 +25,22 @@ export type TokenHooksOptions = RequestAuthOptions;
 export type TokenHooks = Pick<Hooks, 'beforeRequest' | 'afterResponse' | 'beforeError'>;
 
 /**
- * Our mark in `options.context`, which got copies to every redirect hop and retry:
- * 'sent' (the Authorization header is ours) or 'retried' (ours, and re-sent after a 401).
- * A string key: got merges context with Object.entries, which drops symbols.
+ * Our mark in `options.context`, which got copies to every redirect hop and retry: the request
+ * was re-sent after a 401. A string key: got merges context with Object.entries, dropping symbols.
  */
-const MARK = 'tokenkit';
+const RETRIED = 'tokenkitRetried';
 /** Authorizers kept per prefixUrl; more distinct prefixes than this are built per request. */
 const MAX_PREFIXES = 32;
+/** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
+const REMEMBERED = 8;
+const ignore = () => {};
 
 /**
  * got hooks that put `Authorization: Bearer <token>` from `tokens` on every
  * request to the instance's `prefixUrl` origin (or to `origins`), and nowhere
- * else: not to absolute URLs of other origins, and not on a redirect hop to an
- * origin that is not allowed (got runs `beforeRequest` on every hop; each hop
- * is checked). A 401 answer to a request that carried the token drops that
+ * else: not to absolute URLs of other origins, and not on a redirect hop to
+ * another origin (got strips it there; `beforeRequest` runs on every hop and
+ * removes ours on a hop that is not allowed). A 401 answer to a request that carried the token drops that
  * token and re-sends the request once with a fresh one (not when the body is a
  * stream). An `authorization` header set by the caller (also `undefined`:
  * "send none") is left alone.
@@ -92,57 +75,79 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   // Checked now when possible: bad `tokens` or `origins` throw here, not on the first request.
   if (options.origins !== undefined && options.origins.length > 0) authorizerFor('');
 
+  // The Authorization values we have set: on a redirect hop, a 401 or an error, a header holding
+  // one of them is ours. (A mark in options.context per request showed in the benchmark.)
+  const issued = new Set<string>();
+  const ours = (value: unknown): value is string => typeof value === 'string' && issued.has(value);
+  const remember = (value: string): string => {
+    if (!issued.has(value)) {
+      if (issued.size === REMEMBERED) issued.delete(issued.values().next().value!);
+      issued.add(value);
+    }
+    return value;
+  };
+  // Core hands out the same settled promise for as long as a token is cached: once seen settled,
+  // its value is set at once, without a promise for got to await.
+  let hot: Promise<string> | undefined;
+  let hotValue = '';
+
   const beforeRequest: BeforeRequestHook = (request) => {
     const url = request.url;
     if (url === undefined) return;
     const href = url.href;
     const auth = authorizerFor(request.prefixUrl);
     const headers = request.headers;
-    const context = request.context;
     const current = headers['authorization'];
-    if (context[MARK] !== undefined) {
+    if (current !== undefined) {
       // Ours, carried over from the previous hop of a redirect: only while the hop is allowed.
-      // (Stripped by got on a cross-origin hop, it is set again below if this hop is allowed.)
-      if (current !== undefined) {
-        if (!auth.allows(href)) delete headers['authorization'];
-        return;
-      }
-    } else if (current !== undefined || request.isHeaderExplicitlySet?.('authorization')) {
-      return; // the caller's own, or the caller's `undefined`: send none
+      if (ours(current) && !auth.allows(href)) delete headers['authorization'];
+      return; // the caller's own, or ours on an allowed hop
     }
+    // The caller's `undefined` ("send none"), or ours that got stripped on a cross-origin hop.
+    if (request.isHeaderExplicitlySet?.('authorization') || !auth.allows(href)) return;
+    const cached = tokens.authorizationHeader();
+    if (cached === hot) {
+      headers['authorization'] = hotValue;
+      return;
+    }
+    cached.catch(ignore); // the wait below, bounded by signal and timeout, reports a failure
     return auth.authorize(href, waitOptions(request)).then((value) => {
       if (value === undefined) return;
-      headers['authorization'] = value;
-      context[MARK] ??= 'sent';
+      headers['authorization'] = remember(value);
+      const settled = tokens.authorizationHeader(); // what core serves now, if this token is still current
+      settled.then((now) => {
+        if (now === value) [hot, hotValue] = [settled, value];
+      }, ignore);
     });
   };
 
   const afterResponse: AfterResponseHook = (response, retryWithMergedOptions) => {
     if (response.statusCode !== 401) return response;
     const request = response.request.options as NormalizedOptions;
-    const mark = request.context[MARK];
     const sent = request.headers['authorization'];
-    if (mark === undefined || typeof sent !== 'string' || request.url === undefined) return response;
+    if (!ours(sent) || request.url === undefined) return response;
     const href = request.url.href;
     const auth = authorizerFor(request.prefixUrl);
-    const state = { retried: mark === 'retried', replayable: !isStream(request.body) };
+    const state = { retried: request.context[RETRIED] === true, replayable: !isStream(request.body) };
     return auth.shouldRetry(401, sent, state).then(async (retry) => {
+      if (retry && hotValue === sent) hot = undefined;
       const fresh = retry ? await auth.authorize(href, waitOptions(request)) : undefined;
       if (fresh === undefined) return response;
       // preserveHooks: afterResponse hooks after ours still see the retried response. Neither that
-      // nor retry.limit bounds retryWithMergedOptions: the 'retried' mark is what stops a second retry.
-      return retryWithMergedOptions({ headers: { authorization: fresh }, context: { [MARK]: 'retried' }, preserveHooks: true });
+      // nor retry.limit bounds retryWithMergedOptions: the RETRIED mark is what stops a second retry.
+      return retryWithMergedOptions({ headers: { authorization: remember(fresh) }, context: { [RETRIED]: true }, preserveHooks: true });
     });
   };
 
   // got's errors carry the request options, headers included: keep the token out of util.inspect and JSON.
   const beforeError: BeforeErrorHook = (error) => {
     const request = error.options as NormalizedOptions | undefined;
-    if (request?.context[MARK] !== undefined) delete request.headers['authorization'];
+    if (ours(request?.headers['authorization'])) delete request!.headers['authorization'];
     return error;
   };
 
-  return { beforeRequest: [beforeRequest], afterResponse: [afterResponse], beforeError: [beforeError] };
+  // Without 401 retries, no afterResponse hook: got snapshots the request's state before each one.
+  return { beforeRequest: [beforeRequest], afterResponse: options.retryOn401 === false ? [] : [afterResponse], beforeError: [beforeError] };
 }
 
 /** The request's signal and overall timeout bound the wait for a token: got's own timers do not cover hooks. */
