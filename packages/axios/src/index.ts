@@ -170,12 +170,12 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
   ];
   const responseId = api.interceptors.response.use(
     (response) => {
-      const value: unknown = response.status === 401 ? response.config.headers.get('Authorization') : undefined;
+      const value: unknown = response.status === 401 ? response.config.headers?.get?.('Authorization') : undefined;
       return ours(value) ? retry(response.config, value).then((again) => again ?? response) : response;
     },
     async (error: AxiosError | undefined) => {
       const config = error?.config;
-      const value: unknown = config?.headers.get('Authorization');
+      const value: unknown = config?.headers?.get?.('Authorization'); // any error at all comes through here
       if (!ours(value)) throw error;
       const again = error!.response?.status === 401 ? await retry(config!, value) : undefined;
       if (again !== undefined) return again;
