@@ -40,6 +40,16 @@ describe('which URLs get the token', () => {
     expect(await a.authorize('https://api.example.com/x')).toMatch(/^Bearer at-/);
   });
 
+  it('authorizeSync() answers at once: the header when cached, null for other origins, undefined when it would wait', async () => {
+    const a = createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com' });
+    expect(a.authorizeSync('https://evil.example/')).toBeNull();
+    expect(a.authorizeSync('https://api.example.com/x')).toBeUndefined(); // cold: nothing cached yet
+    const header = await a.authorize('https://api.example.com/x');
+    expect(a.authorizeSync('https://api.example.com/y')).toBe(header);
+    await a.tokens.invalidate(header!.slice('Bearer '.length));
+    expect(a.authorizeSync('https://api.example.com/y')).toBeUndefined();
+  });
+
   it('refuses to be created without any origin, or with a plain-http public origin', () => {
     expect(() => createRequestAuthorizer(tokens(), {})).toThrow(ConfigurationError);
     expect(() => createRequestAuthorizer(tokens(), {})).toThrow(/origins: the client has no base URL/);

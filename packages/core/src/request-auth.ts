@@ -31,6 +31,13 @@ export interface RequestAuthorizer {
    */
   authorize(url: string | URL, wait?: GetTokenOptions): Promise<string | undefined>;
   /**
+   * The synchronous form of {@link RequestAuthorizer.authorize} for hot paths:
+   * the `Authorization` value when a token is cached, `null` when `url` must
+   * not get the token, or `undefined` when no token can be served without
+   * waiting — then call `authorize()`.
+   */
+  authorizeSync(url: string | URL): string | null | undefined;
+  /**
    * Called with an answer's status. When the request carried our token
    * (`sent`), got 401, was not retried yet and its body can be sent again,
    * the token is invalidated and the result is true: retry once, with a
@@ -58,7 +65,7 @@ export function createRequestAuthorizer(
   tokens: TokenProvider,
   options: RequestAuthOptions & { baseUrl?: string | URL | undefined },
 ): RequestAuthorizer {
-  if (typeof tokens?.authorizationHeader !== 'function' || typeof tokens.invalidate !== 'function') {
+  if (typeof tokens?.authorizationHeader !== 'function' || typeof tokens.cachedAuthorizationHeader !== 'function' || typeof tokens.invalidate !== 'function') {
     throw new ConfigurationError('tokens', 'must be a TokenProvider from createTokenProvider()');
   }
   const origins = new Set<string>();
@@ -100,6 +107,9 @@ export function createRequestAuthorizer(
     allows,
     authorize(url, wait) {
       return allows(url) ? tokens.authorizationHeader(wait) : NO_HEADER;
+    },
+    authorizeSync(url) {
+      return allows(url) ? tokens.cachedAuthorizationHeader() : null;
     },
     async shouldRetry(status, sent, request) {
       if (status !== 401 || !retryOn401 || request.retried || !request.replayable) return false;

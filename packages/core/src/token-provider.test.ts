@@ -100,6 +100,23 @@ describe('expiry and refresh-ahead', () => {
     expect(events.find((e) => e.type === 'fetch' && e.background)).toBeDefined();
   });
 
+  it('cachedAuthorizationHeader() follows the same rules synchronously', async () => {
+    const c = clock();
+    server.configure({ expiresIn: 600 });
+    const { tokens } = provider({ now: c.now });
+    expect(tokens.cachedAuthorizationHeader()).toBeUndefined();
+    const t1 = await tokens.getToken();
+    expect(tokens.cachedAuthorizationHeader()).toBe(`Bearer ${t1.accessToken}`);
+    c.advance(600_000 - 30_000 - 1_000); // refresh-ahead window: still served, one refresh starts
+    expect(tokens.cachedAuthorizationHeader()).toBe(`Bearer ${t1.accessToken}`);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(server.count).toBe(2);
+    const t2 = await tokens.getToken();
+    c.advance(600_000);
+    expect(tokens.cachedAuthorizationHeader()).toBeUndefined(); // past the cutoff: never served
+    expect(t2.accessToken).not.toBe(t1.accessToken);
+  });
+
   it('refresh-ahead never starts before half the usable life has passed', async () => {
     const c = clock();
     server.configure({ expiresIn: 100 }); // usable life 70 s with 30 s skew; window would start at 10 s

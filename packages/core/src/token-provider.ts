@@ -44,6 +44,13 @@ export interface TokenProvider {
   /** `Bearer <token>`, ready for an `Authorization` header. */
   authorizationHeader(options?: GetTokenOptions): Promise<string>;
   /**
+   * `Bearer <token>` at once when a token can be served without waiting (the
+   * same rule as `getToken()`, including starting a background refresh in the
+   * refresh-ahead window), else undefined: then await `authorizationHeader()`.
+   * For hot paths that can stay synchronous.
+   */
+  cachedAuthorizationHeader(): string | undefined;
+  /**
    * Drops `accessToken` (after an API answered 401) if it is still the cached
    * one, here and in the store; a newer token is left alone.
    */
@@ -54,6 +61,7 @@ interface Entry {
   token: AccessToken;
   promise: Promise<AccessToken>;
   header: Promise<string>;
+  headerValue: string;
   refreshToken: string | undefined;
   receivedAt: number;
   /** Served until here: expiresAt minus the skew. */
@@ -153,6 +161,21 @@ class OAuthTokenProvider implements TokenProvider {
       }
     }
     return this.#wait(this.#acquire(undefined), options).then((e) => e.header);
+  }
+
+  cachedAuthorizationHeader(): string | undefined {
+    const entry = this.#entry;
+    if (entry === undefined) return undefined;
+    const now = this.#now();
+    if (now < entry.refreshAt) {
+      if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
+      return entry.headerValue;
+    }
+    if (now < entry.cutoff) {
+      this.#refreshInBackground(entry, now);
+      return entry.headerValue;
+    }
+    return undefined;
   }
 
   async invalidate(accessToken: string): Promise<void> {
@@ -321,10 +344,12 @@ class OAuthTokenProvider implements TokenProvider {
     const cutoff = token.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
     const usable = cutoff - token.receivedAt;
     const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, token.expiresAt, token.scope));
+    const headerValue = `Bearer ${token.accessToken}`;
     const entry: Entry = {
       token: accessToken,
       promise: Promise.resolve(accessToken),
-      header: Promise.resolve(`Bearer ${token.accessToken}`),
+      header: Promise.resolve(headerValue),
+      headerValue,
       refreshToken: token.refreshToken,
       receivedAt: token.receivedAt,
       cutoff,
