@@ -99,27 +99,34 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
     return config;
   };
 
-  // Core hands out the same settled promise for as long as a token is cached. Once we have seen it
-  // settle, a request can get its value at once: a synchronous interceptor, which spares axios its
-  // promise chain. Otherwise (cold cache, expiry, a token we got after waiting) the async one waits.
-  let hot: Promise<string | undefined> | undefined;
-  let hotValue = '';
+  const remember = (value: string): string => {
+    if (!issued.has(value)) {
+      if (issued.size === REMEMBERED) issued.delete(issued.values().next().value!);
+      issued.add(value);
+    }
+    return value;
+  };
+  // While a token is cached core answers synchronously, so a synchronous interceptor (picked per
+  // request with runWhen, which axios evaluates before running the chain) spares axios its promise
+  // chain; otherwise the async interceptor waits for a token.
   let judged: InternalAxiosRequestConfig | undefined;
-  let judgedHot = false;
-  const isHot = (config: InternalAxiosRequestConfig): boolean => {
+  let judgedValue: string | null | undefined;
+  const judge = (config: InternalAxiosRequestConfig): string | null | undefined => {
     if (judged !== config) {
       judged = config;
-      judgedHot = false;
-      if (hot !== undefined && targetOf(config) !== undefined) {
-        const pending = tokens.authorizationHeader();
-        judgedHot = pending === hot;
-        if (!judgedHot) pending.catch(() => {}); // the async interceptor waits for it and reports its failure
-      }
+      const target = targetOf(config);
+      judgedValue = target === undefined ? null : auth.authorizeSync(target);
     }
-    return judgedHot;
+    return judgedValue;
   };
-  const onHot = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => (targetOf(config) === undefined ? config : attach(config, hotValue));
+  const isHot = (config: InternalAxiosRequestConfig): boolean => typeof judge(config) === 'string';
+  const onHot = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => {
+    const value = judge(config);
+    judged = undefined; // a re-sent config (the 401 retry) is judged again
+    return typeof value === 'string' ? attach(config, remember(value)) : config;
+  };
   const onCold = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig | Promise<InternalAxiosRequestConfig> => {
+    judged = undefined;
     const target = targetOf(config);
     if (target === undefined) return config;
     const signal = config.signal instanceof AbortSignal ? config.signal : undefined;
@@ -127,21 +134,7 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
     const timeoutMs = config.timeout !== undefined && config.timeout > 0 ? config.timeout : undefined;
     const wait = signal === undefined && timeoutMs === undefined ? undefined : { signal, timeoutMs };
     return auth.authorize(target, wait).then(
-      (value) => {
-        if (value === undefined) return config;
-        if (!issued.has(value)) {
-          if (issued.size === REMEMBERED) issued.delete(issued.values().next().value!);
-          issued.add(value);
-        }
-        const cached = auth.authorize(target); // the settled promise core now serves, if the token is still current
-        cached.then(
-          (current) => {
-            if (current === value) [hot, hotValue] = [cached, value];
-          },
-          () => {}, // reported to whoever waits for that token
-        );
-        return attach(config, value);
-      },
+      (value) => (value === undefined ? config : attach(config, remember(value))),
       (error: unknown) => {
         throw config.signal?.aborted ? new CanceledError(undefined, config) : error;
       },
@@ -152,7 +145,6 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
   const retry = async (config: InternalAxiosRequestConfig, value: string): Promise<AxiosResponse | undefined> => {
     const marked = config as InternalAxiosRequestConfig & { [RETRIED]?: true };
     if (!(await auth.shouldRetry(401, value, { retried: marked[RETRIED] === true, replayable: !isStream(config.data) }))) return undefined;
-    if (hotValue === value) hot = undefined;
     config.headers.delete('Authorization'); // ours and stale: the interceptor sets a fresh one
     marked[RETRIED] = true;
     return api.request(config);
@@ -160,13 +152,7 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
 
   const ids = [
     api.interceptors.request.use(onHot, null, { synchronous: true, runWhen: isHot }),
-    api.interceptors.request.use(onCold, null, {
-      runWhen: (config) => {
-        const cold = !isHot(config);
-        judged = undefined;
-        return cold;
-      },
-    }),
+    api.interceptors.request.use(onCold, null, { runWhen: (config) => !isHot(config) }),
   ];
   const responseId = api.interceptors.response.use(
     (response) => {

@@ -33,7 +33,6 @@ const RETRIED = 'tokenkitRetried';
 const MAX_PREFIXES = 32;
 /** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
 const REMEMBERED = 8;
-const ignore = () => {};
 
 /**
  * got hooks that put `Authorization: Bearer <token>` from `tokens` on every
@@ -86,11 +85,6 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     }
     return value;
   };
-  // Core hands out the same settled promise for as long as a token is cached: once seen settled,
-  // its value is set at once, without a promise for got to await.
-  let hot: Promise<string> | undefined;
-  let hotValue = '';
-
   const beforeRequest: BeforeRequestHook = (request) => {
     const url = request.url;
     if (url === undefined) return;
@@ -105,19 +99,14 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     }
     // The caller's `undefined` ("send none"), or ours that got stripped on a cross-origin hop.
     if (request.isHeaderExplicitlySet?.('authorization') || !auth.allows(href)) return;
-    const cached = tokens.authorizationHeader();
-    if (cached === hot) {
-      headers['authorization'] = hotValue;
+    // While a token is cached, core answers at once: no promise for got to await.
+    const cached = auth.authorizeSync(href);
+    if (typeof cached === 'string') {
+      headers['authorization'] = remember(cached);
       return;
     }
-    cached.catch(ignore); // the wait below, bounded by signal and timeout, reports a failure
     return auth.authorize(href, waitOptions(request)).then((value) => {
-      if (value === undefined) return;
-      headers['authorization'] = remember(value);
-      const settled = tokens.authorizationHeader(); // what core serves now, if this token is still current
-      settled.then((now) => {
-        if (now === value) [hot, hotValue] = [settled, value];
-      }, ignore);
+      if (value !== undefined) headers['authorization'] = remember(value);
     });
   };
 
@@ -130,7 +119,6 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     const auth = authorizerFor(request.prefixUrl);
     const state = { retried: request.context[RETRIED] === true, replayable: !isStream(request.body) };
     return auth.shouldRetry(401, sent, state).then(async (retry) => {
-      if (retry && hotValue === sent) hot = undefined;
       const fresh = retry ? await auth.authorize(href, waitOptions(request)) : undefined;
       if (fresh === undefined) return response;
       // preserveHooks: afterResponse hooks after ours still see the retried response. Neither that
