@@ -3,7 +3,7 @@
 import { startTokenServer } from '@tokenkit/test-utils';
 import { measureGetToken } from '../../../packages/core/bench/get-token.ts';
 import type { Library } from './libraries.ts';
-import { median } from './stats.ts';
+import { median, sleep } from './stats.ts';
 
 export interface CachedRow {
   id: string;
@@ -76,6 +76,9 @@ export async function measureCached(peers: Library[], { calls = 2_000_000, round
       const r = median(samples.get(c.library.id)!);
       rows.push({ id: c.library.id, label: c.library.label, kind: 'peer', rate: r, ratio: r / mapRate });
     }
+    // The rounds above never left the microtask queue, so no timer ran: let the
+    // keep-alive timers of both ends fire before reusing a pooled connection.
+    await sleep(1000);
     for (const c of uncached) {
       // No cache: every call is a token request over loopback, so far fewer calls.
       const before = tokenServer.count;
