@@ -1,17 +1,9 @@
+import { inspect } from 'node:util';
 import type { BeforeErrorHook, BeforeRequestHook, InitHook, NormalizedOptions, Options } from 'ky';
 import { createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
-export {
-  ConfigurationError,
-  OAuthError,
-  TokenEndpointError,
-  TokenKitError,
-  createTokenProvider,
-  findTokenKitError,
-  isOAuthError,
-  isTokenEndpointError,
-  isTokenKitError,
-} from '@tokenkit/core';
+export { ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider } from '@tokenkit/core';
+export { findTokenKitError, isOAuthError, isTokenEndpointError, isTokenKitError } from '@tokenkit/core';
 export type { AccessToken, GetTokenOptions, Grant, RequestAuthOptions, StoredToken, TokenEvent, TokenStore } from '@tokenkit/core';
 export type { TokenEndpointErrorCode, TokenKitErrorCode, TokenProvider, TokenProviderOptions } from '@tokenkit/core';
 
@@ -47,33 +39,39 @@ export interface TokenHooks {
 
 type Fetch = NonNullable<Options['fetch']>;
 
-/** One ky call (all its attempts), keyed by ky's per-call `context` object. */
-interface Call {
-  /** ky's per-attempt `timeout`; undefined when disabled or unknown. */
-  timeoutMs: number | undefined;
-  /** The Authorization value we put on the request, and the authorizer that gave it. */
-  sent?: { value: string; authorizer: RequestAuthorizer };
-  /** Our value the 401 retry replaced: a later retry by ky itself still carries it. */
-  spent?: string;
+/** One ky call (all its attempts): ky's `timeout` for it, the token we sent and the one a 401 retry replaced. */
+class Call {
+  sent: string | undefined = undefined;
+  authorizer: RequestAuthorizer | undefined = undefined;
+  spent: string | undefined = undefined;
+  readonly timeoutMs: number | undefined;
+  constructor(timeoutMs: number | undefined) {
+    this.timeoutMs = timeoutMs;
+  }
+  // ky's errors keep the options, so the context and this: util.inspect must not show the tokens.
+  [inspect.custom](): string {
+    return 'TokenHooksCall {}';
+  }
 }
 
 const KY_DEFAULT_TIMEOUT_MS = 10_000;
+const globalFetch: Fetch = (input, init) => globalThis.fetch(input, init);
+
+function put(request: Request, call: Call, authorizer: RequestAuthorizer, value: string | null | undefined): void {
+  if (value === undefined || value === null) return;
+  request.headers.set('authorization', value);
+  call.sent = value;
+  call.authorizer = authorizer;
+}
 
 /**
- * ky hooks that put tokens from `tokens` on requests to the instance's own
- * origin (its `baseUrl`, else its `prefix`) and to `options.origins`, and
- * nowhere else. A request whose caller set `Authorization` is left alone. A
- * 401 to a request that carried our token invalidates that token and sends the
- * request once more with a fresh one (not a `ReadableStream` body). The wait
- * for a token ends with the caller's `signal`, ky's `totalTimeout` and ky's
- * per-attempt `timeout`. A failure to get a token rejects the call with
- * core's typed error.
+ * ky hooks that put tokens from `tokens` on requests to the instance's origin (`baseUrl`, else
+ * `prefix`) and to `options.origins` only, never over a caller's `Authorization`, and re-send a
+ * request once with a fresh token after a 401. The wait for a token ends with the caller's
+ * `signal`, ky's `totalTimeout` and ky's `timeout`; failing to get one rejects with core's typed error.
  *
  * @example
  * ```ts
- * import ky from 'ky';
- * import { createTokenProvider, tokenHooks } from '@tokenkit/ky';
- *
  * const tokens = createTokenProvider({ tokenEndpoint: 'https://auth.example.com/oauth2/token', clientId, clientSecret });
  * const api = ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens) });
  * const payments = await api.get('payments').json();
@@ -83,8 +81,10 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   const authorizers = new Map<string, RequestAuthorizer>();
   // With explicit origins everything is checked now; otherwise at the first request, when the base is known.
   if (Array.isArray(options.origins) && options.origins.length > 0) authorizers.set('', createRequestAuthorizer(tokens, options));
-  const calls = new WeakMap<object, Call>();
-  let settled: { promise: Promise<string | undefined> | undefined; value: string | undefined } = { promise: undefined, value: undefined };
+  // Per-call state goes on ky's per-call context object (ky copies the caller's context for each
+  // call when there are init hooks) under a symbol of these hooks: cheaper than a WeakMap.
+  const key = Symbol('tokenkit.call');
+  const callOf = (context: object) => (context as Record<symbol, Call | undefined>)[key];
 
   const authorizerFor = (o: NormalizedOptions): RequestAuthorizer => {
     const base = o.baseUrl ? String(o.baseUrl) : o.prefix;
@@ -97,8 +97,8 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   };
 
   const track = (context: object, timeoutMs: number | undefined): Call => {
-    const call: Call = { timeoutMs };
-    calls.set(context, call);
+    const call = new Call(timeoutMs);
+    (context as Record<symbol, Call>)[key] = call;
     return call;
   };
 
@@ -108,26 +108,24 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   const retryOnce = (call: Call, send: Fetch, replayable: boolean): Fetch =>
     async function fetchWithTokenRetry(input, init) {
       const request = input as Request; // ky always passes a Request
-      const sent = call.sent;
-      if (sent === undefined) return send(request, init);
-      const header = request.headers.get('authorization');
+      const { sent, authorizer } = call;
+      if (sent === undefined || authorizer === undefined) return send(request, init);
       if (call.spent !== undefined) {
         // Already re-sent once. A later retry by ky itself resends its copy, with the spent token.
-        if (header === call.spent) request.headers.set('authorization', sent.value);
+        if (request.headers.get('authorization') === call.spent) request.headers.set('authorization', sent);
         return send(request, init);
       }
-      if (header !== sent.value) return send(request, init); // the caller's own, or another hook's
       const copy = replayable && request.body !== null ? request.clone() : request;
       const response = await send(request, init);
-      if (response.status !== 401) return response;
-      // fetch drops Authorization on a redirect to another origin: that 401 did not see our token.
+      // Not ours when another hook of the caller replaced it; and fetch drops it on a redirect to another origin.
+      if (response.status !== 401 || request.headers.get('authorization') !== sent) return response;
       const crossed = response.redirected && new URL(response.url).origin !== new URL(request.url).origin;
-      if (!(await sent.authorizer.shouldRetry(401, crossed ? undefined : sent.value, { retried: false, replayable }))) return response;
-      call.spent = sent.value; // from here on, never again for this call
-      const fresh = await sent.authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
+      if (!(await authorizer.shouldRetry(401, crossed ? undefined : sent, { retried: false, replayable }))) return response;
+      call.spent = sent; // from here on, never again for this call
+      const fresh = await authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
       if (fresh === undefined) return response;
       void response.body?.cancel().catch(() => {});
-      call.sent = { value: fresh, authorizer: sent.authorizer };
+      call.sent = fresh;
       const headers = new Headers(copy.headers);
       headers.set('authorization', fresh);
       return send(new Request(copy, { headers }), init);
@@ -140,37 +138,29 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
         const timeout = o.timeout ?? KY_DEFAULT_TIMEOUT_MS;
         const call = track((o.context ??= {}), timeout === false ? undefined : timeout);
         if (options.retryOn401 === false) return;
-        const send: Fetch = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
-        o.fetch = retryOnce(call, send, !(o.body instanceof ReadableStream));
+        o.fetch = retryOnce(call, o.fetch ?? globalFetch, !(o.body instanceof ReadableStream));
       },
     ],
     beforeRequest: [
       ({ request, options: o }) => {
         if (request.headers.has('authorization')) return;
-        const call = calls.get(o.context) ?? track(o.context, undefined);
+        const call = callOf(o.context) ?? track(o.context, undefined);
         const authorizer = authorizerFor(o);
-        const pending = authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
-        const apply = (value: string | undefined) => {
-          if (value === undefined) return;
-          request.headers.set('authorization', value);
-          call.sent = { value, authorizer };
-        };
-        // Core hands out one promise per cached token: once seen settled, its value is known and
-        // the hook stays synchronous, which spares ky's await chain a few turns per request.
-        if (pending === settled.promise) return apply(settled.value);
-        return pending.then((value) => {
-          settled = { promise: pending, value };
-          apply(value);
-        });
+        const url = request.url;
+        // With a cached token the hook stays synchronous, which spares ky's await chain a few turns.
+        const cached = authorizer.authorizeSync(url); // null: not for this origin; undefined: must wait
+        if (cached !== undefined) return put(request, call, authorizer, cached);
+        const wait = { signal: request.signal, timeoutMs: call.timeoutMs };
+        return authorizer.authorize(url, wait).then((value) => put(request, call, authorizer, value));
       },
     ],
     beforeError: [
       ({ error, options: o }) => {
         // HTTPError, TimeoutError and NetworkError keep the request, and util.inspect shows its headers.
         const request = (error as { request?: unknown }).request;
-        const call = calls.get(o.context);
+        const call = callOf(o.context);
         const header = request instanceof Request ? request.headers.get('authorization') : null;
-        if (header !== null && call?.sent !== undefined && (header === call.sent.value || header === call.spent)) {
+        if (header !== null && call?.sent !== undefined && (header === call.sent || header === call.spent)) {
           (request as Request).headers.delete('authorization');
         }
         return error;
