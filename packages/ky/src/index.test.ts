@@ -258,6 +258,17 @@ describe('token failures', () => {
     expect(api.requests.length).toBe(seen); // nothing was sent without a token
   });
 
+  it('rejects with core’s error when the fresh token for a 401 retry cannot be had', async () => {
+    const api2 = client(newTokens());
+    await api2.get('payments');
+    tokenServer.revoke(tokenServer.issued.at(-1)!);
+    tokenServer.misbehave(() => ({ status: 400, body: { error: 'invalid_client' } }));
+    const seen = api.requests.length;
+    const error = await failure(() => api2.get('payments'));
+    expect(findTokenKitError(error)).toMatchObject({ name: 'OAuthError', code: 'oauth_error', error: 'invalid_client', status: 400 });
+    expect(api.requests.length - seen).toBe(1);
+  });
+
   it('rejects with a TokenEndpointError for an unusable answer', async () => {
     tokenServer.misbehave(() => ({ status: 200, body: '<html>login</html>' }));
     const error = await failure(() => client(newTokens()).get('payments'));

@@ -122,9 +122,9 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       const crossed = response.redirected && new URL(response.url).origin !== new URL(request.url).origin;
       if (!(await authorizer.shouldRetry(401, crossed ? undefined : sent, { retried: false, replayable }))) return response;
       call.spent = sent; // from here on, never again for this call
+      void response.body?.cancel().catch(() => {}); // frees the connection, also if no fresh token comes
       const fresh = await authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
-      if (fresh === undefined) return response;
-      void response.body?.cancel().catch(() => {});
+      if (fresh === undefined) return response; // cannot happen: the URL got a token before
       call.sent = fresh;
       const headers = new Headers(copy.headers);
       headers.set('authorization', fresh);
