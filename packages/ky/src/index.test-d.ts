@@ -9,7 +9,7 @@ const tokens: TokenProvider = createTokenProvider({ tokenEndpoint: 'https://auth
 // The intended uses compile.
 ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens) });
 ky.create({ prefix: 'https://api.example.com', hooks: tokenHooks(tokens, { origins: ['https://files.example.com', new URL('https://cdn.example.com')] }) });
-ky.extend({ hooks: { ...tokenHooks(tokens, { retryOn401: false }), beforeError: [({ error }) => error] } });
+ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens, { retryOn401: false }) }).extend({ hooks: { beforeError: [({ error }) => error] } });
 expectTypeOf(tokenHooks(tokens)).toEqualTypeOf<TokenHooks>();
 expectTypeOf(tokenHooks(tokens)).toExtend<Hooks>();
 
