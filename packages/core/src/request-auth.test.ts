@@ -68,11 +68,13 @@ describe('when a 401 earns a retry', () => {
     expect(await a.shouldRetry(401, undefined, { retried: false, replayable: true })).toBe(false);
     expect(await a.shouldRetry(401, 'Basic abc', { retried: false, replayable: true })).toBe(false);
     expect(await a.shouldRetry(401, sent, { retried: true, replayable: true })).toBe(false);
-    expect(await a.shouldRetry(401, sent, { retried: false, replayable: false })).toBe(false);
     expect(await a.authorize('https://api.example.com/')).toBe(sent);
     expect(await a.shouldRetry(401, sent, { retried: false, replayable: true })).toBe(true);
-    const fresh = await a.authorize('https://api.example.com/');
+    const fresh = (await a.authorize('https://api.example.com/'))!;
     expect(fresh).not.toBe(sent);
+    // A stream body is not re-sent, but the rejected token is dropped all the same.
+    expect(await a.shouldRetry(401, fresh, { retried: false, replayable: false })).toBe(false);
+    expect(await a.authorize('https://api.example.com/')).not.toBe(fresh);
   });
 
   it('retryOn401: false never retries', async () => {

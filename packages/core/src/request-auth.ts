@@ -39,9 +39,9 @@ export interface RequestAuthorizer {
   authorizeSync(url: string | URL): string | null | undefined;
   /**
    * Called with an answer's status. When the request carried our token
-   * (`sent`), got 401, was not retried yet and its body can be sent again,
-   * the token is invalidated and the result is true: retry once, with a
-   * fresh token. Otherwise false.
+   * (`sent`), got 401 and was not retried yet, the token is invalidated; the
+   * result is true when its body can be sent again: retry once, with a fresh
+   * token. Otherwise false.
    */
   shouldRetry(status: number, sent: string | undefined, request: { retried: boolean; replayable: boolean }): Promise<boolean>;
 }
@@ -112,10 +112,11 @@ export function createRequestAuthorizer(
       return allows(url) ? tokens.cachedAuthorizationHeader() : null;
     },
     async shouldRetry(status, sent, request) {
-      if (status !== 401 || !retryOn401 || request.retried || !request.replayable) return false;
+      if (status !== 401 || !retryOn401 || request.retried) return false;
       if (sent === undefined || !sent.startsWith(BEARER)) return false;
+      // Rejected: never serve it again, even when this request cannot be re-sent.
       await tokens.invalidate(sent.slice(BEARER.length));
-      return true;
+      return request.replayable;
     },
   };
 }
