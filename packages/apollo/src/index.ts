@@ -7,7 +7,7 @@ import {
   type DataSourceRequest,
   type RequestOptions,
 } from '@apollo/datasource-rest';
-import { ConfigurationError, createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
+import { assertTokenProvider, ConfigurationError, createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 // One install is enough: core's provider, errors and option types, re-exported by name.
 export { ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, memoryStore } from '@tokenkit/core';
@@ -71,9 +71,7 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
   constructor(config: OAuthDataSourceConfig) {
     super(config);
     const { tokens, origins, retryOn401 } = config ?? ({} as Partial<OAuthDataSourceConfig>);
-    if (typeof tokens?.authorizationHeader !== 'function' || typeof tokens.invalidate !== 'function') {
-      throw new ConfigurationError('tokens', 'must be a TokenProvider from createTokenProvider()');
-    }
+    assertTokenProvider(tokens);
     this.tokens = tokens;
     this.#options = { origins, retryOn401 };
     if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0)) createRequestAuthorizer(tokens, this.#options); // fail fast on a bad origin

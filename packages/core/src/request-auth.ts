@@ -47,6 +47,22 @@ export interface RequestAuthorizer {
 }
 
 const NO_HEADER: Promise<undefined> = Promise.resolve(undefined);
+
+/**
+ * Throws a `ConfigurationError` naming `tokens` unless `value` is a
+ * {@link TokenProvider}; for adapters that check their arguments before they
+ * know the client's base URL.
+ * @example
+ * ```ts
+ * assertTokenProvider(config.tokens); // in an adapter's constructor
+ * ```
+ */
+export function assertTokenProvider(value: unknown): asserts value is TokenProvider {
+  const tokens = value as Partial<TokenProvider> | undefined;
+  if (typeof tokens?.authorizationHeader !== 'function' || typeof tokens.cachedAuthorizationHeader !== 'function' || typeof tokens.invalidate !== 'function') {
+    throw new ConfigurationError('tokens', 'must be a TokenProvider from createTokenProvider()');
+  }
+}
 const BEARER = 'Bearer ';
 
 /**
@@ -65,9 +81,7 @@ export function createRequestAuthorizer(
   tokens: TokenProvider,
   options: RequestAuthOptions & { baseUrl?: string | URL | undefined },
 ): RequestAuthorizer {
-  if (typeof tokens?.authorizationHeader !== 'function' || typeof tokens.cachedAuthorizationHeader !== 'function' || typeof tokens.invalidate !== 'function') {
-    throw new ConfigurationError('tokens', 'must be a TokenProvider from createTokenProvider()');
-  }
+  assertTokenProvider(tokens);
   const origins = new Set<string>();
   const addOrigin = (value: string | URL, name: string) => {
     const url = typeof value === 'string' || value instanceof URL ? tryParseUrl(value) : undefined;

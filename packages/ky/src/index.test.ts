@@ -277,6 +277,11 @@ describe('token failures', () => {
     expect(inspect(error)).not.toContain('client-secret');
   });
 
+  it('throws ConfigurationError at once for something that is not a TokenProvider', () => {
+    expect(() => tokenHooks({} as never)).toThrow(ConfigurationError);
+    expect(() => tokenHooks(undefined as never)).toThrow(/tokens: must be a TokenProvider/);
+  });
+
   it('throws ConfigurationError for bad origins at once, and for a client with no base at the first request', async () => {
     const tokens = newTokens();
     expect(() => tokenHooks(tokens, { origins: ['ftp://files.example.com'] })).toThrow(ConfigurationError);

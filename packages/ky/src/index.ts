@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import type { BeforeErrorHook, BeforeRequestHook, InitHook, NormalizedOptions, Options } from 'ky';
-import { createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
+import { assertTokenProvider, createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 export { ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider } from '@tokenkit/core';
 export { findTokenKitError, isOAuthError, isTokenEndpointError, isTokenKitError } from '@tokenkit/core';
@@ -80,6 +80,7 @@ function put(request: Request, call: Call, authorizer: RequestAuthorizer, value:
 export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {}): TokenHooks {
   const authorizers = new Map<string, RequestAuthorizer>();
   // With explicit origins everything is checked now; otherwise at the first request, when the base is known.
+  assertTokenProvider(tokens);
   if (Array.isArray(options.origins) && options.origins.length > 0) authorizers.set('', createRequestAuthorizer(tokens, options));
   // Per-call state goes on ky's per-call context object (ky copies the caller's context for each
   // call when there are init hooks) under a symbol of these hooks: cheaper than a WeakMap.
