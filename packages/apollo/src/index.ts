@@ -10,10 +10,14 @@ import {
 import { assertTokenProvider, ConfigurationError, createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 // One install is enough: core's provider, errors and option types, re-exported by name.
-export { ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, memoryStore } from '@tokenkit/core';
-export { findTokenKitError, isOAuthError, isTokenEndpointError, isTokenKitError } from '@tokenkit/core';
-export type { AccessToken, GetTokenOptions, Grant, RequestAuthOptions, StoredToken, TokenEvent, TokenStore } from '@tokenkit/core';
-export type { TokenEndpointErrorCode, TokenKitErrorCode, TokenProvider, TokenProviderOptions } from '@tokenkit/core';
+export {
+  ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
+  isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
+} from '@tokenkit/core';
+export type {
+  AccessToken, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
+  TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
+} from '@tokenkit/core';
 
 type Fetcher = NonNullable<DataSourceConfig['fetch']>;
 type FetcherInit = NonNullable<Parameters<Fetcher>[1]>;

@@ -2,10 +2,14 @@ import { inspect } from 'node:util';
 import type { BeforeErrorHook, BeforeRequestHook, InitHook, NormalizedOptions, Options } from 'ky';
 import { assertTokenProvider, createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
-export { ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider } from '@tokenkit/core';
-export { findTokenKitError, isOAuthError, isTokenEndpointError, isTokenKitError } from '@tokenkit/core';
-export type { AccessToken, GetTokenOptions, Grant, RequestAuthOptions, StoredToken, TokenEvent, TokenStore } from '@tokenkit/core';
-export type { TokenEndpointErrorCode, TokenKitErrorCode, TokenProvider, TokenProviderOptions } from '@tokenkit/core';
+export {
+  ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
+  isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
+} from '@tokenkit/core';
+export type {
+  AccessToken, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
+  TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
+} from '@tokenkit/core';
 
 /**
  * Options of {@link tokenHooks}: `origins` that receive the token besides the
