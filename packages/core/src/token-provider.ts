@@ -132,48 +132,31 @@ class OAuthTokenProvider implements TokenProvider {
   }
 
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
-    const entry = this.#entry;
-    if (entry !== undefined) {
-      const now = this.#now();
-      if (now < entry.refreshAt) {
-        if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
-        return entry.promise;
-      }
-      if (now < entry.cutoff) {
-        this.#refreshInBackground(entry, now);
-        return entry.promise;
-      }
-    }
-    return this.#wait(this.#acquire(undefined), options).then((e) => e.token);
+    const entry = this.#servable();
+    return entry !== undefined ? entry.promise : this.#wait(this.#acquire(undefined), options).then((e) => e.token);
   }
 
   authorizationHeader(options?: GetTokenOptions): Promise<string> {
-    const entry = this.#entry;
-    if (entry !== undefined) {
-      const now = this.#now();
-      if (now < entry.refreshAt) {
-        if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
-        return entry.header;
-      }
-      if (now < entry.cutoff) {
-        this.#refreshInBackground(entry, now);
-        return entry.header;
-      }
-    }
-    return this.#wait(this.#acquire(undefined), options).then((e) => e.header);
+    const entry = this.#servable();
+    return entry !== undefined ? entry.header : this.#wait(this.#acquire(undefined), options).then((e) => e.header);
   }
 
   cachedAuthorizationHeader(): string | undefined {
+    return this.#servable()?.headerValue;
+  }
+
+  /** The cached entry when it may be served now (starting a background refresh in its window), else undefined. */
+  #servable(): Entry | undefined {
     const entry = this.#entry;
     if (entry === undefined) return undefined;
     const now = this.#now();
     if (now < entry.refreshAt) {
       if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
-      return entry.headerValue;
+      return entry;
     }
     if (now < entry.cutoff) {
       this.#refreshInBackground(entry, now);
-      return entry.headerValue;
+      return entry;
     }
     return undefined;
   }
