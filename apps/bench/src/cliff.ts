@@ -12,8 +12,10 @@ export interface CliffSettings {
   intervalMs: number;
   expiresIn: number;
   latencyMs: number;
-  /** A request at least this slow waited on the token endpoint. */
+  /** A request at least this slow waited on the token endpoint (unless the static twin stalled at the same time). */
   waitThresholdMs: number;
+  /** A static-twin request at least this slow marks a stall of the machine or process (its p99 is a few ms). */
+  stallThresholdMs: number;
 }
 
 export const TOKENKIT_CLIFF_OPTIONS = { refreshSkewSeconds: 1, refreshAheadSeconds: 2 } as const;
@@ -26,8 +28,13 @@ export interface CliffRow {
   p50: number;
   p99: number;
   max: number;
-  /** Requests slower than the wait threshold. */
+  /**
+   * Requests slower than the wait threshold while the static-header twin was not
+   * stalled: they waited on the token endpoint. (For the twin itself: 0.)
+   */
   waits: number;
+  /** Requests slower than the threshold during a stall the static-header twin saw too (the machine or process paused). */
+  stalled: number;
   /** Requests the API answered 401: an expired token was sent (the API accepts every unexpired token). */
   expiredSent: number;
   /** Requests whose caller did not end with a 200. */
@@ -157,8 +164,25 @@ async function runGroup(child: ChildProcess, endpoints: Endpoints, libraries: Li
   clearTimeout(timer);
   const after = (await request<{ stats: Stats }>(child, 'stats', 'stats')).stats;
 
+  // Windows in which the static twin was stalled: a slow request then is the machine's doing, not the token endpoint's.
+  const twin = streams.find((s) => s.library.kind === 'static');
+  const stalls: [number, number][] = [];
+  if (twin) {
+    twin.latency.forEach((l, i) => {
+      if (l >= settings.stallThresholdMs) stalls.push([twin.start[i]!, twin.start[i]! + l]);
+    });
+  }
+  const inStall = (start: number, latency: number) => stalls.some(([from, to]) => start <= to && start + latency >= from);
+
   const rows = streams.map((s): CliffRow => {
     const sorted = [...s.latency].sort((a, b) => a - b);
+    let waits = 0;
+    let stalled = 0;
+    s.latency.forEach((l, i) => {
+      if (l < settings.waitThresholdMs) return;
+      if (s === twin || inStall(s.start[i]!, l)) stalled++;
+      else waits++;
+    });
     const a = after[s.library.id]!;
     const b = before[s.library.id]!;
     return {
@@ -167,7 +191,8 @@ async function runGroup(child: ChildProcess, endpoints: Endpoints, libraries: Li
       p50: quantileSorted(sorted, 0.5),
       p99: quantileSorted(sorted, 0.99),
       max: sorted[sorted.length - 1] ?? Number.NaN,
-      waits: s.latency.filter((l) => l >= settings.waitThresholdMs).length,
+      waits,
+      stalled,
       expiredSent: a.unauthorized - b.unauthorized,
       failed: s.status.filter((st) => st !== 200).length + (s.fired - s.latency.length), // unanswered after 30 s count as failed
       tokenRequests: a.tokenRequests - b.tokenRequests,

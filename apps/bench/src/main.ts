@@ -39,7 +39,7 @@ const settings = {
   cached: quick ? { calls: 200_000, rounds: 3, uncachedCalls: 200 } : { calls: 2_000_000, rounds: 7, uncachedCalls: 2_000 },
   overhead: quick ? { requests: 300, rounds: 5 } : { requests: 5_000, rounds: 7 },
   storm: { concurrency: 1_000, latencyMs: 100 },
-  cliff: { durationMs: quick ? 5_500 : 60_000, intervalMs: 10, expiresIn: 5, latencyMs: 300, waitThresholdMs: 250 },
+  cliff: { durationMs: quick ? 5_500 : 60_000, intervalMs: 10, expiresIn: 5, latencyMs: 300, waitThresholdMs: 250, stallThresholdMs: 50 },
   fleet: quick
     ? { processes: 16, tokenLifetimeSeconds: 3, lifetimes: 1, intervalMs: 10, warmCalls: 100_000, warmRounds: 5 }
     : { processes: 16, tokenLifetimeSeconds: 3, lifetimes: 10, intervalMs: 10, warmCalls: 500_000, warmRounds: 15 },

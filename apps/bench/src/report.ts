@@ -106,9 +106,10 @@ export function cliffTable(r: CliffResult): Table {
       `${(s.durationMs / 1000).toFixed(0)} s per library, one request every ${s.intervalMs} ms (fired without waiting for the previous one), ` +
       'one group per HTTP client after another (its static-header twin, the tokenkit adapter and the peers built on it run at the same time), ' +
       `tokens live ${s.expiresIn} s, the token endpoint answers after ${s.latencyMs} ms, the API rejects expired tokens. ` +
-      `"waits": requests slower than ${s.waitThresholdMs} ms. "expired sent": requests the API answered 401. ` +
+      `"waits": requests slower than ${s.waitThresholdMs} ms, i.e. that waited on the token endpoint; "stalled": requests as slow during a pause the static-header twin saw too ` +
+      `(one of its requests took ≥ ${s.stallThresholdMs} ms at the same time: the machine or process paused, not the token logic). "expired sent": requests the API answered 401. ` +
       `"p99 vs static": p99 / p99 of the same HTTP client with a static header.`,
-    columns: ['library', 'requests', 'p50', 'p99', 'max', 'waits', 'expired sent', 'failed', 'token requests', 'p99 vs static', 'target'],
+    columns: ['library', 'requests', 'p50', 'p99', 'max', 'waits', 'stalled', 'expired sent', 'failed', 'token requests', 'p99 vs static', 'target'],
     footnotes: [
       `Event-loop utilization of the clients' process per group: ${Object.entries(r.utilization)
         .map(([client, u]) => `${client} ${percent(u)}`)
@@ -127,7 +128,8 @@ export function cliffTable(r: CliffResult): Table {
         formatMs(row.p50),
         formatMs(row.p99),
         formatMs(row.max),
-        String(row.waits),
+        row.library.kind === 'static' ? '' : String(row.waits),
+        String(row.stalled),
         String(row.expiredSent),
         String(row.failed),
         String(row.tokenRequests),
@@ -293,7 +295,7 @@ export function charts(res: Results): Map<string, string> {
         `cliff-${row.library.id}.svg`,
         latencyChart({
           title: `${row.library.label}: request latency over ${(s.durationMs / 1000).toFixed(0)} s`,
-          subtitle: `p50 ${formatMs(row.p50)}, p99 ${formatMs(row.p99)}, max ${formatMs(row.max)}; ${row.waits} waits, ${row.expiredSent} expired tokens sent, ${row.tokenRequests} token requests (${s.expiresIn} s tokens, ${s.latencyMs} ms token endpoint)`,
+          subtitle: `p50 ${formatMs(row.p50)}, p99 ${formatMs(row.p99)}, max ${formatMs(row.max)}; ${row.waits} waits${row.stalled ? ` (+${row.stalled} stalled)` : ''}, ${row.expiredSent} expired tokens sent, ${row.tokenRequests} token requests (${s.expiresIn} s tokens, ${s.latencyMs} ms token endpoint)`,
           kind: kindOf(row.library.kind),
           start: row.samples.start,
           latency: row.samples.latency,
