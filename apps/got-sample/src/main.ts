@@ -1,157 +1,50 @@
 // A got client of the payments API that gets its OAuth 2.0 access tokens
 // from tokenkit (client_credentials; client_secret_post in the demo). See
-// README.md for the environment variables and how to run it.
-import { setTimeout as sleep } from 'node:timers/promises';
+// README.md for the environment variables and how to run it. The demo's
+// narration, counting and checks come from apps/demo-stack/src/sample-kit.ts.
 import got, { RequestError } from 'got';
 import { createTokenProvider, isTokenKitError, tokenHooks, type ClientAuthMethod } from '@tokenkit/got';
+import { startSample, type Payment } from '@tokenkit-apps/demo-stack/sample-kit';
 
-interface Payment {
-  id: string;
-  amount: number;
-  currency: string;
-  status: string;
-}
-
-const config = readConfig();
-const tally = { apiCalls: 0, tokensFetched: 0, retries: 0, failures: 0 };
-const expiries: number[] = []; // when each token fetched so far expires
-let backgroundFetches = 0; // tokens renewed ahead of time, while the previous one still served
-let refreshing = 0; // such renewals under way
-const started = Date.now();
+const demo = startSample({
+  name: 'got',
+  isTokenKitError,
+  describeError: (error) => (error instanceof RequestError ? `${error.response?.statusCode ?? error.code} ${error.message}` : undefined),
+});
+const { env, need } = demo;
 
 // One token provider per client identity, shared by everything in the process.
 const tokens = createTokenProvider({
-  ...config.endpoint, // { tokenEndpoint } or { issuer } (discovery)
-  clientId: config.clientId,
-  clientSecret: config.clientSecret,
-  clientAuthMethod: config.clientAuthMethod, // client_secret_post: id and secret in the form body
-  ...config.tokenRequest, // scope, resource, audience
-  onEvent(event) {
-    if (event.type === 'fetch') {
-      tally.tokensFetched++;
-      expiries.push(event.expiresAt);
-      if (event.background) {
-        backgroundFetches++;
-        refreshing--;
-      }
-      const life = ((event.expiresAt - Date.now()) / 1000).toFixed(1);
-      say(`token #${tally.tokensFetched} fetched ${event.background ? 'in the background' : 'on demand'}, expires in ${life} s`);
-    } else if (event.type === 'invalidate') {
-      tally.retries++; // the hooks dropped a token the API refused and retry the call once
-    } else if (event.type === 'refresh') {
-      refreshing++;
-    } else if (event.type === 'error') {
-      if (event.background) refreshing--;
-      say(`token request failed: ${event.error.message}`);
-    }
-  },
+  issuer: env('TOKEN_ISSUER'), // the token endpoint is discovered from the issuer, or given:
+  tokenEndpoint: env('TOKEN_ISSUER') ? undefined : need('TOKEN_URL'),
+  clientId: need('CLIENT_ID'),
+  clientSecret: need('CLIENT_SECRET'),
+  // client_secret_post: id and secret in the form body
+  clientAuthMethod: (env('CLIENT_AUTH_METHOD') ?? 'client_secret_post') as ClientAuthMethod,
+  scope: env('SCOPE'),
+  resource: env('RESOURCE'),
+  audience: env('AUDIENCE'),
+  onEvent: demo.onTokenEvent,
 });
 
 // The got instance: the token goes to requests under prefixUrl's origin, checked again on every redirect hop.
-const payments = got.extend({ prefixUrl: config.apiUrl, hooks: tokenHooks(tokens), timeout: { request: 5000 } });
+const payments = got.extend({ prefixUrl: need('API_URL'), hooks: tokenHooks(tokens), timeout: { request: 5000 } });
 
-say('1. ten concurrent calls on a cold cache');
-await Promise.all(Array.from({ length: 10 }, () => call(() => payments.get('payments').json<{ payments: Payment[] }>())));
-check(tally.tokensFetched === 1, `10 concurrent calls shared ${tally.tokensFetched} token request(s)`);
+const listPayments = () => demo.call(() => payments.get('payments').json<{ payments: Payment[] }>());
 
-say('2. create, read and refund payments, 3 calls at a time, until two tokens have expired');
-const firstToken = tally.tokensFetched;
-const expired = () => expiries.filter((expiresAt) => expiresAt <= Date.now()).length;
-for (let round = 1; expired() < 2 && Date.now() - started < 30_000; round++) {
-  const created = await call(() => payments.post('payments', { json: { amount: round * 10, currency: 'EUR' } }).json<Payment>());
-  if (created === undefined) {
-    await sleep(200);
-    continue;
-  }
+await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, listPayments)));
+
+await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
+  const created = await demo.call(() => payments.post('payments', { json: { amount: round * 10, currency: 'EUR' } }).json<Payment>());
+  if (created === undefined) return;
   await Promise.all([
-    call(() => payments.get(`payments/${created.id}`).json<Payment>()),
-    call(() => payments.post(`payments/${created.id}/refund`).json<Payment>()),
-    call(() => payments.get('payments').json<{ payments: Payment[] }>()),
+    demo.call(() => payments.get(`payments/${created.id}`).json<Payment>()),
+    demo.call(() => payments.post(`payments/${created.id}/refund`).json<Payment>()),
+    listPayments(),
   ]);
-  await sleep(200);
-}
-check(
-  expired() >= 2,
-  `${expired()} tokens expired while calls went on; ${backgroundFetches} of the ${tally.tokensFetched - firstToken} newer ones were fetched in the background`,
-);
+});
 
-say('3. the API revokes the token in use; the next calls get 401');
-const before = { ...tally };
-await revokeCurrentToken();
-const results = await Promise.all(Array.from({ length: 3 }, () => call(() => payments.get('payments').json<{ payments: Payment[] }>())));
-check(
-  results.every((r) => r !== undefined) && tally.retries > before.retries && tally.tokensFetched > before.tokensFetched,
-  `${tally.retries - before.retries} call(s) got 401 and were retried once with ${tally.tokensFetched - before.tokensFetched} new token`,
-);
+// The hooks drop the refused token, get one new token for all three calls and retry each once.
+await demo.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, listPayments)));
 
-say(`done: ${tally.apiCalls} API calls, ${tally.tokensFetched} tokens fetched, ${tally.retries} retried after 401, ${tally.failures} failures`);
-console.log(JSON.stringify({ report: 'tokenkit-sample', sample: 'got', ...tally }));
-process.exitCode = tally.failures === 0 ? 0 : 1;
-
-// ---- helpers ---------------------------------------------------------------
-
-/** Makes one API call; a failure is counted and printed, never thrown. */
-async function call<T>(request: () => Promise<T>): Promise<T | undefined> {
-  tally.apiCalls++;
-  try {
-    return await request();
-  } catch (error) {
-    tally.failures++;
-    // Errors from the token provider are TokenKitErrors with a stable code; none contains a secret or a token.
-    if (isTokenKitError(error)) say(`call failed, no token: ${error.name} ${error.code}: ${error.message}`);
-    else if (error instanceof RequestError) say(`call failed: ${error.response?.statusCode ?? error.code} ${error.message}`);
-    else say(`call failed: ${String(error)}`);
-    return undefined;
-  }
-}
-
-function check(ok: boolean, what: string): void {
-  if (!ok) tally.failures++;
-  say(`${ok ? '✓' : '✗'} ${what}`);
-}
-
-function say(line: string): void {
-  console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${line}`);
-}
-
-/**
- * Demo stack only: asks the payments API to refuse the token the provider
- * currently serves (by its `jti`), as a real API would after revocation. A
- * renewal under way would replace that token before the next calls: then wait
- * for it and revoke the new token.
- */
-async function revokeCurrentToken(): Promise<void> {
-  let { accessToken } = await tokens.getToken();
-  while (refreshing > 0) {
-    await sleep(10);
-    ({ accessToken } = await tokens.getToken());
-  }
-  const { jti } = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: string };
-  const res = await fetch(new URL('/admin/revoke', config.apiUrl), { method: 'POST', body: JSON.stringify({ jti }) });
-  if (res.status !== 204) throw new Error(`the demo API did not revoke the token: ${res.status}`);
-}
-
-/** Configuration from the environment; see README.md. */
-function readConfig() {
-  const env = (name: string) => process.env[name] || undefined;
-  const need = (name: string): string => {
-    const value = env(name);
-    if (value === undefined) {
-      console.error(`${name} is not set. See apps/got-sample/README.md.`);
-      process.exit(2);
-    }
-    return value;
-  };
-  const issuer = env('TOKEN_ISSUER');
-  const scope = env('SCOPE');
-  const resource = env('RESOURCE');
-  const audience = env('AUDIENCE');
-  return {
-    endpoint: issuer ? { issuer } : { tokenEndpoint: need('TOKEN_URL') },
-    clientId: need('CLIENT_ID'),
-    clientSecret: need('CLIENT_SECRET'),
-    clientAuthMethod: (env('CLIENT_AUTH_METHOD') ?? 'client_secret_post') as ClientAuthMethod,
-    tokenRequest: { ...(scope ? { scope } : {}), ...(resource ? { resource } : {}), ...(audience ? { audience } : {}) },
-    apiUrl: need('API_URL'),
-  };
-}
+demo.report();
