@@ -1,0 +1,246 @@
+// The harness of the adapters' overhead benches (packages/<x>/bench/overhead.ts):
+// the same request through the adapter and with a static Authorization header,
+// the two taking turns in one process, in rounds after a warm-up; medians; a printout.
+//
+// Fairness: the variants alternate turn by turn (one request per turn, or a block
+// of `block` requests), the first of each turn flipping, so a burst of other load
+// on the machine, a GC pause or work one variant leaves behind falls on both alike.
+// The headline ratio compares medians (per request, or of paired blocks): on a
+// shared machine a few long preemptions by other processes decide the totals, not
+// the adapter; the ratio of totals is reported too.
+import { parseArgs } from 'node:util';
+import { startApi, type ApiServer } from './api-server.ts';
+import { startTokenServer, type TokenServer } from './token-server.ts';
+
+/**
+ * The median of some numbers (NaN for none).
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface PairedBenchOptions {
+  /** One request through the adapter; `i` is its index in the round. */
+  adapter: (i: number) => Promise<unknown>;
+  /** The same request with a static Authorization header. */
+  baseline: (i: number) => Promise<unknown>;
+  /** Requests per variant and round. */
+  requests: number;
+  rounds: number;
+  /** Requests per turn. Default 1: the variants alternate request by request. */
+  block?: number;
+  /**
+   * A round's headline ratio. `p50` (default): the baseline's median request time /
+   * the adapter's. `blocks`: the median over the round's turns of baseline time /
+   * adapter time of the two adjacent blocks (they see the same machine load).
+   */
+  ratio?: 'p50' | 'blocks';
+  /** Requests per variant of the warm-up round (JIT, connection pools). Default min(500, requests). */
+  warmup?: number;
+  /** Called after every round, the warm-up included, with its requests per variant: check what the API saw. */
+  afterRound?: (requests: number) => void;
+}
+
+/** One round's figures (the shape the axios and got benches return). */
+export interface PairedRound {
+  /** Wall time of the requests through the adapter, ms. */
+  adapterMs: number;
+  /** Wall time of the same requests with a static header, ms. */
+  staticMs: number;
+  /** The headline, static / adapter as chosen by the `ratio` option: 1 means no overhead. */
+  ratio: number;
+  /** staticMs / adapterMs; on a busy machine other processes' preemptions dominate it. */
+  totalRatio: number;
+  /** Median time of one request, µs. */
+  adapterP50Micros: number;
+  staticP50Micros: number;
+}
+
+export interface PairedResult {
+  requests: number;
+  rounds: PairedRound[];
+  /** Median of the rounds' ratios; the target is >= 0.97. */
+  medianRatio: number;
+  /** Median of the rounds' total-time ratios (static ms / adapter ms). */
+  medianTotalRatio: number;
+  /** Mean time of one request, median over the rounds, µs. */
+  adapterMicros: number;
+  staticMicros: number;
+}
+
+/**
+ * Times `requests` requests per variant in each of `rounds` rounds, after a warm-up round.
+ *
+ * @example
+ * ```ts
+ * const result = await measurePaired({
+ *   adapter: () => withAdapter.get('/payments'),
+ *   baseline: () => withStaticHeader.get('/payments'),
+ *   requests: 5000,
+ *   rounds: 5,
+ * });
+ * console.log(result.medianRatio); // 1 = no overhead
+ * ```
+ */
+export async function measurePaired(options: PairedBenchOptions): Promise<PairedResult> {
+  const { requests, rounds } = options;
+  await pairedRound(options, options.warmup ?? Math.min(500, requests));
+  const results: PairedRound[] = [];
+  for (let r = 0; r < rounds; r++) results.push(await pairedRound(options, requests));
+  return {
+    requests,
+    rounds: results,
+    medianRatio: median(results.map((r) => r.ratio)),
+    medianTotalRatio: median(results.map((r) => r.totalRatio)),
+    adapterMicros: (median(results.map((r) => r.adapterMs)) * 1000) / requests,
+    staticMicros: (median(results.map((r) => r.staticMs)) * 1000) / requests,
+  };
+}
+
+async function pairedRound(options: PairedBenchOptions, requests: number): Promise<PairedRound> {
+  const block = options.block ?? 1;
+  const adapterTimes = new Float64Array(requests);
+  const staticTimes = new Float64Array(requests);
+  const turnRatios: number[] = [];
+  const run = async (request: (i: number) => Promise<unknown>, times: Float64Array, from: number, to: number) => {
+    let sum = 0;
+    for (let i = from; i < to; i++) {
+      const started = performance.now();
+      await request(i);
+      const ms = performance.now() - started;
+      times[i] = ms;
+      sum += ms;
+    }
+    return sum;
+  };
+  for (let from = 0, turn = 0; from < requests; from += block, turn++) {
+    const to = Math.min(requests, from + block);
+    let adapterMs: number;
+    let staticMs: number;
+    if (turn % 2 === 0) {
+      adapterMs = await run(options.adapter, adapterTimes, from, to);
+      staticMs = await run(options.baseline, staticTimes, from, to);
+    } else {
+      staticMs = await run(options.baseline, staticTimes, from, to);
+      adapterMs = await run(options.adapter, adapterTimes, from, to);
+    }
+    turnRatios.push(staticMs / adapterMs);
+  }
+  options.afterRound?.(requests);
+  const adapterMs = adapterTimes.reduce((a, b) => a + b, 0);
+  const staticMs = staticTimes.reduce((a, b) => a + b, 0);
+  const adapterP50Micros = median([...adapterTimes]) * 1000;
+  const staticP50Micros = median([...staticTimes]) * 1000;
+  const ratio = options.ratio === 'blocks' ? median(turnRatios) : staticP50Micros / adapterP50Micros;
+  return { adapterMs, staticMs, ratio, totalRatio: staticMs / adapterMs, adapterP50Micros, staticP50Micros };
+}
+
+/**
+ * Starts a token server and a protected API that accepts only its tokens (with
+ * `apiHeaders` on every 2xx answer), runs `bench` and stops both.
+ *
+ * @example
+ * ```ts
+ * const result = await withBenchServers(async ({ tokenServer, api }) => measurePaired({ ... }));
+ * ```
+ */
+export async function withBenchServers<T>(
+  bench: (servers: { tokenServer: TokenServer; api: ApiServer }) => Promise<T>,
+  apiHeaders?: Record<string, string>,
+): Promise<T> {
+  const tokenServer = await startTokenServer();
+  try {
+    const api = await startApi({ isValid: (token) => tokenServer.isValid(token), ...(apiHeaders ? { headers: apiHeaders } : {}) });
+    try {
+      return await bench({ tokenServer, api });
+    } finally {
+      await api.close();
+    }
+  } finally {
+    await tokenServer.close();
+  }
+}
+
+/**
+ * A bench's command line: `--quick`, `--requests N`, `--rounds N`, and the
+ * bench's own boolean `flags`.
+ *
+ * @example
+ * ```ts
+ * const { requests, rounds, flags } = benchArgs({ full: { requests: 5000, rounds: 7 }, quick: { requests: 500, rounds: 5 } }, ['control']);
+ * ```
+ */
+export function benchArgs(
+  sizes: { full: { requests: number; rounds: number }; quick: { requests: number; rounds: number } },
+  flags: readonly string[] = [],
+): { requests: number; rounds: number; quick: boolean; flags: Record<string, boolean> } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      requests: { type: 'string' },
+      rounds: { type: 'string' },
+      ...Object.fromEntries(flags.map((flag) => [flag, { type: 'boolean' as const }])),
+    },
+  }) as { values: Record<string, string | boolean | undefined> };
+  const quick = values['quick'] === true;
+  const defaults = quick ? sizes.quick : sizes.full;
+  const count = (value: unknown, fallback: number, name: string) => {
+    const n = value === undefined ? fallback : Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  return {
+    requests: count(values['requests'], defaults.requests, 'requests'),
+    rounds: count(values['rounds'], defaults.rounds, 'rounds'),
+    quick,
+    flags: Object.fromEntries(flags.map((flag) => [flag, values[flag] === true])),
+  };
+}
+
+/**
+ * Median over the rounds of how much longer the adapter's median request took, µs.
+ *
+ * @example
+ * ```ts
+ * medianOverheadMicros(result.rounds); // 4.2
+ * ```
+ */
+export function medianOverheadMicros(rounds: readonly PairedRound[]): number {
+  return median(rounds.map((r) => r.adapterP50Micros - r.staticP50Micros));
+}
+
+/**
+ * Prints a paired result: one line per round, then the medians against the 0.97 target.
+ *
+ * @example
+ * ```ts
+ * printPaired('@tokenkit/axios overhead', result, { adapter: 'interceptor' });
+ * ```
+ */
+export function printPaired(title: string, result: PairedResult, labels: { adapter?: string; baseline?: string; ratio?: string } = {}): void {
+  const adapter = labels.adapter ?? 'adapter';
+  const baseline = labels.baseline ?? 'static header';
+  const perRequest = (ms: number) => ((ms * 1000) / result.requests).toFixed(1);
+  const show = (ms: number, p50: number) => `${ms.toFixed(1)} ms (${perRequest(ms)} µs/req, p50 ${p50.toFixed(1)} µs)`;
+  console.log(`${title}: ${result.requests} sequential loopback requests per variant and round, ${result.rounds.length} interleaved rounds (Node ${process.versions.node})`);
+  result.rounds.forEach((r, i) => {
+    console.log(
+      `round ${i + 1}: ${adapter} ${show(r.adapterMs, r.adapterP50Micros)} | ${baseline} ${show(r.staticMs, r.staticP50Micros)} | ratio ${r.ratio.toFixed(3)} (totals ${r.totalRatio.toFixed(3)})`,
+    );
+  });
+  const met = result.medianRatio >= 0.97 ? 'met' : 'NOT met';
+  console.log(
+    `median ratio ${baseline} / ${adapter}: ${result.medianRatio.toFixed(3)} ${labels.ratio ?? 'by median request time'} (target >= 0.97: ${met}); of total times ${result.medianTotalRatio.toFixed(3)}`,
+  );
+  console.log(
+    `µs per request (median over rounds): ${adapter} ${result.adapterMicros.toFixed(1)}, ${baseline} ${result.staticMicros.toFixed(1)}; median extra time per request with ${adapter}: ${medianOverheadMicros(result.rounds).toFixed(1)} µs`,
+  );
+}
