@@ -16,6 +16,9 @@ export interface VariantTiming {
 }
 
 export interface OverheadRound {
+  /** Total ms with tokenHooks and with a static header (the shape the other adapters' benches report). */
+  adapterMs: number;
+  staticMs: number;
   /** With tokenHooks. */
   adapter: VariantTiming;
   /** With a static Authorization header. */
@@ -60,6 +63,8 @@ export async function measureOverhead({ requests = 5000, rounds = 5 }: { request
   return {
     requests,
     rounds: result.rounds.map((r) => ({
+      adapterMs: r.adapterMs,
+      staticMs: r.staticMs,
       adapter: { totalMs: r.adapterMs, medianUs: r.adapterP50Micros },
       static: { totalMs: r.staticMs, medianUs: r.staticP50Micros },
       ratio: r.ratio,
