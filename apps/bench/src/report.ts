@@ -48,7 +48,7 @@ export function cachedTable(r: CachedResult): Table {
   const peers = r.rows.filter((row) => row.kind === 'peer');
   return {
     title: '1. Cached token: calls per second',
-    note: `Median of ${r.rounds} interleaved rounds of ${r.calls.toLocaleString('en')} awaited calls each, after the cache is filled; "vs lookup" compares with an \`async\` Map lookup measured in the same rounds.`,
+    note: `Calls per CPU-second of the process, median of ${r.rounds} interleaved rounds of ${r.calls.toLocaleString('en')} awaited calls each, after the cache is filled; "vs lookup" compares with an \`async\` Map lookup measured in the same rounds.`,
     columns: ['getter', 'calls/s', 'vs lookup', 'target'],
     rows: r.rows.map((row) => [
       row.label + (row.note ? ` (${row.note})` : ''),
@@ -65,12 +65,15 @@ export function cachedTable(r: CachedResult): Table {
 export function overheadTable(rows: OverheadRow[]): Table {
   return {
     title: '2. Request overhead per adapter',
-    note: `${rows[0]?.requests.toLocaleString('en') ?? '?'} sequential loopback GETs per variant and round, the adapter vs. the same client with a static Authorization header; ratio = static time / adapter time (1 = no overhead), median over interleaved rounds.`,
+    note:
+      `${rows[0]?.requests.toLocaleString('en') ?? '?'} sequential loopback GETs per variant and round through the adapter and through the same client with a static Authorization header, ` +
+      'the two taking turns (the shared harness packages/test-utils/src/bench.ts, run by each adapter\'s bench/overhead.ts); ratio = static / adapter (1 = no overhead) as that bench computes it ' +
+      '(per-request medians; Apollo: paired blocks), median over the rounds. µs/request: total time of a round / requests, median round.',
     columns: ['adapter', 'µs/request', 'static µs/request', 'median ratio', 'rounds', 'target ≥ 0.97', 'measured by'],
     rows: rows.map((row) => [
       row.library.label,
-      row.adapterMicros.toFixed(1),
-      row.staticMicros.toFixed(1),
+      Number.isFinite(row.adapterMicros) ? row.adapterMicros.toFixed(1) : 'n/a',
+      Number.isFinite(row.staticMicros) ? row.staticMicros.toFixed(1) : 'n/a',
       row.medianRatio.toFixed(3),
       row.rounds.map((x) => x.ratio.toFixed(2)).join(' '),
       mark(row.medianRatio >= OVERHEAD_TARGET),

@@ -57,7 +57,7 @@ export interface Table {
 
 /** Columns whose cells are all figures are right-aligned; the rest left. */
 function numericColumns(table: Table): boolean[] {
-  return table.columns.map((_, i) => i > 0 && table.rows.every((r) => (r[i] ?? '') === '' || /^[-+]?[\d.]/.test(r[i]!)));
+  return table.columns.map((_, i) => i > 0 && table.rows.every((r) => (r[i] ?? '') === '' || /^([-+]?[\d.]|n\/a$)/.test(r[i]!)));
 }
 
 /** A table as aligned plain text for the terminal. */
