@@ -54,7 +54,6 @@ const results: Results = {
   machine: describeMachine(),
   startedAt: new Date(),
   durationS: 0,
-  settings,
   libraries: [...tokenkit, ...statics, ...peerLibraries],
   notes: [],
   errors: [],

@@ -17,7 +17,6 @@ export interface Results {
   machine: Machine;
   startedAt: Date;
   durationS: number;
-  settings: Record<string, unknown>;
   libraries: Library[];
   cached?: CachedResult;
   overhead?: OverheadRow[];
