@@ -239,7 +239,7 @@ export function targets(res: Results): Target[] {
       out.push({
         measure: `expiry cliff ${row.library.label}`,
         target: 'p99 ≤ static +10 %, 0 waits, 0 expired',
-        result: `p99 ${vs.toFixed(2)}× static, ${row.waits} waits, ${row.expiredSent} expired`,
+        result: `p99 ${formatMs(row.p99)} vs ${twin ? formatMs(twin.p99) : 'n/a'} static (${vs.toFixed(2)}×), ${row.waits} waits, ${row.expiredSent} expired`,
         met: vs <= P99_TOLERANCE && row.waits === 0 && row.expiredSent === 0,
       });
     }
