@@ -18,7 +18,7 @@ export type TokenEndpointErrorCode =
   | 'insecure_endpoint';
 
 /** Codes of every tokenkit error. */
-export type TokenKitErrorCode = TokenEndpointErrorCode | 'oauth_error' | 'invalid_option' | 'aborted' | 'store';
+export type TokenKitErrorCode = TokenEndpointErrorCode | 'oauth_error' | 'invalid_option' | 'store';
 
 /**
  * Base class of every error tokenkit throws. Check with {@link isTokenKitError},

@@ -104,7 +104,7 @@ export function readTokenAnswer(
 }
 
 /** A non-2xx answer that is not an OAuth error response. */
-export function statusError(answer: HttpAnswer, what: string): TokenKitError {
+function statusError(answer: HttpAnswer, what: string): TokenKitError {
   const retryAfter = answer.headers.get('retry-after');
   const hint = retryAfter === null ? '' : `, Retry-After ${retryAfter.slice(0, 40)}`;
   return new TokenEndpointError('http_status', `${what} answered HTTP ${answer.status} (${contentType(answer)}${hint})`, {
