@@ -130,7 +130,8 @@ export function createRequestAuthorizer(
       if (sent === undefined || !sent.startsWith(BEARER)) return false;
       // Rejected: never serve it again, even when this request cannot be re-sent.
       await tokens.invalidate(sent.slice(BEARER.length));
-      return request.replayable;
+      // Re-sending is worth it only with another token (invalidate may keep one, see there).
+      return request.replayable && tokens.cachedAuthorizationHeader() !== sent;
     },
   };
 }

@@ -295,6 +295,24 @@ describe('invalidate', () => {
   });
 });
 
+describe('an API that rejects every token', () => {
+  it('drops a rejected token, but keeps its replacement for 10 s if that is rejected too: no token request per 401', async () => {
+    const c = clock();
+    const { tokens, events } = provider({ now: c.now });
+    const t1 = await tokens.getToken();
+    expect(await tokens.invalidate(t1.accessToken)).toBe(true);
+    const t2 = await tokens.getToken();
+    for (let i = 0; i < 50; i++) expect(await tokens.invalidate(t2.accessToken)).toBe(false);
+    expect((await tokens.getToken()).accessToken).toBe(t2.accessToken);
+    expect(server.count).toBe(2);
+    c.advance(10_000);
+    expect(await tokens.invalidate(t2.accessToken)).toBe(true);
+    expect((await tokens.getToken()).accessToken).not.toBe(t2.accessToken);
+    expect(server.count).toBe(3);
+    expect(events.filter((e) => e.type === 'invalidate' && e.dropped)).toHaveLength(2);
+  });
+});
+
 describe('store tier', () => {
   it('a second provider (a restarted process) takes the stored token without a token request', async () => {
     const store = memoryStore();
@@ -335,7 +353,8 @@ describe('store tier', () => {
       set: (key, token, ttl) => (mode === 'ok' ? inner.set(key, token, ttl) : Promise.reject(new Error('down'))),
       delete: (key) => inner.delete(key),
     };
-    const { tokens, events } = provider({ store: flaky, storeTimeoutMs: 50 });
+    const c = clock();
+    const { tokens, events } = provider({ store: flaky, storeTimeoutMs: 50, now: c.now });
     const t1 = await tokens.getToken();
     await tokens.invalidate(t1.accessToken);
     mode = 'hang';
@@ -346,6 +365,7 @@ describe('store tier', () => {
     expect(events.find((e) => e.type === 'error')).toMatchObject({ error: { code: 'store' } });
     mode = 'ok';
     const t3 = await tokens.getToken(); // memory hit: the store is not asked
+    c.advance(10_000); // past the cooldown for dropping a replacement token
     await tokens.invalidate(t3.accessToken);
     await tokens.getToken();
     expect(events.filter((e) => e.type === 'store_recovered')).toHaveLength(1);

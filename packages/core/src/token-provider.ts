@@ -52,9 +52,12 @@ export interface TokenProvider {
   cachedAuthorizationHeader(): string | undefined;
   /**
    * Drops `accessToken` (after an API answered 401) if it is still the cached
-   * one, here and in the store; a newer token is left alone.
+   * one, here and in the store; a newer token is left alone. A token that
+   * itself replaced a rejected one less than 10 s ago is kept: when every
+   * token is rejected, the API is the problem, and fetching again per 401
+   * would hammer the token endpoint. Resolves to true when the token was dropped.
    */
-  invalidate(accessToken: string): Promise<void>;
+  invalidate(accessToken: string): Promise<boolean>;
 }
 
 interface Entry {
@@ -71,6 +74,8 @@ interface Entry {
 }
 
 const MIN_POLL_MS = 25;
+/** A token fetched to replace a rejected one is not dropped again within this time. */
+const REJECTION_COOLDOWN_MS = 10_000;
 const MAX_POLL_MS = 500;
 
 /**
@@ -106,6 +111,8 @@ class OAuthTokenProvider implements TokenProvider {
   #refreshToken: string | undefined;
   /** The last token invalidated: never adopted again from the store. */
   #rejected: string | undefined;
+  /** When invalidate() last dropped the cached token. */
+  #lastDropAt: number | undefined;
   #storeFailing = false;
   // Hoisted from #o: read on every call.
   readonly #now: () => number;
@@ -161,16 +168,29 @@ class OAuthTokenProvider implements TokenProvider {
     return undefined;
   }
 
-  async invalidate(accessToken: string): Promise<void> {
-    const dropped = this.#entry?.token.accessToken === accessToken;
-    if (dropped) this.#entry = undefined;
-    this.#rejected = accessToken;
-    const store = this.#o.store;
-    if (store !== undefined) {
-      const stored = await this.#storeCall('get', () => store.get(this.key));
-      if (stored?.accessToken === accessToken) await this.#storeCall('delete', () => store.delete(this.key));
+  async invalidate(accessToken: string): Promise<boolean> {
+    const entry = this.#entry;
+    const now = this.#now();
+    const current = entry !== undefined && entry.token.accessToken === accessToken;
+    // The token that replaced a rejected one is rejected too, at once: the API (a wrong audience, a
+    // misconfigured client), not the token, is the problem. Fetching again for every such 401 would
+    // hammer the token endpoint, so a replacement is dropped only after a cooldown.
+    const refused = current && this.#lastDropAt !== undefined && entry.receivedAt >= this.#lastDropAt && now - this.#lastDropAt < REJECTION_COOLDOWN_MS;
+    const dropped = current && !refused;
+    if (dropped) {
+      this.#entry = undefined;
+      this.#lastDropAt = now;
+    }
+    if (!refused) {
+      this.#rejected = accessToken;
+      const store = this.#o.store;
+      if (store !== undefined) {
+        const stored = await this.#storeCall('get', () => store.get(this.key));
+        if (stored?.accessToken === accessToken) await this.#storeCall('delete', () => store.delete(this.key));
+      }
     }
     this.#emit({ type: 'invalidate', key: this.key, dropped });
+    return dropped;
   }
 
   // ---- acquisition -------------------------------------------------------
