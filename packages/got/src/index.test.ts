@@ -117,6 +117,31 @@ describe('tokenHooks: where the token goes', () => {
     expect(hop2?.authorization).toBe(hop1?.authorization);
   });
 
+  it('puts no token on a redirect hop when the first request went without one', async () => {
+    const other = await startApi();
+    try {
+      const { http } = client();
+      const from = api.requests.length;
+      const error = await rejection(http.get(`${other.origin}/redirect`, { searchParams: { to: `${api.origin}/payments` } }));
+      expect((error as HTTPError).response.statusCode).toBe(401); // and no 401 retry: the token never went out
+      expect(other.requests.map((r) => r.authorization)).toEqual([undefined]);
+      expect(since(from).map((r) => r.authorization)).toEqual([undefined]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("keeps the token on got's own retries", async () => {
+    const { http } = client();
+    const from = api.requests.length;
+    const error = await rejection(http.get('status/503', { retry: { limit: 1, calculateDelay: ({ computedValue }) => (computedValue > 0 ? 1 : 0) } }));
+    expect((error as HTTPError).response.statusCode).toBe(503);
+    const sent = since(from).map((r) => r.authorization);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatch(/^Bearer at-/);
+    expect(sent[1]).toBe(sent[0]);
+  });
+
   it('checks each hop: a header it set is removed when a hop goes where the token may not', async () => {
     // got 16 already strips Authorization on a cross-origin redirect; this drives the
     // hook as got does on a hop that kept the header (older got, or a hook-changed URL).

@@ -1,4 +1,4 @@
-import type { AfterResponseHook, BeforeErrorHook, BeforeRequestHook, Hooks, NormalizedOptions } from 'got';
+import type { AfterResponseHook, BeforeErrorHook, BeforeRedirectHook, BeforeRequestHook, Headers, Hooks, NormalizedOptions } from 'got';
 import { createRequestAuthorizer, type GetTokenOptions, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 export {
@@ -22,13 +22,15 @@ export type {
 export type TokenHooksOptions = RequestAuthOptions;
 
 /** The hooks {@link tokenHooks} returns: pass them as `hooks` to `got.extend()`. */
-export type TokenHooks = Pick<Hooks, 'beforeRequest' | 'afterResponse' | 'beforeError'>;
+export type TokenHooks = Pick<Hooks, 'beforeRequest' | 'beforeRedirect' | 'afterResponse' | 'beforeError'>;
 
 /**
  * Our mark in `options.context`, which got copies to every redirect hop and retry: the request
  * was re-sent after a 401. A string key: got merges context with Object.entries, dropping symbols.
  */
 const RETRIED = 'tokenkitRetried';
+/** Our mark in `options.context` of a request that got redirected (set by our beforeRedirect hook). */
+const REDIRECTED = 'tokenkitRedirected';
 /** Authorizers kept per prefixUrl; more distinct prefixes than this are built per request. */
 const MAX_PREFIXES = 32;
 /** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
@@ -39,7 +41,8 @@ const REMEMBERED = 8;
  * request to the instance's `prefixUrl` origin (or to `origins`), and nowhere
  * else: not to absolute URLs of other origins, and not on a redirect hop to
  * another origin (got strips it there; `beforeRequest` runs on every hop and
- * removes ours on a hop that is not allowed). A 401 answer to a request that carried the token drops that
+ * removes ours on a hop that is not allowed). A redirect hop never gains the
+ * token: once dropped, or never sent, it stays off. A 401 answer to a request that carried the token drops that
  * token and re-sends the request once with a fresh one (not when the body is a
  * stream). An `authorization` header set by the caller (also `undefined`:
  * "send none") is left alone.
@@ -88,32 +91,39 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   const beforeRequest: BeforeRequestHook = (request) => {
     const url = request.url;
     if (url === undefined) return;
+    const current = headersOf(request)['authorization'];
+    if (current !== undefined) {
+      // The caller's own (left alone), or ours carried to a redirect hop or a got retry: kept only
+      // while this URL may have it (got 16 strips it on a cross-origin hop itself; older got did not).
+      if (ours(current) && !authorizerFor(request.prefixUrl).allows(url.href)) deleteHeader(request);
+      return;
+    }
+    // The caller's `undefined` ("send none"); or a redirect hop: a token dropped on the way
+    // (or never sent) is not put back, not even on an origin that may have it.
+    if (request.context[REDIRECTED] === true || request.isHeaderExplicitlySet?.('authorization')) return;
     const href = url.href;
     const auth = authorizerFor(request.prefixUrl);
-    const headers = request.headers;
-    const current = headers['authorization'];
-    if (current !== undefined) {
-      // Ours, carried over from the previous hop of a redirect: only while the hop is allowed.
-      if (ours(current) && !auth.allows(href)) delete headers['authorization'];
-      return; // the caller's own, or ours on an allowed hop
-    }
-    // The caller's `undefined` ("send none"), or ours that got stripped on a cross-origin hop.
-    if (request.isHeaderExplicitlySet?.('authorization') || !auth.allows(href)) return;
     // While a token is cached, core answers at once: no promise for got to await.
     const cached = auth.authorizeSync(href);
     if (typeof cached === 'string') {
-      headers['authorization'] = remember(cached);
+      setHeader(request, remember(cached));
       return;
     }
+    if (cached === null) return; // an origin that may not have the token
     return auth.authorize(href, waitOptions(request)).then((value) => {
-      if (value !== undefined) headers['authorization'] = remember(value);
+      if (value !== undefined) setHeader(request, remember(value));
     });
+  };
+
+  // Runs on every redirect, before got's next beforeRequest: marks the request as redirected.
+  const beforeRedirect: BeforeRedirectHook = (next) => {
+    next.context[REDIRECTED] = true;
   };
 
   const afterResponse: AfterResponseHook = (response, retryWithMergedOptions) => {
     if (response.statusCode !== 401) return response;
     const request = response.request.options as NormalizedOptions;
-    const sent = request.headers['authorization'];
+    const sent = headersOf(request)['authorization'];
     if (!ours(sent) || request.url === undefined) return response;
     const href = request.url.href;
     const auth = authorizerFor(request.prefixUrl);
@@ -130,12 +140,43 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   // got's errors carry the request options, headers included: keep the token out of util.inspect and JSON.
   const beforeError: BeforeErrorHook = (error) => {
     const request = error.options as NormalizedOptions | undefined;
-    if (ours(request?.headers['authorization'])) delete request!.headers['authorization'];
+    if (request !== undefined && ours(headersOf(request)['authorization'])) deleteHeader(request);
     return error;
   };
 
   // Without 401 retries, no afterResponse hook: got snapshots the request's state before each one.
-  return { beforeRequest: [beforeRequest], afterResponse: options.retryOn401 === false ? [] : [afterResponse], beforeError: [beforeError] };
+  return {
+    beforeRequest: [beforeRequest],
+    beforeRedirect: [beforeRedirect],
+    afterResponse: options.retryOn401 === false ? [] : [afterResponse],
+    beforeError: [beforeError],
+  };
+}
+
+/**
+ * got 15+ keeps headers behind a Proxy that marks every header written through it as the
+ * caller's; writing around it costs half as much per request, and leaves our token
+ * unmarked, so got's own rules (a cross-origin hop strips it) apply to it as to a generated header.
+ * got 14 has a plain headers object.
+ */
+type InternalHeaders = {
+  getInternalHeaders?: () => Headers;
+  setInternalHeader?: (name: string, value: string) => void;
+  deleteInternalHeader?: (name: string) => void;
+};
+function headersOf(request: NormalizedOptions): Headers {
+  const internal = request as unknown as InternalHeaders;
+  return internal.getInternalHeaders === undefined ? request.headers : internal.getInternalHeaders();
+}
+function setHeader(request: NormalizedOptions, value: string): void {
+  const internal = request as unknown as InternalHeaders;
+  if (internal.setInternalHeader === undefined) request.headers['authorization'] = value;
+  else internal.setInternalHeader('authorization', value);
+}
+function deleteHeader(request: NormalizedOptions): void {
+  const internal = request as unknown as InternalHeaders;
+  if (internal.deleteInternalHeader === undefined) delete request.headers['authorization'];
+  else internal.deleteInternalHeader('authorization');
 }
 
 /** The request's signal and overall timeout bound the wait for a token: got's own timers do not cover hooks. */
