@@ -65,13 +65,20 @@ const REMEMBERED = 8;
 export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {}): TokenHooks {
   const settings = { origins: options.origins, retryOn401: options.retryOn401 };
   // The hooks exist before got.extend() gives them a prefixUrl: one authorizer per prefix, built on first use.
+  // The last one used is kept at hand: an instance sends all its requests with one prefix, and
+  // between two requests the CPU caches have gone cold, so every lookup saved shows.
   const authorizers = new Map<string, RequestAuthorizer>();
+  let lastPrefix: string | undefined;
+  let lastAuthorizer: RequestAuthorizer | undefined;
   const authorizerFor = (prefixUrl: string): RequestAuthorizer => {
+    if (prefixUrl === lastPrefix) return lastAuthorizer!;
     let auth = authorizers.get(prefixUrl);
     if (auth === undefined) {
       auth = createRequestAuthorizer(tokens, { ...settings, baseUrl: prefixUrl === '' ? undefined : prefixUrl });
       if (authorizers.size < MAX_PREFIXES) authorizers.set(prefixUrl, auth);
     }
+    lastPrefix = prefixUrl;
+    lastAuthorizer = auth;
     return auth;
   };
   // Checked now when possible: bad `tokens` or `origins` throw here, not on the first request.
@@ -80,8 +87,11 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   // The Authorization values we have set: on a redirect hop, a 401 or an error, a header holding
   // one of them is ours. (A mark in options.context per request showed in the benchmark.)
   const issued = new Set<string>();
-  const ours = (value: unknown): value is string => typeof value === 'string' && issued.has(value);
+  let lastIssued: string | undefined;
+  const ours = (value: unknown): value is string => typeof value === 'string' && (value === lastIssued || issued.has(value));
   const remember = (value: string): string => {
+    if (value === lastIssued) return value;
+    lastIssued = value;
     if (!issued.has(value)) {
       if (issued.size === REMEMBERED) issued.delete(issued.values().next().value!);
       issued.add(value);
