@@ -1,4 +1,4 @@
-import type { AfterResponseHook, BeforeErrorHook, BeforeRedirectHook, BeforeRequestHook, Headers, Hooks, NormalizedOptions } from 'got';
+import type { AfterResponseHook, BeforeErrorHook, BeforeRedirectHook, BeforeRequestHook, Headers, Hooks, InitHook, NormalizedOptions } from 'got';
 import { createRequestAuthorizer, type GetTokenOptions, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 export {
@@ -22,7 +22,7 @@ export type {
 export type TokenHooksOptions = RequestAuthOptions;
 
 /** The hooks {@link tokenHooks} returns: pass them as `hooks` to `got.extend()`. */
-export type TokenHooks = Pick<Hooks, 'beforeRequest' | 'beforeRedirect' | 'afterResponse' | 'beforeError'>;
+export type TokenHooks = Pick<Hooks, 'init' | 'beforeRequest' | 'beforeRedirect' | 'afterResponse' | 'beforeError'>;
 
 /**
  * Our mark in `options.context`, which got copies to every redirect hop and retry: the request
@@ -31,6 +31,8 @@ export type TokenHooks = Pick<Hooks, 'beforeRequest' | 'beforeRedirect' | 'after
 const RETRIED = 'tokenkitRetried';
 /** Our mark in `options.context` of a request that got redirected (set by our beforeRedirect hook). */
 const REDIRECTED = 'tokenkitRedirected';
+/** got 14 only: the instance's prefixUrl, kept in `options.context` by our init hook (see `init`). */
+const PREFIX = 'tokenkitPrefixUrl';
 /** Authorizers kept per prefixUrl; more distinct prefixes than this are built per request. */
 const MAX_PREFIXES = 32;
 /** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
@@ -105,14 +107,14 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     if (current !== undefined) {
       // The caller's own (left alone), or ours carried to a redirect hop or a got retry: kept only
       // while this URL may have it (got 16 strips it on a cross-origin hop itself; older got did not).
-      if (ours(current) && !authorizerFor(request.prefixUrl).allows(url.href)) deleteHeader(request);
+      if (ours(current) && !authorizerFor(prefixOf(request)).allows(url.href)) deleteHeader(request);
       return;
     }
     // The caller's `undefined` ("send none"); or a redirect hop: a token dropped on the way
     // (or never sent) is not put back, not even on an origin that may have it.
     if (request.context[REDIRECTED] === true || request.isHeaderExplicitlySet?.('authorization')) return;
     const href = url.href;
-    const auth = authorizerFor(request.prefixUrl);
+    const auth = authorizerFor(prefixOf(request));
     // While a token is cached, core answers at once: no promise for got to await.
     const cached = auth.authorizeSync(href);
     if (typeof cached === 'string') {
@@ -123,6 +125,16 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     return auth.authorize(href, waitOptions(request)).then((value) => {
       if (value !== undefined) setHeader(request, remember(value));
     });
+  };
+
+  // got 14 empties `prefixUrl` before it runs beforeRequest hooks (got 15 and newer keep it). got runs
+  // init hooks when options are merged: at got.extend() (where `self` becomes the instance's defaults,
+  // which every request copies, context included) and for a request's own options. There the prefix is
+  // still known, so it goes into the context.
+  const init: InitHook = (plain, self) => {
+    if (typeof (self as unknown as InternalHeaders).getInternalHeaders === 'function') return; // got 15+
+    const prefix = plain.prefixUrl ?? self.prefixUrl;
+    if (prefix !== undefined && prefix !== '') self.context[PREFIX] = String(prefix);
   };
 
   // Runs on every redirect, before got's next beforeRequest: marks the request as redirected.
@@ -136,7 +148,7 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     const sent = headersOf(request)['authorization'];
     if (!ours(sent) || request.url === undefined) return response;
     const href = request.url.href;
-    const auth = authorizerFor(request.prefixUrl);
+    const auth = authorizerFor(prefixOf(request));
     const state = { retried: request.context[RETRIED] === true, replayable: !isStream(request.body) };
     return auth.shouldRetry(401, sent, state).then(async (retry) => {
       const fresh = retry ? await auth.authorize(href, waitOptions(request)) : undefined;
@@ -156,6 +168,7 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
 
   // Without 401 retries, no afterResponse hook: got snapshots the request's state before each one.
   return {
+    init: [init],
     beforeRequest: [beforeRequest],
     beforeRedirect: [beforeRedirect],
     afterResponse: options.retryOn401 === false ? [] : [afterResponse],
@@ -187,6 +200,14 @@ function deleteHeader(request: NormalizedOptions): void {
   const internal = request as unknown as InternalHeaders;
   if (internal.deleteInternalHeader === undefined) delete request.headers['authorization'];
   else internal.deleteInternalHeader('authorization');
+}
+
+/** The base the request was made against: its `prefixUrl`, or on got 14 what our init hook kept of it. */
+function prefixOf(request: NormalizedOptions): string {
+  const prefix = request.prefixUrl;
+  if (prefix !== '') return prefix;
+  const kept = request.context[PREFIX];
+  return typeof kept === 'string' ? kept : '';
 }
 
 /** The request's signal and overall timeout bound the wait for a token: got's own timers do not cover hooks. */
