@@ -147,6 +147,10 @@ export function installTokenInterceptor(api: AxiosInstance, tokens: TokenProvide
     if (!(await auth.shouldRetry(401, value, { retried: marked[RETRIED] === true, replayable: !isStream(config.data) }))) return undefined;
     config.headers.delete('Authorization'); // ours and stale: the interceptor sets a fresh one
     marked[RETRIED] = true;
+    // Re-sent as a plain object: axios 1.0 cannot merge an AxiosHeaders instance into a new config (it
+    // loses every header, and for GET takes the instance's get() method for the method's defaults).
+    // Current axios makes the same copy itself (mergeConfig's headersToObject).
+    config.headers = { ...config.headers } as InternalAxiosRequestConfig['headers'];
     return api.request(config);
   };
 
