@@ -43,14 +43,19 @@ export interface TokenHooks {
 
 type Fetch = NonNullable<Options['fetch']>;
 
-/** One ky call (all its attempts): ky's `timeout` for it, the token we sent and the one a 401 retry replaced. */
+/**
+ * One ky call (all its attempts): ky's `timeout` for it, when its `totalTimeout` runs out, the
+ * token we sent and the one a 401 retry replaced.
+ */
 class Call {
   sent: string | undefined = undefined;
   authorizer: RequestAuthorizer | undefined = undefined;
   spent: string | undefined = undefined;
   readonly timeoutMs: number | undefined;
-  constructor(timeoutMs: number | undefined) {
+  readonly deadline: number | undefined;
+  constructor(timeoutMs: number | undefined, deadline: number | undefined) {
     this.timeoutMs = timeoutMs;
+    this.deadline = deadline;
   }
   // ky's errors keep the options, so the context and this: util.inspect must not show the tokens.
   [inspect.custom](): string {
@@ -59,6 +64,18 @@ class Call {
 }
 
 const KY_DEFAULT_TIMEOUT_MS = 10_000;
+// ky 2.1+ bounds hook time by `totalTimeout` itself and rejects with its TimeoutError; ky 2.0.x
+// checks it only before fetch, after the hooks. So the wait for a token ends at the call's
+// totalTimeout plus this grace: on 2.1+ ky's own timer (set a little earlier) always wins.
+const TOTAL_TIMEOUT_GRACE_MS = 20;
+
+/** How long a call may still wait for a token: ky's `timeout`, and what its `totalTimeout` leaves. */
+function waitMs(call: Call): number | undefined {
+  if (call.deadline === undefined) return call.timeoutMs;
+  const left = Math.max(0, call.deadline - performance.now());
+  return call.timeoutMs === undefined ? left : Math.min(call.timeoutMs, left);
+}
+
 const globalFetch: Fetch = (input, init) => globalThis.fetch(input, init);
 
 function put(request: Request, call: Call, authorizer: RequestAuthorizer, value: string | null | undefined): void {
@@ -101,8 +118,8 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     return authorizer;
   };
 
-  const track = (context: object, timeoutMs: number | undefined): Call => {
-    const call = new Call(timeoutMs);
+  const track = (context: object, timeoutMs: number | undefined, deadline: number | undefined): Call => {
+    const call = new Call(timeoutMs, deadline);
     (context as Record<symbol, Call>)[key] = call;
     return call;
   };
@@ -128,7 +145,7 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       if (!(await authorizer.shouldRetry(401, crossed ? undefined : sent, { retried: false, replayable }))) return response;
       call.spent = sent; // from here on, never again for this call
       void response.body?.cancel().catch(() => {}); // frees the connection, also if no fresh token comes
-      const fresh = await authorizer.authorize(request.url, { signal: request.signal, timeoutMs: call.timeoutMs });
+      const fresh = await authorizer.authorize(request.url, { signal: request.signal, timeoutMs: waitMs(call) });
       if (fresh === undefined) return response; // cannot happen: the URL got a token before
       call.sent = fresh;
       const headers = new Headers(copy.headers);
@@ -141,7 +158,9 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       (o) => {
         // Hooks get neither `timeout` nor a per-call key, so the per-call `context` object carries both.
         const timeout = o.timeout ?? KY_DEFAULT_TIMEOUT_MS;
-        const call = track((o.context ??= {}), timeout === false ? undefined : timeout);
+        const total = o.totalTimeout;
+        const deadline = typeof total === 'number' ? performance.now() + total + TOTAL_TIMEOUT_GRACE_MS : undefined;
+        const call = track((o.context ??= {}), timeout === false ? undefined : timeout, deadline);
         if (options.retryOn401 === false) return;
         o.fetch = retryOnce(call, o.fetch ?? globalFetch, !(o.body instanceof ReadableStream));
       },
@@ -149,13 +168,13 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     beforeRequest: [
       ({ request, options: o }) => {
         if (request.headers.has('authorization')) return;
-        const call = callOf(o.context) ?? track(o.context, undefined);
+        const call = callOf(o.context) ?? track(o.context, undefined, undefined);
         const authorizer = authorizerFor(o);
         const url = request.url;
         // With a cached token the hook stays synchronous, which spares ky's await chain a few turns.
         const cached = authorizer.authorizeSync(url); // null: not for this origin; undefined: must wait
         if (cached !== undefined) return put(request, call, authorizer, cached);
-        const wait = { signal: request.signal, timeoutMs: call.timeoutMs };
+        const wait = { signal: request.signal, timeoutMs: waitMs(call) };
         return authorizer.authorize(url, wait).then((value) => put(request, call, authorizer, value));
       },
     ],

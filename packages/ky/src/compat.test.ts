@@ -1,0 +1,163 @@
+// The peer range is ky ^2.0.0. The same behaviours on the oldest release of the range, ky 2.0.0,
+// and on the current ky, against real servers. Both have the `init` hook, the per-call `context`,
+// the `fetch` option and both `baseUrl` and `prefix`, which the hooks read. One difference: ky
+// 2.1 bounds hook time by `totalTimeout` and rejects with its TimeoutError; ky 2.0.x checks it
+// only after the hooks, so there the hooks end the wait for a token themselves (TokenEndpointError).
+import { inspect } from 'node:util';
+import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import ky20, { TimeoutError as TimeoutError20 } from 'ky-2.0';
+import kyCurrent, { TimeoutError } from 'ky';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TokenEndpointError, createTokenProvider, findTokenKitError, isOAuthError, tokenHooks, type TokenHooksOptions } from './index.ts';
+
+/** What these tests use of a ky instance, the same in both versions (their hook types differ in detail). */
+interface ResponsePromise extends Promise<Response> {
+  json(): Promise<unknown>;
+}
+interface Client {
+  get(url: string, options?: Record<string, unknown>): ResponsePromise;
+}
+interface KyLike {
+  create(options: Record<string, unknown>): Client;
+}
+
+/** What a call that runs out of `totalTimeout` while waiting for a token rejects with. */
+const tokenTimeout = { name: 'TokenEndpointError', code: 'timeout' };
+const versions: [string, KyLike, (error: unknown) => void][] = [
+  ['ky 2.0.0', ky20 as unknown as KyLike, (error) => {
+    expect(error).toBeInstanceOf(TokenEndpointError);
+    expect(error).toMatchObject(tokenTimeout);
+  }],
+  ['current ky', kyCurrent as unknown as KyLike, (error) => {
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).not.toBeInstanceOf(TimeoutError20);
+  }],
+];
+
+let tokenServer: TokenServer;
+let api: ApiServer;
+let recorder: Recorder;
+beforeAll(async () => {
+  tokenServer = await startTokenServer();
+  api = await startApi({ isValid: (token) => tokenServer.isValid(token) });
+  recorder = await startRecorder();
+});
+afterAll(() => Promise.all([tokenServer.close(), api.close(), recorder.close()]));
+afterEach(() => tokenServer.misbehave(undefined));
+
+const provider = (clientSecret = 'client-secret') => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
+const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a rejection'), (error: unknown) => error);
+const sentSince = (from: number) => api.requests.slice(from).map((r) => r.authorization);
+const statusOf = (error: unknown) => (error as { response?: Response }).response?.status;
+
+describe.each(versions)('tokenHooks on %s', (_name, ky, expectTotalTimeout) => {
+  const client = (options: TokenHooksOptions = {}, tokens = provider()) => ky.create({ baseUrl: `${api.origin}/`, hooks: tokenHooks(tokens, options) });
+
+  it('sends the token to the baseUrl, reuses it, and sends none to an absolute URL of another origin', async () => {
+    const http = client();
+    const from = api.requests.length;
+    const tokenRequests = tokenServer.count;
+    expect(await http.get('payments').json()).toMatchObject({ ok: true, path: '/payments' });
+    expect(await http.get('payments').json()).toMatchObject({ ok: true, path: '/payments' });
+    const [first, second] = sentSince(from);
+    expect(first).toBe(`Bearer ${tokenServer.issued.at(-1)}`);
+    expect(second).toBe(first);
+    expect(tokenServer.count).toBe(tokenRequests + 1);
+
+    const recorded = recorder.count;
+    expect(await http.get(`${recorder.origin}/elsewhere`).json()).toEqual({ recorded: true });
+    expect(recorder.authorizations.slice(recorded)).toEqual([undefined]);
+  });
+
+  it('reads the base from `prefix` when there is no baseUrl', async () => {
+    const http = ky.create({ prefix: api.origin, hooks: tokenHooks(provider()) });
+    const from = api.requests.length;
+    expect(await http.get('/v1/items').json()).toMatchObject({ ok: true, path: '/v1/items' });
+    expect(sentSince(from)).toEqual([`Bearer ${tokenServer.issued.at(-1)}`]);
+  });
+
+  it('drops the token on a redirect to another origin and keeps it on a same-origin hop', async () => {
+    // The recorder is an allowed origin, so only fetch's redirect rule keeps the token from it.
+    const http = client({ origins: [recorder.origin] });
+    const recorded = recorder.count;
+    const from = api.requests.length;
+    expect(await http.get('redirect', { searchParams: { to: `${recorder.origin}/landing` } }).json()).toEqual({ recorded: true });
+    expect(sentSince(from)).toEqual([expect.stringMatching(/^Bearer at-/)]);
+    expect(recorder.authorizations.slice(recorded)).toEqual([undefined]);
+
+    const hopFrom = api.requests.length;
+    expect(await http.get('redirect', { searchParams: { to: '/home' } }).json()).toMatchObject({ ok: true, path: '/home' });
+    const [hop1, hop2] = sentSince(hopFrom);
+    expect(hop1).toMatch(/^Bearer at-/);
+    expect(hop2).toBe(hop1);
+  });
+
+  it('leaves a header the caller set alone, and does not retry its 401', async () => {
+    const http = client();
+    const from = api.requests.length;
+    const tokenRequests = tokenServer.count;
+    const error = await failure(http.get('payments', { headers: { authorization: 'Bearer callers-own' }, retry: 0 }));
+    expect(statusOf(error)).toBe(401);
+    expect(sentSince(from)).toEqual(['Bearer callers-own']);
+    expect(tokenServer.count).toBe(tokenRequests);
+  });
+
+  it('retries a 401 once with a fresh token, and never twice', async () => {
+    const tokens = provider();
+    const http = client({}, tokens);
+    await http.get('payments').json();
+    const stale = tokens.cachedAuthorizationHeader()!;
+    expect(stale).toMatch(/^Bearer at-/);
+    tokenServer.revoke(stale.slice('Bearer '.length));
+    const from = api.requests.length;
+    expect(await http.get('payments', { retry: 0 }).json()).toMatchObject({ ok: true, path: '/payments' });
+    const [rejected, fresh, ...more] = sentSince(from);
+    expect(rejected).toBe(stale);
+    expect(fresh).toBe(`Bearer ${tokenServer.issued.at(-1)}`);
+    expect(fresh).not.toBe(stale);
+    expect(more).toEqual([]);
+
+    // An API that refuses every token: exactly two requests, then the 401 reaches the caller.
+    const refusing = await startApi({ isValid: () => false });
+    try {
+      const http2 = ky.create({ baseUrl: `${refusing.origin}/`, hooks: tokenHooks(provider()) });
+      const error = await failure(http2.get('payments').json());
+      expect(statusOf(error)).toBe(401);
+      expect(refusing.requests.map((r) => r.authorization)).toEqual([expect.stringMatching(/^Bearer at-/), expect.stringMatching(/^Bearer at-/)]);
+      expect(refusing.requests[1]!.authorization).not.toBe(refusing.requests[0]!.authorization);
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  it('rejects with the typed error, findable, with no secret or token in it', async () => {
+    const http = client({}, provider('wrong-secret'));
+    const from = api.requests.length;
+    const error = await failure(http.get('payments').json());
+    const found = findTokenKitError(error);
+    expect(isOAuthError(found)).toBe(true);
+    expect(found).toMatchObject({ error: 'invalid_client' });
+    expect(inspect(error, { depth: 8 })).not.toContain('wrong-secret');
+    expect(api.requests.length).toBe(from); // the request never went out
+
+    const ok = client();
+    await ok.get('payments').json();
+    const failed = await failure(ok.get('status/500', { retry: 0 }).json());
+    expect(statusOf(failed)).toBe(500);
+    expect(api.requests.at(-1)!.authorization).toMatch(/^Bearer at-/);
+    expect(inspect(failed, { depth: 8 })).not.toMatch(/Bearer at-/);
+  });
+
+  it('ends the wait for a token at totalTimeout, and sends nothing', async () => {
+    tokenServer.misbehave(() => ({ hang: true }));
+    const http = client();
+    const from = api.requests.length;
+    const started = performance.now();
+    const error = await failure(http.get('payments', { totalTimeout: 150 }).json());
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(140);
+    expect(elapsed).toBeLessThan(2000); // not ky's 10 s per-attempt timeout
+    expectTotalTimeout(error);
+    expect(api.requests.length).toBe(from);
+  });
+});
