@@ -6,7 +6,7 @@ export {
   isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
 } from '@tokenkit/core';
 export type {
-  AccessToken, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
+  AccessToken, CertificateInput, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
   TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
 } from '@tokenkit/core';
 

@@ -1,7 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_CERTIFICATE_PEM, CLIENT_KEY_PEM } from './fixtures/client-certificate.ts';
 import { basicAuthorization, ConfigurationError, createTokenProvider } from './index.ts';
 
 let server: TokenServer;
@@ -88,6 +89,63 @@ describe('private_key_jwt (RFC 7523)', () => {
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(String(error)).not.toContain('c2VjcmV0');
     expect((error as ConfigurationError).cause).toBeUndefined();
+  });
+});
+
+describe('private_key_jwt with a certificate (x5t#S256, as Microsoft Entra ID asks)', () => {
+  // `openssl x509 -noout -fingerprint -sha256` of the fixture certificate, worked out independently of our code.
+  const FINGERPRINT = '0F:60:B5:FD:01:58:D1:94:AF:62:34:8C:C8:60:1A:8B:04:55:3F:AA:B7:C9:3D:55:CD:30:71:22:B4:C2:D3:B8';
+  const x5t = Buffer.from(FINGERPRINT.replaceAll(':', ''), 'hex').toString('base64url');
+  const certificateOptions = { tokenEndpoint: '', clientId: 'jwt-client', clientAuthMethod: 'private_key_jwt' as const, maxRetries: 0 };
+
+  /** Lets the server answer every request from now on with a token, and returns the next assertion it receives. */
+  async function assertionFrom(options: Parameters<typeof createTokenProvider>[0]): Promise<string> {
+    const before = server.requests.length;
+    server.misbehave((_, n) => (n > before ? { status: 200, body: { access_token: 'at-certificate', token_type: 'Bearer', expires_in: 3600 } } : undefined));
+    try {
+      expect((await createTokenProvider(options).getToken()).accessToken).toBe('at-certificate');
+    } finally {
+      server.misbehave(undefined);
+    }
+    return server.requests[before]!.params['client_assertion'] as string;
+  }
+
+  it("sends the certificate's SHA-256 thumbprint, typ JWT and PS256, with nbf, signed so the certificate verifies it", async () => {
+    const assertion = await assertionFrom({ ...certificateOptions, tokenEndpoint: server.url, privateKey: CLIENT_KEY_PEM, certificate: CLIENT_CERTIFICATE_PEM });
+    expect(decodeProtectedHeader(assertion)).toEqual({ alg: 'PS256', typ: 'JWT', 'x5t#S256': x5t });
+    const certificate = new X509Certificate(CLIENT_CERTIFICATE_PEM);
+    const { payload } = await jwtVerify(assertion, certificate.publicKey, { algorithms: ['PS256'], issuer: 'jwt-client', subject: 'jwt-client', audience: server.url });
+    expect(payload.nbf).toBe(payload.iat);
+    expect(payload.exp! - payload.iat!).toBe(60);
+  });
+
+  it("takes an X509Certificate too, and a JWK's own alg and kid win", async () => {
+    const jwk = { ...createPrivateKey(CLIENT_KEY_PEM).export({ format: 'jwk' }), alg: 'RS256', kid: 'entra-1' };
+    const certificate = new X509Certificate(CLIENT_CERTIFICATE_PEM);
+    const assertion = await assertionFrom({ ...certificateOptions, tokenEndpoint: server.url, privateKey: jwk, certificate });
+    expect(decodeProtectedHeader(assertion)).toEqual({ alg: 'RS256', kid: 'entra-1', typ: 'JWT', 'x5t#S256': x5t });
+    await jwtVerify(assertion, certificate.publicKey, { algorithms: ['RS256'] });
+  });
+
+  it('rejects a certificate of another key, one that is not a certificate, and one without private_key_jwt, naming the option', () => {
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const attempt = (options: Partial<Parameters<typeof createTokenProvider>[0]>) => {
+      try {
+        createTokenProvider({ ...certificateOptions, tokenEndpoint: server.url, privateKey: CLIENT_KEY_PEM, certificate: CLIENT_CERTIFICATE_PEM, ...options } as Parameters<typeof createTokenProvider>[0]);
+      } catch (error) {
+        return error as ConfigurationError;
+      }
+      return expect.fail('expected a ConfigurationError');
+    };
+    expect(attempt({ privateKey: other }).message).toBe("certificate: does not hold privateKey's public key");
+    const notACertificate = attempt({ certificate: '-----BEGIN CERTIFICATE-----\nbm90LWEtY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----' });
+    expect(notACertificate.message).toMatch(/^certificate: is not a readable X\.509 certificate/);
+    expect(notACertificate.cause).toBeUndefined();
+    expect(attempt({ clientAuthMethod: 'client_secret_post', clientSecret: 'secret' }).message).toMatch(/^certificate: is used only with clientAuthMethod private_key_jwt/);
+    for (const error of [attempt({ privateKey: other }), notACertificate]) {
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(String(error)).not.toContain('PRIVATE KEY');
+    }
   });
 });
 

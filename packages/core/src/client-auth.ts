@@ -1,5 +1,5 @@
-import { createPrivateKey, KeyObject, randomUUID } from 'node:crypto';
-import { SignJWT, type JWK } from 'jose';
+import { createHash, createPrivateKey, KeyObject, randomUUID, X509Certificate } from 'node:crypto';
+import { SignJWT, type JWK, type JWTHeaderParameters } from 'jose';
 import { ConfigurationError } from './errors.ts';
 
 /**
@@ -11,6 +11,9 @@ export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'p
 
 /** A private key for `private_key_jwt`: a private JWK (its `kid` and `alg` are used), a PKCS#8/PKCS#1/SEC1 PEM string, or a `KeyObject`. */
 export type PrivateKeyInput = JWK | string | KeyObject;
+
+/** The client's X.509 certificate for `private_key_jwt`: a PEM string or an `X509Certificate`. */
+export type CertificateInput = string | X509Certificate;
 
 /** Token request parameters; an array value is sent as a repeated parameter. */
 export type TokenParams = Record<string, string | readonly string[]>;
@@ -45,7 +48,11 @@ export function createClientAuth(
   clientId: string,
   clientSecret: string | undefined,
   privateKey: PrivateKeyInput | undefined,
+  certificate?: CertificateInput | undefined,
 ): ClientAuth {
+  if (certificate !== undefined && method !== 'private_key_jwt') {
+    throw new ConfigurationError('certificate', `is used only with clientAuthMethod private_key_jwt, not ${String(method)}`);
+  }
   switch (method) {
     case 'client_secret_basic': {
       const header = basicAuthorization(clientId, requireSecret(clientSecret, method));
@@ -70,12 +77,21 @@ export function createClientAuth(
       if (privateKey === undefined) {
         throw new ConfigurationError('privateKey', 'is required with clientAuthMethod private_key_jwt');
       }
-      const { key, alg, kid } = loadPrivateKey(privateKey);
+      const loaded = loadPrivateKey(privateKey);
+      const { key, kid } = loaded;
+      const thumbprint = certificate === undefined ? undefined : certificateThumbprint(certificate, key);
+      // Entra ID, which identifies the key by its certificate, asks for PS256 from RSA keys (as MSAL sends).
+      const alg = thumbprint !== undefined && loaded.algFromKey && key.asymmetricKeyType === 'rsa' ? 'PS256' : loaded.alg;
+      const header: JWTHeaderParameters = { alg };
+      if (kid !== undefined) header.kid = kid;
+      if (thumbprint !== undefined) {
+        header.typ = 'JWT';
+        header['x5t#S256'] = thumbprint;
+      }
       return {
         method,
         async apply(params, _headers, tokenEndpoint, nowMs) {
           const now = Math.floor(nowMs / 1000);
-          const header = kid === undefined ? { alg } : { alg, kid };
           params['client_id'] = clientId;
           params['client_assertion_type'] = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
           params['client_assertion'] = await new SignJWT({})
@@ -85,6 +101,7 @@ export function createClientAuth(
             .setAudience(tokenEndpoint)
             .setJti(randomUUID())
             .setIssuedAt(now)
+            .setNotBefore(now)
             .setExpirationTime(now + ASSERTION_LIFETIME_S)
             .sign(key);
         },
@@ -121,7 +138,22 @@ const CURVE_ALGS: Record<string, string> = {
   secp521r1: 'ES512',
 };
 
-function loadPrivateKey(input: PrivateKeyInput): { key: KeyObject; alg: string; kid: string | undefined } {
+/**
+ * The certificate's SHA-256 thumbprint (base64url of the DER), for the `x5t#S256` header
+ * (RFC 7515 §4.1.8). The certificate must hold the public half of `key`.
+ */
+function certificateThumbprint(input: CertificateInput, key: KeyObject): string {
+  let certificate: X509Certificate;
+  try {
+    certificate = input instanceof X509Certificate ? input : new X509Certificate(input);
+  } catch {
+    throw new ConfigurationError('certificate', 'is not a readable X.509 certificate (expected a PEM string or an X509Certificate)');
+  }
+  if (!certificate.checkPrivateKey(key)) throw new ConfigurationError('certificate', "does not hold privateKey's public key");
+  return createHash('sha256').update(certificate.raw).digest('base64url');
+}
+
+function loadPrivateKey(input: PrivateKeyInput): { key: KeyObject; alg: string; algFromKey: boolean; kid: string | undefined } {
   let key: KeyObject;
   let jwk: JWK | undefined;
   try {
@@ -137,7 +169,7 @@ function loadPrivateKey(input: PrivateKeyInput): { key: KeyObject; alg: string; 
   }
   if (key.type !== 'private') throw new ConfigurationError('privateKey', `must be a private key, got a ${key.type} key`);
   const alg = jwk?.alg ?? algorithmFor(key);
-  return { key, alg, kid: jwk?.kid };
+  return { key, alg, algFromKey: jwk?.alg === undefined, kid: jwk?.kid };
 }
 
 function algorithmFor(key: KeyObject): string {

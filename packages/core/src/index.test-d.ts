@@ -1,5 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { expectTypeOf, test } from 'vitest';
-import { createTokenProvider, type AccessToken, type TokenProvider } from './index.ts';
+import { createTokenProvider, type AccessToken, type CertificateInput, type TokenProvider } from './index.ts';
 
 test('options read straight from the environment compile', () => {
   const tokens = createTokenProvider({
@@ -24,4 +25,12 @@ test('misuse is a compile error', () => {
   createTokenProvider({ tokenEndpoint: 'https://a.example/token', clientId: 'c', bodyFormat: 'xml' });
   // @ts-expect-error the token is read-only
   (null as unknown as AccessToken).accessToken = 'x';
+});
+
+test('a certificate is a PEM string or an X509Certificate', () => {
+  const certificate: CertificateInput = new X509Certificate('-----BEGIN CERTIFICATE-----');
+  createTokenProvider({ tokenEndpoint: 'https://login.example.com/token', clientId: 'app', clientAuthMethod: 'private_key_jwt', privateKey: 'pem', certificate });
+  createTokenProvider({ tokenEndpoint: 'https://login.example.com/token', clientId: 'app', clientAuthMethod: 'private_key_jwt', privateKey: 'pem', certificate: 'pem' });
+  // @ts-expect-error a thumbprint is not a certificate
+  createTokenProvider({ tokenEndpoint: 'https://login.example.com/token', clientId: 'app', privateKey: 'pem', certificate: Buffer.from('thumbprint') });
 });

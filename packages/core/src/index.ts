@@ -4,7 +4,7 @@ export type { Grant, TokenEvent, TokenProviderOptions } from './options.ts';
 export { memoryStore } from './memory-store.ts';
 export type { StoredToken, TokenStore } from './memory-store.ts';
 export { basicAuthorization } from './client-auth.ts';
-export type { ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
+export type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
 export { assertTokenProvider, createRequestAuthorizer } from './request-auth.ts';
 export type { RequestAuthOptions, RequestAuthorizer } from './request-auth.ts';
 export { parseTokenResponse } from './token-response.ts';

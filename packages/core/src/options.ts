@@ -1,4 +1,4 @@
-import type { ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
+import type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
 import { ConfigurationError, type TokenKitError } from './errors.ts';
 import type { StoredToken, TokenStore } from './memory-store.ts';
 import type { FetchLike } from './transport.ts';
@@ -56,6 +56,13 @@ export interface TokenProviderOptions {
   clientAuthMethod?: ClientAuthMethod | undefined;
   /** For `private_key_jwt`: a private JWK, a PEM string or a `KeyObject`. */
   privateKey?: PrivateKeyInput | undefined;
+  /**
+   * For `private_key_jwt` with providers that know the key by its certificate (Microsoft Entra ID):
+   * the client's X.509 certificate, PEM or `X509Certificate`, holding `privateKey`'s public key.
+   * The assertion then carries its SHA-256 thumbprint as `x5t#S256` and `typ: JWT`, and an RSA
+   * key signs PS256 (unless a JWK names its own `alg`).
+   */
+  certificate?: CertificateInput | undefined;
   /** Request body encoding. `json` for providers that accept only a JSON body. Default `form`. */
   bodyFormat?: 'form' | 'json' | undefined;
   /** The grant. Default `{ type: 'client_credentials' }`. */
@@ -99,6 +106,7 @@ export interface ResolvedOptions {
   clientAuthMethod: ClientAuthMethod;
   autoAuthMethod: boolean;
   privateKey: PrivateKeyInput | undefined;
+  certificate: CertificateInput | undefined;
   bodyFormat: 'form' | 'json';
   grant: Grant;
   scope: string | undefined;
@@ -160,6 +168,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     clientAuthMethod: options.clientAuthMethod ?? 'client_secret_basic',
     autoAuthMethod: options.clientAuthMethod === undefined,
     privateKey: options.privateKey,
+    certificate: options.certificate,
     bodyFormat,
     grant: resolveGrant(options.grant),
     scope: resolveScope(options.scope),

@@ -2,13 +2,15 @@
 // way that provider does. The configurations are the documented ones with the
 // provider's host replaced by 127.0.0.1.
 import { execFile } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen, sendJson, startOidcProvider, startTokenServer } from '@tokenkit/test-utils';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { CLIENT_CERTIFICATE_PEM, CLIENT_KEY_PEM } from './fixtures/client-certificate.ts';
 import { createTokenProvider, OAuthError, type TokenEvent } from './index.ts';
 
 describe('Bambora Payments API', () => {
@@ -191,6 +193,53 @@ describe('Microsoft Entra ID', () => {
       const token = await tokens.getToken();
       expect(token.expiresAt).toBeGreaterThanOrEqual(before + 3_599_000);
       expect(server.requests[0]!.params).toMatchObject({ scope: 'api://22222222-aaaa-bbbb-cccc-333333333333/.default' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('certificate credentials: the server finds the uploaded certificate by x5t#S256 and verifies the PS256 assertion with it', async () => {
+    const tenant = '11111111-2222-3333-4444-555555555555';
+    const path = `/${tenant}/oauth2/v2.0/token`;
+    // The application's uploaded certificates, by SHA-256 thumbprint, as Entra keeps them.
+    const uploaded = new X509Certificate(CLIENT_CERTIFICATE_PEM);
+    const certificates = new Map([[createHash('sha256').update(uploaded.raw).digest('base64url'), uploaded]]);
+    const server = await listen(async (req, res, body) => {
+      const params = new URLSearchParams(body);
+      const assertion = params.get('client_assertion') ?? '';
+      const header = decodeProtectedHeader(assertion);
+      const certificate = certificates.get(String(header['x5t#S256']));
+      if (certificate === undefined || params.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+        return sendJson(res, 401, { error: 'invalid_client', error_description: 'AADSTS700027: certificate not registered' });
+      }
+      const url = `http://${req.headers.host}${req.url}`;
+      const clientId = params.get('client_id') ?? '';
+      try {
+        await jwtVerify(assertion, certificate.publicKey, { algorithms: ['PS256', 'RS256'], audience: url, issuer: clientId, subject: clientId, requiredClaims: ['jti', 'nbf', 'exp'] });
+      } catch {
+        return sendJson(res, 401, { error: 'invalid_client', error_description: 'AADSTS700027: assertion signature invalid' });
+      }
+      sendJson(res, 200, { token_type: 'Bearer', expires_in: 3599, access_token: `entra-at-${params.get('scope')}` });
+    });
+    try {
+      const tokens = createTokenProvider({
+        tokenEndpoint: `${server.origin}${path}`,
+        clientId: 'app-client-id',
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: CLIENT_KEY_PEM,
+        certificate: CLIENT_CERTIFICATE_PEM,
+        scope: 'api://22222222-aaaa-bbbb-cccc-333333333333/.default',
+      });
+      expect((await tokens.getToken()).accessToken).toBe('entra-at-api://22222222-aaaa-bbbb-cccc-333333333333/.default');
+      // Without the certificate the server cannot tell which key signed: invalid_client.
+      const anonymous = createTokenProvider({
+        tokenEndpoint: `${server.origin}${path}`,
+        clientId: 'app-client-id',
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: CLIENT_KEY_PEM,
+        maxRetries: 0,
+      });
+      await expect(anonymous.getToken()).rejects.toMatchObject({ error: 'invalid_client' });
     } finally {
       await server.close();
     }

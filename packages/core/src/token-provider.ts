@@ -122,7 +122,7 @@ class OAuthTokenProvider implements TokenProvider {
     this.#o = o;
     this.#now = o.now;
     this.#observed = o.onEvent !== undefined;
-    this.#auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey);
+    this.#auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey, o.certificate);
     // With discovery and no explicit method, the server may support only client_secret_post.
     this.#postAuth =
       o.autoAuthMethod && 'issuer' in o.endpoint && o.clientSecret ? createClientAuth('client_secret_post', o.clientId, o.clientSecret, undefined) : undefined;
