@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { inspect } from 'node:util';
 import { startRedis, startTokenServer, type RedisServer, type TokenServer } from '@tokenkit/test-utils';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
   ConfigurationError,
   createTokenProvider,
@@ -15,6 +15,19 @@ import {
   type TokenProviderOptions,
   type TokenStore,
 } from './index.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Which ioredis the project resolves `ioredis` to (vitest.config.ts). */
+    ioredis: string;
+  }
+}
+
+it("runs on the ioredis its project names (5.3.0 or 6, see vitest.config.ts)", () => {
+  // ioredis 6 added RESP3 (`protocol`) to the default options; 5.3 has none.
+  const defaults = (Redis as unknown as { defaultOptions: object }).defaultOptions;
+  expect('protocol' in defaults).toBe(inject('ioredis') === '6');
+});
 
 let redis: RedisServer;
 let server: TokenServer;
