@@ -3,7 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { startRedis, startRedisCluster, startTokenServer, type RedisCluster, type RedisServer, type TokenServer } from '@tokenkit/test-utils';
+import { startRedis, startRedisCluster, startRedisSentinel, startTokenServer, type RedisCluster, type RedisSentinel, type RedisServer, type TokenServer } from '@tokenkit/test-utils';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChildConfig, ChildResult } from './fixtures/fleet-child.ts';
@@ -148,5 +148,23 @@ describe('Redis Cluster (three masters)', () => {
     } finally {
       await client.quit();
     }
+  });
+});
+
+describe('Redis Sentinel', () => {
+  let sentinel: RedisSentinel;
+  beforeAll(async () => {
+    sentinel = await startRedisSentinel();
+  }, 20_000);
+  afterAll(() => sentinel?.stop());
+
+  it('16 processes whose ioredis clients find the master through Sentinel make exactly one token request', { timeout: 30_000 }, async () => {
+    server.configure({ latencyMs: 200 });
+    const results = await fleet(16, { redis: { sentinel: sentinel.port, name: sentinel.name } });
+    expect(server.count).toBe(1);
+    expect(new Set(results.map((r) => r.accessToken)).size).toBe(1);
+    expect(results.every((r) => r.failures === 0)).toBe(true);
+    // The entry is on the master Sentinel named.
+    expect(sentinel.master.cli('keys', '*')).toContain(`tokenkit:{${results[0]!.key}}`);
   });
 });

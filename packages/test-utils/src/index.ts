@@ -9,4 +9,5 @@ export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
 export { freePort, hasRedis, startRedis } from './redis.ts';
 export type { RedisServer } from './redis.ts';
 export { startRedisCluster, type RedisCluster } from './redis-cluster.ts';
+export { startRedisSentinel, type RedisSentinel } from './redis-sentinel.ts';
 export { benchArgs, measurePaired, median, medianOverheadMicros, printPaired, withBenchServers, type PairedBenchOptions, type PairedResult, type PairedRound } from './bench.ts';
