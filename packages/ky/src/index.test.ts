@@ -56,6 +56,16 @@ describe('which requests get the token', () => {
     expect(tokenServer.count - before).toBe(1);
   });
 
+  it('keeps working past the 32 bases it keeps authorizers for: per-call bases beyond that are checked per call', async () => {
+    const http = ky.create({ hooks: tokenHooks(newTokens()) });
+    const from = api.requests.length;
+    for (let i = 0; i < 40; i++) await http.get('payments', { baseUrl: `${api.origin}/v${i}/` });
+    const sent = api.requests.slice(from).map((r) => [r.path, r.authorization]);
+    expect(sent).toHaveLength(40);
+    expect(sent.every(([path, authorization], i) => path === `/v${i}/payments` && authorization === sent[0]![1])).toBe(true);
+    expect(sent[0]![1]).toMatch(/^Bearer /);
+  });
+
   it('reads the base from `prefix` too', async () => {
     const api2 = ky.create({ prefix: api.origin, hooks: tokenHooks(newTokens()) });
     await expect(api2.get('/v1/items').json()).resolves.toMatchObject({ ok: true, path: '/v1/items' });

@@ -64,6 +64,8 @@ class Call {
 }
 
 const KY_DEFAULT_TIMEOUT_MS = 10_000;
+/** Authorizers kept per base URL; more distinct bases than this are built per call. */
+const MAX_BASES = 32;
 // ky 2.1+ bounds hook time by `totalTimeout` itself and rejects with its TimeoutError; ky 2.0.x
 // checks it only before fetch, after the hooks. So the wait for a token ends at the call's
 // totalTimeout plus this grace: on 2.1+ ky's own timer (set a little earlier) always wins.
@@ -113,7 +115,8 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     let authorizer = authorizers.get(base);
     if (authorizer === undefined) {
       authorizer = createRequestAuthorizer(tokens, { ...options, baseUrl: base });
-      authorizers.set(base, authorizer);
+      // Bounded: a per-call `baseUrl` or `prefix` from varying input must not grow this without end.
+      if (authorizers.size < MAX_BASES) authorizers.set(base, authorizer);
     }
     return authorizer;
   };
