@@ -1,6 +1,6 @@
 import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigurationError, createRequestAuthorizer, createTokenProvider } from './index.ts';
+import { ConfigurationError, createRequestAuthorizer, createTokenProvider, requestAuthorizerPerBase } from './index.ts';
 
 let server: TokenServer;
 beforeAll(async () => {
@@ -88,5 +88,34 @@ describe('when a 401 earns a retry', () => {
     const a = createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com', retryOn401: false });
     const sent = (await a.authorize('https://api.example.com/'))!;
     expect(await a.shouldRetry(401, sent, { retried: false, replayable: true })).toBe(false);
+  });
+});
+
+describe('requestAuthorizerPerBase (for hooks that learn the base per request)', () => {
+  it('gives each base its own origin rule, the same authorizer again for a kept base, and works past the 32 it keeps', () => {
+    const authorizerFor = requestAuthorizerPerBase(tokens(), { origins: ['https://files.example.com'] });
+    const a = authorizerFor('https://a.example.com/v1/');
+    expect(authorizerFor('https://b.example.com/')).not.toBe(a);
+    expect(authorizerFor('https://a.example.com/v1/')).toBe(a);
+    expect(a.allows('https://a.example.com/x')).toBe(true);
+    expect(a.allows('https://b.example.com/x')).toBe(false);
+    expect(a.allows('https://files.example.com/x')).toBe(true);
+    expect(authorizerFor('').allows('https://files.example.com/x')).toBe(true); // no base: origins only
+    expect(authorizerFor('').allows('https://a.example.com/x')).toBe(false);
+    for (let i = 0; i < 40; i++) {
+      const base = `https://t${i}.example.com/`;
+      expect(authorizerFor(base).allows(`${base}x`)).toBe(true);
+      expect(authorizerFor(base).allows('https://b.example.com/x')).toBe(false);
+    }
+    expect(authorizerFor('https://a.example.com/v1/')).toBe(a); // kept from before the limit
+  });
+
+  it('checks tokens and origins at once when origins are given; without them, at the first base', () => {
+    expect(() => requestAuthorizerPerBase({} as never)).toThrow(ConfigurationError);
+    expect(() => requestAuthorizerPerBase(tokens(), { origins: ['http://files.example.com'] })).toThrow(/origins: .*not HTTPS/);
+    expect(() => requestAuthorizerPerBase(tokens(), { origins: 'https://files.example.com' as never })).toThrow(/origins: must be an array/);
+    const authorizerFor = requestAuthorizerPerBase(tokens());
+    expect(() => authorizerFor('')).toThrow(/origins: the client has no base URL/);
+    expect(authorizerFor('https://a.example.com/').allows('https://a.example.com/x')).toBe(true);
   });
 });

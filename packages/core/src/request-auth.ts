@@ -135,3 +135,44 @@ export function createRequestAuthorizer(
     },
   };
 }
+
+/** How many bases {@link requestAuthorizerPerBase} keeps authorizers for. */
+const MAX_BASES = 32;
+
+/**
+ * For adapters whose hooks learn the client's base URL only per request
+ * (got's `prefixUrl`, ky's `baseUrl`/`prefix`): a function that gives the
+ * {@link RequestAuthorizer} for a base (`''`: none, so `origins` only). Each
+ * is built on first use; up to 32 are kept, so per-call bases from varying
+ * input cannot grow memory, and further ones are built per call. With
+ * `origins`, bad `tokens` or `origins` throw here, not on the first request.
+ *
+ * @example
+ * ```ts
+ * const authorizerFor = requestAuthorizerPerBase(tokens, { origins, retryOn401 });
+ * const header = authorizerFor(options.prefixUrl).authorizeSync(url);
+ * ```
+ */
+export function requestAuthorizerPerBase(tokens: TokenProvider, options: RequestAuthOptions = {}): (base: string) => RequestAuthorizer {
+  assertTokenProvider(tokens);
+  const settings = { origins: options.origins, retryOn401: options.retryOn401 };
+  const kept = new Map<string, RequestAuthorizer>();
+  // The last one at hand: a client sends all its requests with one base, and right after a
+  // network round-trip every lookup saved shows in the adapters' overhead.
+  let lastBase: string | undefined;
+  let last: RequestAuthorizer | undefined;
+  const authorizerFor = (base: string): RequestAuthorizer => {
+    if (base === lastBase) return last!;
+    let authorizer = kept.get(base);
+    if (authorizer === undefined) {
+      authorizer = createRequestAuthorizer(tokens, { ...settings, baseUrl: base === '' ? undefined : base });
+      if (kept.size < MAX_BASES) kept.set(base, authorizer);
+    }
+    lastBase = base;
+    last = authorizer;
+    return authorizer;
+  };
+  const { origins } = options;
+  if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0)) authorizerFor('');
+  return authorizerFor;
+}

@@ -1,5 +1,5 @@
 import type { AfterResponseHook, BeforeErrorHook, BeforeRedirectHook, BeforeRequestHook, Headers, Hooks, InitHook, NormalizedOptions } from 'got';
-import { createRequestAuthorizer, type GetTokenOptions, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
+import { requestAuthorizerPerBase, type GetTokenOptions, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
 
 export {
   ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
@@ -33,8 +33,6 @@ const RETRIED = 'tokenkitRetried';
 const REDIRECTED = 'tokenkitRedirected';
 /** got 14 only: the instance's prefixUrl, kept in `options.context` by our init hook (see `init`). */
 const PREFIX = 'tokenkitPrefixUrl';
-/** Authorizers kept per prefixUrl; more distinct prefixes than this are built per request. */
-const MAX_PREFIXES = 32;
 /** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
 const REMEMBERED = 8;
 
@@ -65,26 +63,9 @@ const REMEMBERED = 8;
  * ```
  */
 export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {}): TokenHooks {
-  const settings = { origins: options.origins, retryOn401: options.retryOn401 };
-  // The hooks exist before got.extend() gives them a prefixUrl: one authorizer per prefix, built on first use.
-  // The last one used is kept at hand: an instance sends all its requests with one prefix, and
-  // between two requests the CPU caches have gone cold, so every lookup saved shows.
-  const authorizers = new Map<string, RequestAuthorizer>();
-  let lastPrefix: string | undefined;
-  let lastAuthorizer: RequestAuthorizer | undefined;
-  const authorizerFor = (prefixUrl: string): RequestAuthorizer => {
-    if (prefixUrl === lastPrefix) return lastAuthorizer!;
-    let auth = authorizers.get(prefixUrl);
-    if (auth === undefined) {
-      auth = createRequestAuthorizer(tokens, { ...settings, baseUrl: prefixUrl === '' ? undefined : prefixUrl });
-      if (authorizers.size < MAX_PREFIXES) authorizers.set(prefixUrl, auth);
-    }
-    lastPrefix = prefixUrl;
-    lastAuthorizer = auth;
-    return auth;
-  };
-  // Checked now when possible: bad `tokens` or `origins` throw here, not on the first request.
-  if (options.origins !== undefined && options.origins.length > 0) authorizerFor('');
+  // The hooks exist before got.extend() gives them a prefixUrl: core keeps one authorizer per prefix.
+  // With `origins`, bad `tokens` or `origins` throw here, not on the first request.
+  const authorizerFor = requestAuthorizerPerBase(tokens, options);
 
   // The Authorization values we have set: on a redirect hop, a 401 or an error, a header holding
   // one of them is ours. (A mark in options.context per request showed in the benchmark.)

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import type { BeforeErrorHook, BeforeRequestHook, InitHook, NormalizedOptions, Options } from 'ky';
-import { assertTokenProvider, createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
+import { requestAuthorizerPerBase, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
 
 export {
   ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
@@ -64,8 +64,6 @@ class Call {
 }
 
 const KY_DEFAULT_TIMEOUT_MS = 10_000;
-/** Authorizers kept per base URL; more distinct bases than this are built per call. */
-const MAX_BASES = 32;
 // ky 2.1+ bounds hook time by `totalTimeout` itself and rejects with its TimeoutError; ky 2.0.x
 // checks it only before fetch, after the hooks. So the wait for a token ends at the call's
 // totalTimeout plus this grace: on 2.1+ ky's own timer (set a little earlier) always wins.
@@ -101,25 +99,15 @@ function put(request: Request, call: Call, authorizer: RequestAuthorizer, value:
  * ```
  */
 export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {}): TokenHooks {
-  const authorizers = new Map<string, RequestAuthorizer>();
-  // With explicit origins everything is checked now; otherwise at the first request, when the base is known.
-  assertTokenProvider(tokens);
-  if (Array.isArray(options.origins) && options.origins.length > 0) authorizers.set('', createRequestAuthorizer(tokens, options));
+  // Core keeps one authorizer per base; with explicit origins everything is checked now, otherwise
+  // at the first request, when the base is known.
+  const authorizerPerBase = requestAuthorizerPerBase(tokens, options);
   // Per-call state goes on ky's per-call context object (ky copies the caller's context for each
   // call when there are init hooks) under a symbol of these hooks: cheaper than a WeakMap.
   const key = Symbol('tokenkit.call');
   const callOf = (context: object) => (context as Record<symbol, Call | undefined>)[key];
 
-  const authorizerFor = (o: NormalizedOptions): RequestAuthorizer => {
-    const base = o.baseUrl ? String(o.baseUrl) : o.prefix;
-    let authorizer = authorizers.get(base);
-    if (authorizer === undefined) {
-      authorizer = createRequestAuthorizer(tokens, { ...options, baseUrl: base });
-      // Bounded: a per-call `baseUrl` or `prefix` from varying input must not grow this without end.
-      if (authorizers.size < MAX_BASES) authorizers.set(base, authorizer);
-    }
-    return authorizer;
-  };
+  const authorizerFor = (o: NormalizedOptions): RequestAuthorizer => authorizerPerBase(o.baseUrl ? String(o.baseUrl) : o.prefix);
 
   const track = (context: object, timeoutMs: number | undefined, deadline: number | undefined): Call => {
     const call = new Call(timeoutMs, deadline);
