@@ -1,8 +1,7 @@
 // 6. Memory: heap after a million cached getToken() calls, and with many tenants'
 // providers created, used and dropped (a leak would show as growth round after round).
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startTokenServer } from '@tokenkit/test-utils';
+import { runChild } from './child.ts';
 
 export interface MemorySettings {
   calls: number;
@@ -26,14 +25,8 @@ export interface MemoryResult {
 export async function measureMemory(settings: MemorySettings): Promise<MemoryResult> {
   const tokenServer = await startTokenServer();
   try {
-    const child = fork(fileURLToPath(new URL('./memory-child.ts', import.meta.url)), [JSON.stringify({ tokenUrl: tokenServer.url, ...settings })], {
-      execArgv: [...process.execArgv, '--expose-gc'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const result = await new Promise<Omit<MemoryResult, 'settings' | 'tokenRequests'>>((resolve, reject) => {
-      child.once('message', (m) => resolve(m as Omit<MemoryResult, 'settings' | 'tokenRequests'>));
-      child.once('exit', (code) => reject(new Error(`memory child exited with ${code} before reporting`)));
-    });
+    type ChildResult = Omit<MemoryResult, 'settings' | 'tokenRequests'>;
+    const result = await runChild<ChildResult>('./memory-child.ts', { tokenUrl: tokenServer.url, ...settings }, ['--expose-gc']);
     return { settings, ...result, tokenRequests: tokenServer.count };
   } finally {
     await tokenServer.close();

@@ -1,8 +1,10 @@
 // 2. Request overhead of each tokenkit adapter: sequential loopback requests through
 // the adapter vs. the same client with a static Authorization header, in interleaved
-// rounds. The measuring code is each adapter's own `packages/<x>/bench/overhead.ts`.
+// rounds. The measuring code is each adapter's own `packages/<x>/bench/overhead.ts`,
+// run in a fresh process per adapter (overhead-child.ts), as it runs on its own.
 import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { runChild } from './child.ts';
 import type { Library } from './libraries.ts';
 import { median } from './stats.ts';
 
@@ -24,9 +26,11 @@ export interface OverheadRow {
   source: string;
 }
 
-/** What every adapter's bench/overhead.ts exports. */
-interface AdapterBench {
-  measureOverhead(options: { requests: number; rounds: number }): Promise<{ requests: number; rounds: OverheadRound[]; medianRatio: number }>;
+/** What every adapter's bench/overhead.ts answers. */
+interface AdapterResult {
+  requests: number;
+  rounds: OverheadRound[];
+  medianRatio: number;
 }
 
 const packagesDir = fileURLToPath(new URL('../../../packages/', import.meta.url));
@@ -42,11 +46,12 @@ export async function measureOverheads(libraries: Library[], { requests = 5000, 
       missing.push(`${library.label}: ${source} does not exist, no overhead figure`);
       continue;
     }
-    const bench = (await import(pathToFileURL(file).href)) as Partial<AdapterBench>;
-    if (typeof bench.measureOverhead !== 'function') throw new Error(`${source} does not export measureOverhead()`);
-    const result = await bench.measureOverhead({ requests, rounds });
-    if (!Array.isArray(result.rounds) || typeof result.medianRatio !== 'number') throw new Error(`${source}: measureOverhead() answered an unexpected shape`);
-    const perRequest = (ms: number) => (ms * 1000) / result.requests;
+    const result = await runChild<Partial<AdapterResult>>('./overhead-child.ts', { file, requests, rounds });
+    if (!Array.isArray(result.rounds) || typeof result.medianRatio !== 'number' || typeof result.requests !== 'number') {
+      throw new Error(`${source}: measureOverhead() answered an unexpected shape`);
+    }
+    const count = result.requests;
+    const perRequest = (ms: number) => (ms * 1000) / count;
     rows.push({
       library,
       requests: result.requests,
