@@ -66,7 +66,7 @@ export function overheadTable(rows: OverheadRow[]): Table {
     title: '2. Request overhead per adapter',
     note:
       `${rows[0]?.requests.toLocaleString('en') ?? '?'} sequential loopback GETs per variant and round through the adapter and through the same client with a static Authorization header, ` +
-      'the two taking turns (the shared harness packages/test-utils/src/bench.ts, run by each adapter\'s bench/overhead.ts); ratio = static / adapter (1 = no overhead) as that bench computes it ' +
+      'the two taking turns (the shared harness packages/test-utils/src/bench.ts, run by each adapter\'s bench/overhead.ts, each in a fresh process); ratio = static / adapter (1 = no overhead) as that bench computes it ' +
       '(per-request medians; Apollo: paired blocks), median over the rounds. µs/request: total time of a round / requests, median round.',
     columns: ['adapter', 'µs/request', 'static µs/request', 'median ratio', 'rounds', 'target ≥ 0.97', 'measured by'],
     rows: rows.map((row) => [
