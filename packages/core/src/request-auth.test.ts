@@ -32,6 +32,27 @@ describe('which URLs get the token', () => {
     expect(auth().allows(url.startsWith('http') && URL.canParse(url) ? new URL(url) : url)).toBe(allowed);
   });
 
+  // One origin takes a path of its own in allows(): the same table, for a client with only a base URL.
+  const single = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/' });
+  it.each([
+    ['https://api.example.com/v1/payments', true],
+    ['https://api.example.com', true],
+    ['https://api.example.com#top', true],
+    ['https://API.EXAMPLE.COM/other', true],
+    ['https://api.example.com:443/x', true],
+    ['https://files.example.com:8443/a', false],
+    ['http://api.example.com/v1/payments', false],
+    ['https://api.example.com.evil.com/x', false],
+    ['https://api.example.com@evil.com/x', false],
+    ['https://api.example.com:444/x', false],
+    ['https://api.example.comx/', false],
+    ['https://evil.com/https://api.example.com/', false],
+    ['', false],
+  ])('one origin: %s → %s', (url, allowed) => {
+    expect(single().allows(url)).toBe(allowed);
+    expect(single().allows(url.startsWith('http') && URL.canParse(url) ? new URL(url) : url)).toBe(allowed);
+  });
+
   it('authorize() gives the header for allowed URLs and undefined for others, without a token request for the latter', async () => {
     const a = createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com' });
     const before = server.count;
