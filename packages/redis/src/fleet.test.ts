@@ -168,3 +168,36 @@ describe('Redis Sentinel', () => {
     expect(sentinel.master.cli('keys', '*')).toContain(`tokenkit:{${results[0]!.key}}`);
   });
 });
+
+describe('Redis Sentinel failover', () => {
+  let sentinel: RedisSentinel;
+  beforeAll(async () => {
+    sentinel = await startRedisSentinel('tokenkit-failover', { replica: true });
+  }, 30_000);
+  afterAll(() => sentinel?.stop());
+
+  it('after the master dies and Sentinel promotes its replica, a new process takes the replicated token (no second token request) and new keys are stored on the new master', { timeout: 40_000 }, async () => {
+    const redisConfig = { sentinel: sentinel.port, name: sentinel.name };
+    const replica = sentinel.replica!;
+    const first = await run({ redis: redisConfig }).result;
+    expect(first.events).toEqual(['fetch']);
+    expect(server.count).toBe(1);
+    const entry = `tokenkit:{${first.key}}`;
+    // The entry reached the replica before its master goes (WAIT answers how many replicas have it).
+    expect(sentinel.master.cli('wait', '1', '5000').trim()).toBe('1');
+    expect(replica.cli('exists', entry).trim()).toBe('1');
+
+    await sentinel.master.stop();
+    await sentinel.waitForMaster(replica.port);
+
+    const second = await run({ redis: redisConfig }).result;
+    expect(second).toMatchObject({ accessToken: first.accessToken, failures: 0, events: ['store_hit'] });
+    expect(server.count).toBe(1);
+
+    // The promoted replica takes writes: another key is locked, fetched once and stored there.
+    const other = await run({ redis: redisConfig, scope: 'after-failover' }).result;
+    expect(other).toMatchObject({ failures: 0, events: ['fetch'] });
+    expect(server.count).toBe(2);
+    expect(replica.cli('exists', `tokenkit:{${other.key}}`).trim()).toBe('1');
+  });
+});
