@@ -11,46 +11,34 @@ afterAll(() => server.close());
 const tokens = () => createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
 
 describe('which URLs get the token', () => {
-  const auth = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/', origins: ['https://files.example.com:8443'] });
+  // Two origins (a base URL and `origins`), and one (only a base URL), which takes a path of its own in allows().
+  const two = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/', origins: ['https://files.example.com:8443'] });
+  const one = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/' });
 
   it.each([
-    ['https://api.example.com/v1/payments', true],
-    ['https://api.example.com', true],
-    ['https://api.example.com?x=1', true],
-    ['https://API.EXAMPLE.COM/other', true],
-    ['https://api.example.com:443/x', true],
-    ['https://files.example.com:8443/a', true],
-    ['https://files.example.com/a', false],
-    ['http://api.example.com/v1/payments', false],
-    ['https://api.example.com.evil.com/x', false],
-    ['https://api.example.com@evil.com/x', false],
-    ['https://api.example.com:444/x', false],
-    ['https://evil.com/https://api.example.com/', false],
-    ['not a url', false],
-  ])('%s → %s', (url, allowed) => {
-    expect(auth().allows(url)).toBe(allowed);
-    expect(auth().allows(url.startsWith('http') && URL.canParse(url) ? new URL(url) : url)).toBe(allowed);
-  });
-
-  // One origin takes a path of its own in allows(): the same table, for a client with only a base URL.
-  const single = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/' });
-  it.each([
-    ['https://api.example.com/v1/payments', true],
-    ['https://api.example.com', true],
-    ['https://api.example.com#top', true],
-    ['https://API.EXAMPLE.COM/other', true],
-    ['https://api.example.com:443/x', true],
-    ['https://files.example.com:8443/a', false],
-    ['http://api.example.com/v1/payments', false],
-    ['https://api.example.com.evil.com/x', false],
-    ['https://api.example.com@evil.com/x', false],
-    ['https://api.example.com:444/x', false],
-    ['https://api.example.comx/', false],
-    ['https://evil.com/https://api.example.com/', false],
-    ['', false],
-  ])('one origin: %s → %s', (url, allowed) => {
-    expect(single().allows(url)).toBe(allowed);
-    expect(single().allows(url.startsWith('http') && URL.canParse(url) ? new URL(url) : url)).toBe(allowed);
+    // url, allowed with two origins, allowed with one
+    ['https://api.example.com/v1/payments', true, true],
+    ['https://api.example.com', true, true],
+    ['https://api.example.com?x=1', true, true],
+    ['https://api.example.com#top', true, true],
+    ['https://API.EXAMPLE.COM/other', true, true],
+    ['https://api.example.com:443/x', true, true],
+    ['https://files.example.com:8443/a', true, false],
+    ['https://files.example.com/a', false, false],
+    ['http://api.example.com/v1/payments', false, false],
+    ['https://api.example.com.evil.com/x', false, false],
+    ['https://api.example.com@evil.com/x', false, false],
+    ['https://api.example.com:444/x', false, false],
+    ['https://api.example.comx/', false, false],
+    ['https://evil.com/https://api.example.com/', false, false],
+    ['not a url', false, false],
+    ['', false, false],
+  ])('%s → %s (two origins), %s (one)', (url, withTwo, withOne) => {
+    const asUrl = url.startsWith('http') && URL.canParse(url) ? new URL(url) : url;
+    expect(two().allows(url)).toBe(withTwo);
+    expect(two().allows(asUrl)).toBe(withTwo);
+    expect(one().allows(url)).toBe(withOne);
+    expect(one().allows(asUrl)).toBe(withOne);
   });
 
   it('authorize() gives the header for allowed URLs and undefined for others, without a token request for the latter', async () => {
