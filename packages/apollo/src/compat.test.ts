@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import { RESTDataSource as RESTDataSource64, type AugmentedRequest } from '@apollo/datasource-rest';
-import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import { authorizationsSince, rejectionOf, startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import { RESTDataSource as RESTDataSource62 } from 'datasource-rest-6.2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as current from './index.ts';
@@ -44,8 +44,6 @@ beforeAll(async () => {
 });
 afterAll(() => Promise.all([tokenServer, api, refusing, caching, recorder].map((s) => s.close())));
 
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a rejection'), (error: unknown) => error);
-const sentSince = (server: ApiServer, from: number) => server.requests.slice(from).map((r) => r.authorization);
 type HttpFetch = (url: string, init?: Record<string, unknown>) => Promise<unknown>;
 const httpFetchOf = (source: object) => (source as unknown as { httpCache: { httpFetch?: HttpFetch } }).httpCache.httpFetch;
 
@@ -97,7 +95,7 @@ describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (ve
     const second = await new API({ tokens }).call('payments/2');
     expect(first.parsedBody).toMatchObject({ ok: true, path: '/v1/payments/1' });
     expect(second.parsedBody).toMatchObject({ ok: true, path: '/v1/payments/2' });
-    const [one, two] = sentSince(api, from);
+    const [one, two] = authorizationsSince(api, from);
     expect(one).toMatch(/^Bearer at-/);
     expect(two).toBe(one);
     expect(tokenServer.count).toBe(tokenRequests + 1);
@@ -115,13 +113,13 @@ describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (ve
     const from = api.requests.length;
     const away = await new API({ tokens: provider() }).call('redirect', { params: { to: `${recorder.origin}/landing` } });
     expect(away.parsedBody).toEqual({ recorded: true });
-    expect(sentSince(api, from)).toEqual([expect.stringMatching(/^Bearer at-/)]);
+    expect(authorizationsSince(api, from)).toEqual([expect.stringMatching(/^Bearer at-/)]);
     expect(recorder.authorizations.slice(recorded)).toEqual([undefined]);
 
     const home = api.requests.length;
     const hop = await new API({ tokens: provider() }).call('redirect', { params: { to: '/home' } });
     expect(hop.parsedBody).toMatchObject({ ok: true, path: '/home' });
-    const [hop1, hop2] = sentSince(api, home);
+    const [hop1, hop2] = authorizationsSince(api, home);
     expect(hop1).toMatch(/^Bearer at-/);
     expect(hop2).toBe(hop1);
 
@@ -151,21 +149,21 @@ describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (ve
     const from = api.requests.length;
     const retried = await new API({ tokens }).call('payments');
     expect(retried.parsedBody).toMatchObject({ ok: true });
-    const [rejected, fresh] = sentSince(api, from);
+    const [rejected, fresh] = authorizationsSince(api, from);
     expect(rejected).toBe(stale);
     expect(fresh).toMatch(/^Bearer at-/);
     expect(fresh).not.toBe(stale);
-    expect(sentSince(api, from)).toHaveLength(2);
+    expect(authorizationsSince(api, from)).toHaveLength(2);
 
     const before = refusing.requests.length;
-    const error = await failure(new (apiAt(refusing.origin))({ tokens: provider() }).call('payments'));
+    const error = await rejectionOf(new (apiAt(refusing.origin))({ tokens: provider() }).call('payments'));
     expect(error).toMatchObject({ extensions: { code: 'UNAUTHENTICATED', response: { status: 401 } } });
     expect(refusing.requests.length - before).toBe(2);
   });
 
   it('rejects with core’s typed error when no token comes, with no secret in it', async () => {
     const from = api.requests.length;
-    const error = await failure(new (apiAt(api.origin))({ tokens: provider('wrong-secret') }).call('payments'));
+    const error = await rejectionOf(new (apiAt(api.origin))({ tokens: provider('wrong-secret') }).call('payments'));
     const typed = adapter.findTokenKitError(error);
     expect(adapter.isOAuthError(typed)).toBe(true);
     expect(typed).toMatchObject({ error: 'invalid_client', status: 401 });
@@ -173,7 +171,7 @@ describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (ve
     expect(api.requests.length).toBe(from); // nothing went out without a token
 
     // An API error (RESTDataSource's GraphQLError) carries the answer, not the token it was sent with.
-    const failed = await failure(new (apiAt(api.origin))({ tokens: provider() }).call('status/500'));
+    const failed = await rejectionOf(new (apiAt(api.origin))({ tokens: provider() }).call('status/500'));
     expect(failed).toMatchObject({ extensions: { response: { status: 500 } } });
     expect(inspect(failed, { depth: 8 })).not.toMatch(/Bearer at-/);
   });
@@ -197,8 +195,8 @@ describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (ve
     const other = await new API({ tokens: b, cache }).call('doc');
     expect(again.parsedBody).toEqual(first.parsedBody);
     expect(other.parsedBody).not.toEqual(first.parsedBody); // `n` counts the API's requests
-    const [sentA, sentB] = sentSince(caching, from);
-    expect(sentSince(caching, from)).toHaveLength(2);
+    const [sentA, sentB] = authorizationsSince(caching, from);
+    expect(authorizationsSince(caching, from)).toHaveLength(2);
     expect(sentA).toBe(a.cachedAuthorizationHeader());
     expect(sentB).toBe(b.cachedAuthorizationHeader());
     expect([...entries.keys()].sort()).toEqual([`httpcache:GET ${caching.origin}/doc tokenkit:${a.key}`, `httpcache:GET ${caching.origin}/doc tokenkit:${b.key}`].sort());

@@ -2,7 +2,7 @@
 // the current one, against real servers.
 import { Agent, type AgentOptions } from 'node:http';
 import { inspect } from 'node:util';
-import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import { authorizationsSince, rejectionOf, startAdapterServers, startApi, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import axios from 'axios';
 import axios10 from 'axios-1.0';
 import type { AxiosInstance } from 'axios';
@@ -29,19 +29,12 @@ const releases: [string, AxiosLike][] = [
   ['axios (current)', axios as unknown as AxiosLike],
 ];
 
-let tokenServer: TokenServer;
-let api: ApiServer;
-let recorder: Recorder;
-beforeAll(async () => {
-  tokenServer = await startTokenServer();
-  api = await startApi({ isValid: (token) => tokenServer.isValid(token) });
-  recorder = await startRecorder();
-});
-afterAll(() => Promise.all([tokenServer.close(), api.close(), recorder.close()]));
+let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => Promise<void>;
+beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
+afterAll(() => close());
 
 const provider = (clientSecret = 'client-secret') => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a rejection'), (error: unknown) => error);
-const sentSince = (from: number) => api.requests.slice(from).map((r) => r.authorization);
+const sentSince = (from: number) => authorizationsSince(api, from);
 const statusOf = (error: unknown) => (error as { response?: Response }).response?.status;
 
 describe.each(releases)('installTokenInterceptor on %s', (name, lib) => {
@@ -111,7 +104,7 @@ describe.each(releases)('installTokenInterceptor on %s', (name, lib) => {
     const http = client();
     const from = api.requests.length;
     const tokenRequests = tokenServer.count;
-    const error = await failure(http.get('/payments', { headers: { Authorization: 'Bearer callers-own' } }));
+    const error = await rejectionOf(http.get('/payments', { headers: { Authorization: 'Bearer callers-own' } }));
     expect(statusOf(error)).toBe(401);
     expect(sentSince(from)).toEqual(['Bearer callers-own']);
     expect(tokenServer.count).toBe(tokenRequests); // it did not even ask for a token
@@ -156,7 +149,7 @@ describe.each(releases)('installTokenInterceptor on %s', (name, lib) => {
     // An API that refuses every token: exactly two requests, then the 401 reaches the caller.
     const refusing = await startApi({ isValid: () => false });
     try {
-      const error = await failure(client({}, provider(), refusing.origin).get('/payments'));
+      const error = await rejectionOf(client({}, provider(), refusing.origin).get('/payments'));
       expect(statusOf(error)).toBe(401);
       expect(refusing.requests).toHaveLength(2);
       expect(refusing.requests.map((r) => r.authorization)).toEqual([expect.stringMatching(/^Bearer at-/), expect.stringMatching(/^Bearer at-/)]);
@@ -167,7 +160,7 @@ describe.each(releases)('installTokenInterceptor on %s', (name, lib) => {
 
   it('rejects with the typed error when no token comes, with no secret in it; a failed request shows no token', async () => {
     const from = api.requests.length;
-    const error = await failure(client({}, provider('wrong-secret')).get('/payments'));
+    const error = await rejectionOf(client({}, provider('wrong-secret')).get('/payments'));
     const typed = findTokenKitError(error);
     expect(isOAuthError(typed)).toBe(true);
     expect(isOAuthError(typed) && typed.error).toBe('invalid_client');
@@ -176,7 +169,7 @@ describe.each(releases)('installTokenInterceptor on %s', (name, lib) => {
 
     const http = client();
     expect((await http.get('/payments')).status).toBe(200);
-    const failed = await failure(http.get('/status/500'));
+    const failed = await rejectionOf(http.get('/status/500'));
     expect(statusOf(failed)).toBe(500);
     expect(api.requests.at(-1)?.authorization).toMatch(/^Bearer at-/);
     expect(inspect(failed, { depth: 8 })).not.toMatch(/Bearer at-/);

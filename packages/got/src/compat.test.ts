@@ -2,7 +2,7 @@
 // which the hooks use when present; got 14 has a plain headers object. The same behaviours,
 // on the oldest release of the range, on got 15 and on got 16, against real servers.
 import { inspect } from 'node:util';
-import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import { authorizationsSince, rejectionOf, startAdapterServers, startApi, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import got14 from 'got-14';
 import got15 from 'got-15';
 import got16 from 'got';
@@ -29,19 +29,12 @@ const majors: [string, GotLike][] = [
   ['got 16', got16 as unknown as GotLike],
 ];
 
-let tokenServer: TokenServer;
-let api: ApiServer;
-let recorder: Recorder;
-beforeAll(async () => {
-  tokenServer = await startTokenServer();
-  api = await startApi({ isValid: (token) => tokenServer.isValid(token) });
-  recorder = await startRecorder();
-});
-afterAll(() => Promise.all([tokenServer.close(), api.close(), recorder.close()]));
+let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => Promise<void>;
+beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
+afterAll(() => close());
 
 const provider = (clientSecret = 'client-secret') => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a rejection'), (error: unknown) => error);
-const sentSince = (from: number) => api.requests.slice(from).map((r) => r.authorization);
+const sentSince = (from: number) => authorizationsSince(api, from);
 
 describe.each(majors)('tokenHooks on %s', (_name, got) => {
   const client = (options: TokenHooksOptions = {}, tokens = provider()) => got.extend({ prefixUrl: api.origin, hooks: tokenHooks(tokens, options) });
@@ -97,7 +90,7 @@ describe.each(majors)('tokenHooks on %s', (_name, got) => {
   it('leaves a header the caller set alone', async () => {
     const http = client();
     const from = api.requests.length;
-    const error = await failure(http.get('payments', { headers: { authorization: 'Bearer callers-own' } }));
+    const error = await rejectionOf(http.get('payments', { headers: { authorization: 'Bearer callers-own' } }));
     expect((error as { response?: Response }).response?.statusCode).toBe(401);
     expect(sentSince(from)).toEqual(['Bearer callers-own']); // and no 401 retry
   });
@@ -119,7 +112,7 @@ describe.each(majors)('tokenHooks on %s', (_name, got) => {
     const refusing = await startApi({ isValid: () => false });
     try {
       const http2 = got.extend({ prefixUrl: refusing.origin, hooks: tokenHooks(provider()) });
-      const error = await failure(http2.get('payments'));
+      const error = await rejectionOf(http2.get('payments'));
       expect((error as { response?: Response }).response?.statusCode).toBe(401);
       expect(refusing.requests).toHaveLength(2);
     } finally {
@@ -129,13 +122,13 @@ describe.each(majors)('tokenHooks on %s', (_name, got) => {
 
   it('rejects with the typed error as the cause when no token comes, with no secret or token in it', async () => {
     const http = client({}, provider('wrong-secret'));
-    const error = await failure(http.get('payments'));
+    const error = await rejectionOf(http.get('payments'));
     expect(isOAuthError(findTokenKitError(error))).toBe(true);
     expect(inspect(error, { depth: 8 })).not.toContain('wrong-secret');
 
     const ok = client();
     await ok.get('payments');
-    const failed = await failure(ok.get('status/500', { retry: { limit: 0 } }));
+    const failed = await rejectionOf(ok.get('status/500', { retry: { limit: 0 } }));
     expect(inspect(failed, { depth: 8 })).not.toMatch(/Bearer at-/);
   });
 });

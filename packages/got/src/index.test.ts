@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import { startAdapterServers, startApi, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import got, { HTTPError, Options, RequestError, type NormalizedOptions } from 'got';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,16 +14,9 @@ import {
   type TokenProviderOptions,
 } from './index.ts';
 
-let tokenServer: TokenServer;
-let api: ApiServer;
-let recorder: Recorder;
-
-beforeAll(async () => {
-  tokenServer = await startTokenServer();
-  api = await startApi({ isValid: (token) => tokenServer.isValid(token) });
-  recorder = await startRecorder();
-});
-afterAll(() => Promise.all([tokenServer.close(), api.close(), recorder.close()]));
+let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => Promise<void>;
+beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
+afterAll(() => close());
 afterEach(() => tokenServer.misbehave(undefined));
 
 function provider(overrides: Partial<TokenProviderOptions> = {}) {

@@ -4,7 +4,7 @@
 // 2.1 bounds hook time by `totalTimeout` and rejects with its TimeoutError; ky 2.0.x checks it
 // only after the hooks, so there the hooks end the wait for a token themselves (TokenEndpointError).
 import { inspect } from 'node:util';
-import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import { authorizationsSince, rejectionOf, startAdapterServers, startApi, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import ky20, { TimeoutError as TimeoutError20 } from 'ky-2.0';
 import kyCurrent, { TimeoutError } from 'ky';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -34,20 +34,13 @@ const versions: [string, KyLike, (error: unknown) => void][] = [
   }],
 ];
 
-let tokenServer: TokenServer;
-let api: ApiServer;
-let recorder: Recorder;
-beforeAll(async () => {
-  tokenServer = await startTokenServer();
-  api = await startApi({ isValid: (token) => tokenServer.isValid(token) });
-  recorder = await startRecorder();
-});
-afterAll(() => Promise.all([tokenServer.close(), api.close(), recorder.close()]));
+let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => Promise<void>;
+beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
+afterAll(() => close());
 afterEach(() => tokenServer.misbehave(undefined));
 
 const provider = (clientSecret = 'client-secret') => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a rejection'), (error: unknown) => error);
-const sentSince = (from: number) => api.requests.slice(from).map((r) => r.authorization);
+const sentSince = (from: number) => authorizationsSince(api, from);
 const statusOf = (error: unknown) => (error as { response?: Response }).response?.status;
 
 describe.each(versions)('tokenHooks on %s', (_name, ky, expectTotalTimeout) => {
@@ -96,7 +89,7 @@ describe.each(versions)('tokenHooks on %s', (_name, ky, expectTotalTimeout) => {
     const http = client();
     const from = api.requests.length;
     const tokenRequests = tokenServer.count;
-    const error = await failure(http.get('payments', { headers: { authorization: 'Bearer callers-own' }, retry: 0 }));
+    const error = await rejectionOf(http.get('payments', { headers: { authorization: 'Bearer callers-own' }, retry: 0 }));
     expect(statusOf(error)).toBe(401);
     expect(sentSince(from)).toEqual(['Bearer callers-own']);
     expect(tokenServer.count).toBe(tokenRequests);
@@ -121,7 +114,7 @@ describe.each(versions)('tokenHooks on %s', (_name, ky, expectTotalTimeout) => {
     const refusing = await startApi({ isValid: () => false });
     try {
       const http2 = ky.create({ baseUrl: `${refusing.origin}/`, hooks: tokenHooks(provider()) });
-      const error = await failure(http2.get('payments').json());
+      const error = await rejectionOf(http2.get('payments').json());
       expect(statusOf(error)).toBe(401);
       expect(refusing.requests.map((r) => r.authorization)).toEqual([expect.stringMatching(/^Bearer at-/), expect.stringMatching(/^Bearer at-/)]);
       expect(refusing.requests[1]!.authorization).not.toBe(refusing.requests[0]!.authorization);
@@ -133,7 +126,7 @@ describe.each(versions)('tokenHooks on %s', (_name, ky, expectTotalTimeout) => {
   it('rejects with the typed error, findable, with no secret or token in it', async () => {
     const http = client({}, provider('wrong-secret'));
     const from = api.requests.length;
-    const error = await failure(http.get('payments').json());
+    const error = await rejectionOf(http.get('payments').json());
     const found = findTokenKitError(error);
     expect(isOAuthError(found)).toBe(true);
     expect(found).toMatchObject({ error: 'invalid_client' });
@@ -142,7 +135,7 @@ describe.each(versions)('tokenHooks on %s', (_name, ky, expectTotalTimeout) => {
 
     const ok = client();
     await ok.get('payments').json();
-    const failed = await failure(ok.get('status/500', { retry: 0 }).json());
+    const failed = await rejectionOf(ok.get('status/500', { retry: 0 }).json());
     expect(statusOf(failed)).toBe(500);
     expect(api.requests.at(-1)!.authorization).toMatch(/^Bearer at-/);
     expect(inspect(failed, { depth: 8 })).not.toMatch(/Bearer at-/);
@@ -153,7 +146,7 @@ describe.each(versions)('tokenHooks on %s', (_name, ky, expectTotalTimeout) => {
     const http = client();
     const from = api.requests.length;
     const started = performance.now();
-    const error = await failure(http.get('payments', { totalTimeout: 150 }).json());
+    const error = await rejectionOf(http.get('payments', { totalTimeout: 150 }).json());
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(140);
     expect(elapsed).toBeLessThan(2000); // not ky's 10 s per-attempt timeout
