@@ -27,4 +27,4 @@ tokenHooks(tokens, { retryOn401: 'yes' });
 // @ts-expect-error the base comes from ky's own baseUrl/prefix, not from tokenHooks
 tokenHooks(tokens, { baseUrl: 'https://api.example.com' });
 // @ts-expect-error the hooks go into `hooks`, not at the top level of ky's options
-ky.create({ baseUrl: 'https://api.example.com/', beforeRequest: tokenHooks(tokens).beforeRequest });
+ky.create({ baseUrl: 'https://api.example.com/', init: tokenHooks(tokens).init });

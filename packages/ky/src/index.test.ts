@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import ky, { HTTPError, TimeoutError, type Input, type KyInstance } from 'ky';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import { listen, startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import {
   ConfigurationError,
   type OAuthError,
@@ -121,7 +121,7 @@ describe('which requests get the token', () => {
     expect(api.requests.slice(seen).map((r) => r.authorization)).toEqual(['Bearer callers-own']);
     expect(tokenServer.count).toBe(before);
 
-    // Nor one a later hook of the caller set in place of ours.
+    // Nor one a beforeRequest hook of the caller set.
     const replaced = api2.extend({ hooks: { beforeRequest: [({ request }) => request.headers.set('authorization', 'Bearer replaced')] } });
     const seen2 = api.requests.length;
     const error2 = await failure(() => replaced.get('payments'));
@@ -305,13 +305,38 @@ describe('token failures', () => {
 describe('waiting for a token', () => {
   const hang = () => tokenServer.misbehave(() => ({ hang: true }));
 
-  it('ky’s per-attempt timeout bounds the wait: TokenEndpointError timeout, fast', async () => {
+  it('ky’s per-attempt timeout bounds the wait: ky’s TimeoutError, fast, and nothing sent', async () => {
     hang();
+    const seen = api.requests.length;
     const started = performance.now();
     const error = await failure(() => ky.get('payments', { baseUrl: api.origin, timeout: 200, hooks: tokenHooks(newTokens()) }));
     expect(performance.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(api.requests.length).toBe(seen);
+  });
+
+  it('with timeout: false and no totalTimeout, the provider’s own timeoutMs ends the wait', async () => {
+    hang();
+    const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', timeoutMs: 150, maxRetries: 0 });
+    const started = performance.now();
+    const error = await failure(() => ky.get('payments', { baseUrl: api.origin, timeout: false, hooks: tokenHooks(tokens) }));
+    expect(performance.now() - started).toBeLessThan(2000);
     expect(error).toBeInstanceOf(TokenEndpointError);
     expect(error).toMatchObject({ code: 'timeout' });
+  });
+
+  it('a timeout after the token went on: ky’s TimeoutError, with our token removed from its request', async () => {
+    const seen: (string | undefined)[] = [];
+    const silent = await listen((req) => void seen.push(req.headers.authorization)); // never answers
+    try {
+      const error = await failure(() => ky.get('payments', { baseUrl: silent.origin, timeout: 150, retry: 0, hooks: tokenHooks(newTokens()) }));
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(seen).toEqual([`Bearer ${tokenServer.issued.at(-1)}`]);
+      expect((error as TimeoutError).request.headers.get('authorization')).toBeNull();
+      expect(inspect(error, { depth: 5 })).not.toContain(tokenServer.issued.at(-1)!);
+    } finally {
+      await silent.close();
+    }
   });
 
   it('the caller’s signal ends the wait', async () => {
