@@ -107,6 +107,21 @@ describe('which requests get the token', () => {
     await expect(api2.get(`redirect?to=${encodeURIComponent('/after')}`).json()).resolves.toMatchObject({ ok: true, path: '/after' });
   });
 
+  it('takes a Request as input: the token for the base origin, none for another, and the Request’s own header untouched', async () => {
+    const tokens = newTokens();
+    const api2 = client(tokens);
+    const seen = recorder.count;
+    await expect(api2(new Request(`${api.origin}/payments`)).json()).resolves.toMatchObject({ ok: true, path: '/payments' });
+    expect(api.requests.at(-1)!.authorization).toBe(`Bearer ${tokenServer.issued.at(-1)}`);
+    await api2(new Request(`${recorder.origin}/collect`));
+    expect(recorder.authorizations.slice(seen)).toEqual([undefined]);
+
+    const before = tokenServer.count;
+    await api2(new Request(`${api.origin}/public`, { headers: { authorization: 'Basic dXNlcjpwdw==' } }));
+    expect(api.requests.at(-1)!.authorization).toBe('Basic dXNlcjpwdw==');
+    expect(tokenServer.count).toBe(before);
+  });
+
   it('never touches an Authorization header the caller set', async () => {
     const before = tokenServer.count;
     const api2 = client(newTokens());
