@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 afterEach(() => tokenServer.misbehave(undefined));
 
-const newTokens = (extra: { maxRetries?: number } = {}): TokenProvider =>
+const newTokens = (extra: { maxRetries?: number; timeoutMs?: number } = {}): TokenProvider =>
   createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', ...extra });
 
 const client = (tokens: TokenProvider, base = api.origin + '/', options?: TokenHooksOptions): KyInstance =>
@@ -332,9 +332,8 @@ describe('waiting for a token', () => {
 
   it('with timeout: false and no totalTimeout, the provider’s own timeoutMs ends the wait', async () => {
     hang();
-    const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', timeoutMs: 150, maxRetries: 0 });
     const started = performance.now();
-    const error = await failure(() => ky.get('payments', { baseUrl: api.origin, timeout: false, hooks: tokenHooks(tokens) }));
+    const error = await failure(() => ky.get('payments', { baseUrl: api.origin, timeout: false, hooks: tokenHooks(newTokens({ timeoutMs: 150, maxRetries: 0 })) }));
     expect(performance.now() - started).toBeLessThan(2000);
     expect(error).toBeInstanceOf(TokenEndpointError);
     expect(error).toMatchObject({ code: 'timeout' });
