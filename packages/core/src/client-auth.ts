@@ -21,6 +21,8 @@ export type TokenParams = Record<string, string | readonly string[]>;
 /** Adds client authentication to a token request. Holds the secret; nothing else does. */
 export interface ClientAuth {
   readonly method: ClientAuthMethod;
+  /** What to try when the server answers `invalid_client` to this method, for the error message. */
+  readonly hint?: string;
   apply(params: TokenParams, headers: Record<string, string>, tokenEndpoint: string, nowMs: number): Promise<void> | void;
 }
 
@@ -34,11 +36,17 @@ export function formEncode(value: string): string {
 }
 
 /**
- * The `Authorization` header value of `client_secret_basic`.
+ * The `Authorization` header value of `client_secret_basic`. `form` (default) encodes id and secret as RFC 6749
+ * Appendix B asks; `plain` sends them as they are, for servers that do not decode them.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ * @example
+ * ```ts
+ * basicAuthorization('my client', 'p@ss:w/rd+%'); // 'Basic bXkrY2xpZW50OnAlNDBzcyUzQXclMkZyZCUyQiUyNQ=='
+ * ```
  */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
-  return 'Basic ' + Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64');
+export function basicAuthorization(clientId: string, clientSecret: string, encoding: 'form' | 'plain' = 'form'): string {
+  const pair = encoding === 'plain' ? `${clientId}:${clientSecret}` : `${formEncode(clientId)}:${formEncode(clientSecret)}`;
+  return 'Basic ' + Buffer.from(pair).toString('base64');
 }
 
 const ASSERTION_LIFETIME_S = 60;
@@ -49,15 +57,27 @@ export function createClientAuth(
   clientSecret: string | undefined,
   privateKey: PrivateKeyInput | undefined,
   certificate?: CertificateInput | undefined,
+  basicEncoding: 'form' | 'plain' = 'form',
 ): ClientAuth {
   if (certificate !== undefined && method !== 'private_key_jwt') {
     throw new ConfigurationError('certificate', `is used only with clientAuthMethod private_key_jwt, not ${String(method)}`);
   }
   switch (method) {
     case 'client_secret_basic': {
-      const header = basicAuthorization(clientId, requireSecret(clientSecret, method));
+      const secret = requireSecret(clientSecret, method);
+      if (basicEncoding === 'plain' && clientId.includes(':')) {
+        throw new ConfigurationError('basicEncoding', "'plain' cannot send a client id that contains ':'; use 'form' or client_secret_post");
+      }
+      const header = basicAuthorization(clientId, secret, basicEncoding);
+      // Only worth saying when the encoding changes something: then the other one may be what the server expects.
+      const encodingMatters = basicAuthorization(clientId, secret, 'form') !== basicAuthorization(clientId, secret, 'plain');
+      const hint =
+        basicEncoding === 'form'
+          ? "HTTP Basic was sent with id and secret form-encoded (RFC 6749 Appendix B); if the server does not decode them, try basicEncoding: 'plain' or clientAuthMethod: 'client_secret_post'"
+          : "HTTP Basic was sent with id and secret unencoded (basicEncoding: 'plain'); try basicEncoding: 'form' or clientAuthMethod: 'client_secret_post'";
       return {
         method,
+        ...(encodingMatters ? { hint } : {}),
         apply(_params, headers) {
           headers['authorization'] = header;
         },

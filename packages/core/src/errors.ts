@@ -15,7 +15,12 @@ export type TokenEndpointErrorCode =
   /** OpenID Connect / RFC 8414 discovery failed or returned an unusable document. */
   | 'discovery_failed'
   /** The token endpoint (configured or discovered) is not HTTPS and not loopback. */
-  | 'insecure_endpoint';
+  | 'insecure_endpoint'
+  /**
+   * With `grant: { type: 'refresh_token' }`, the server refused the refresh token (or another process may still be
+   * using it): there is nothing to fall back to, a new refresh token is needed. The server's answer is the `cause`.
+   */
+  | 'refresh_token_refused';
 
 /** Codes of every tokenkit error. */
 export type TokenKitErrorCode = TokenEndpointErrorCode | 'oauth_error' | 'invalid_option' | 'store';
@@ -73,9 +78,17 @@ export class OAuthError extends TokenKitError {
   /** HTTP status of the answer. */
   readonly status: number;
 
-  constructor(fields: { error: string; errorDescription?: string | undefined; errorUri?: string | undefined; status: number }) {
+  constructor(fields: {
+    error: string;
+    errorDescription?: string | undefined;
+    errorUri?: string | undefined;
+    status: number;
+    /** What tokenkit suggests, appended to the message (e.g. which Basic encoding was used). */
+    hint?: string | undefined;
+  }) {
     const description = fields.errorDescription ? `: ${fields.errorDescription}` : '';
-    super('oauth_error', `token endpoint answered ${fields.status} ${fields.error}${description}`);
+    const hint = fields.hint ? ` (${fields.hint})` : '';
+    super('oauth_error', `token endpoint answered ${fields.status} ${fields.error}${description}${hint}`);
     this.error = fields.error;
     this.errorDescription = fields.errorDescription;
     this.errorUri = fields.errorUri;

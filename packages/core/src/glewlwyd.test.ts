@@ -158,6 +158,33 @@ describe.skipIf(!hasGlewlwyd())('Glewlwyd 2.7 (Debian glewlwyd)', { timeout: 60_
     expect((await failure(post.getToken())).status).toBe(403);
   });
 
+  it("client_secret_basic with basicEncoding: 'plain' (id:secret unencoded) gets a token for the same client", async () => {
+    const { clientId, clientSecret } = gl.clients.basic;
+    const tokens = createTokenProvider({
+      tokenEndpoint: gl.tokenEndpoint,
+      clientId,
+      clientSecret,
+      basicEncoding: 'plain',
+      scope: 'payments:read',
+    });
+    const claims = await verify((await tokens.getToken()).accessToken);
+    expect(claims['client_id']).toBe(clientId);
+  });
+
+  it("the default (form) Basic's refusal names the encoding it used and the way out, and quotes no secret", async () => {
+    const { clientId, clientSecret } = gl.clients.basic;
+    const tokens = createTokenProvider({
+      tokenEndpoint: gl.tokenEndpoint,
+      clientId,
+      clientSecret,
+      scope: 'payments:read',
+    });
+    const error = await failure(tokens.getToken());
+    expect(error.message).toMatch(/form-encoded/);
+    expect(error.message).toContain("basicEncoding: 'plain'");
+    expectNoSecret(error, clientSecret, encodeURIComponent(clientSecret));
+  });
+
   it('a wrong client_secret_post secret: 403, empty body: a TokenEndpointError that quotes no secret', async () => {
     const tokens = createTokenProvider({
       tokenEndpoint: gl.tokenEndpoint,

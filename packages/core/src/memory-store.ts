@@ -12,6 +12,8 @@ export interface StoredToken {
   receivedAt: number;
   scope?: string;
   refreshToken?: string;
+  /** Epoch milliseconds until which the refresh token may be used: the server's `refresh_expires_in`, else a default. */
+  refreshExpiresAt?: number;
 }
 
 /**
@@ -31,7 +33,10 @@ export interface StoredToken {
 export interface TokenStore {
   /** The token stored under `key`, or undefined. */
   get(key: string): Promise<StoredToken | undefined>;
-  /** Stores `token`; `ttlMs` is the time left until its `expiresAt`, after which the store may drop it. */
+  /**
+   * Stores `token`; after `ttlMs` the store may drop it. That is the time left until the entry is useless: until its
+   * `expiresAt`, or its `refreshExpiresAt` when it holds a refresh token (which outlives the access token).
+   */
   set(key: string, token: StoredToken, ttlMs: number): Promise<void>;
   /** Removes the token stored under `key`. */
   delete(key: string): Promise<void>;

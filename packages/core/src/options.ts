@@ -1,4 +1,5 @@
 import type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
+import { clockFrom, systemClock, type Clock } from './clock.ts';
 import { ConfigurationError, type TokenKitError } from './errors.ts';
 import type { StoredToken, TokenStore } from './memory-store.ts';
 import type { FetchLike } from './transport.ts';
@@ -32,7 +33,14 @@ export type TokenEvent =
   /** The store answers again after failing. */
   | { type: 'store_recovered'; key: string }
   /** `invalidate()` was called; `dropped`: the token was the cached one and is gone. */
-  | { type: 'invalidate'; key: string; dropped: boolean };
+  | { type: 'invalidate'; key: string; dropped: boolean }
+  /**
+   * A refresh request failed and the refresh token was dropped: the configured grant is used instead (at once, in the
+   * same `getToken()`). `reason`: the error's code and HTTP status, never the token.
+   */
+  | { type: 'refresh_token_dropped'; key: string; reason: string }
+  /** The server granted fewer scopes than requested without an error: `missing` lists the requested ones it left out. */
+  | { type: 'scope_narrowed'; key: string; requested: readonly string[]; granted: readonly string[]; missing: readonly string[] };
 
 /**
  * Options of {@link createTokenProvider}. Either `tokenEndpoint` or `issuer` is required.
@@ -54,6 +62,12 @@ export interface TokenProviderOptions {
    * with `issuer` and no explicit choice, `client_secret_post` is used when the server does not support Basic.
    */
   clientAuthMethod?: ClientAuthMethod | undefined;
+  /**
+   * How `client_secret_basic` encodes id and secret before base64. `form` (default): RFC 6749 Appendix B, each
+   * form-urlencoded (a space becomes `+`, `:` becomes `%3A`). `plain`: `id:secret` as they are, for servers that do
+   * not decode them (Glewlwyd, LemonLDAP::NG, many hand-built endpoints); the id must not contain `:`.
+   */
+  basicEncoding?: 'form' | 'plain' | undefined;
   /** For `private_key_jwt`: a private JWK, a PEM string or a `KeyObject`. */
   privateKey?: PrivateKeyInput | undefined;
   /**
@@ -81,6 +95,17 @@ export interface TokenProviderOptions {
   refreshAheadSeconds?: number | undefined;
   /** Lifetime assumed when the response has neither `expires_in` nor a JWT `exp`. Default 300. */
   defaultExpiresInSeconds?: number | undefined;
+  /**
+   * The token type assumed when a token response has no `token_type` (some gateways leave it out). Without it, such
+   * a response is an `invalid_response` error.
+   */
+  defaultTokenType?: 'Bearer' | undefined;
+  /**
+   * How long a refresh token is kept in the store when the server does not say (`refresh_expires_in`). The newest
+   * refresh token outlives its access token, so a process started later, or another member of the fleet, refreshes
+   * with it instead of a rotated-away one. Default 2592000 (30 days).
+   */
+  refreshTokenLifetimeSeconds?: number | undefined;
   /** A second cache tier: survive restarts, share tokens between processes. */
   store?: TokenStore | undefined;
   /** How long a store operation may take before it counts as a miss. Default 1000. */
@@ -95,7 +120,11 @@ export interface TokenProviderOptions {
   maxResponseBytes?: number | undefined;
   /** Observer of what the provider does; see {@link TokenEvent}. Exceptions it throws are ignored. */
   onEvent?: ((event: TokenEvent) => void) | undefined;
-  /** The clock, in epoch milliseconds. Default `Date.now`; for tests. */
+  /**
+   * One clock for everything, in epoch milliseconds; for tests. By default lifetimes within the process are counted
+   * on a monotonic clock (a wall clock stepping back never keeps an expired token in service) and what is stored or
+   * signed uses `Date.now()`.
+   */
   now?: (() => number) | undefined;
 }
 
@@ -105,6 +134,7 @@ export interface ResolvedOptions {
   clientSecret: string | undefined;
   clientAuthMethod: ClientAuthMethod;
   autoAuthMethod: boolean;
+  basicEncoding: 'form' | 'plain';
   privateKey: PrivateKeyInput | undefined;
   certificate: CertificateInput | undefined;
   bodyFormat: 'form' | 'json';
@@ -116,6 +146,8 @@ export interface ResolvedOptions {
   skewMs: number;
   aheadMs: number;
   defaultExpiresInSeconds: number;
+  defaultTokenType: 'Bearer' | undefined;
+  refreshLifetimeMs: number;
   store: TokenStore | undefined;
   storeTimeoutMs: number;
   fetch: FetchLike;
@@ -123,7 +155,7 @@ export interface ResolvedOptions {
   maxRetries: number;
   maxResponseBytes: number;
   onEvent: ((event: TokenEvent) => void) | undefined;
-  now: () => number;
+  clock: Clock;
 }
 
 const RESERVED_PARAMS = new Set([
@@ -160,6 +192,11 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   if (typeof fetchFn !== 'function') throw new ConfigurationError('fetch', 'must be a function');
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new ConfigurationError('onEvent', 'must be a function');
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigurationError('now', 'must be a function');
+  const basicEncoding = options.basicEncoding ?? 'form';
+  if (basicEncoding !== 'form' && basicEncoding !== 'plain') throw new ConfigurationError('basicEncoding', "must be 'form' or 'plain'");
+  if (options.defaultTokenType !== undefined && options.defaultTokenType !== 'Bearer') {
+    throw new ConfigurationError('defaultTokenType', "must be 'Bearer'");
+  }
 
   return {
     endpoint,
@@ -167,6 +204,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     clientSecret: options.clientSecret,
     clientAuthMethod: options.clientAuthMethod ?? 'client_secret_basic',
     autoAuthMethod: options.clientAuthMethod === undefined,
+    basicEncoding,
     privateKey: options.privateKey,
     certificate: options.certificate,
     bodyFormat,
@@ -178,6 +216,8 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     skewMs: seconds(options.refreshSkewSeconds, 30, 'refreshSkewSeconds') * 1000,
     aheadMs: seconds(options.refreshAheadSeconds, 60, 'refreshAheadSeconds') * 1000,
     defaultExpiresInSeconds: positive(options.defaultExpiresInSeconds, 300, 'defaultExpiresInSeconds'),
+    defaultTokenType: options.defaultTokenType,
+    refreshLifetimeMs: positive(options.refreshTokenLifetimeSeconds, 30 * 24 * 3600, 'refreshTokenLifetimeSeconds') * 1000,
     store,
     storeTimeoutMs: positive(options.storeTimeoutMs, 1000, 'storeTimeoutMs'),
     fetch: fetchFn,
@@ -185,7 +225,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     maxRetries: integer(options.maxRetries, 2, 'maxRetries'),
     maxResponseBytes: positive(options.maxResponseBytes, 1024 * 1024, 'maxResponseBytes'),
     onEvent: options.onEvent,
-    now: options.now ?? Date.now,
+    clock: options.now !== undefined ? clockFrom(options.now) : systemClock(),
   };
 }
 
@@ -286,5 +326,6 @@ export function asStoredToken(value: unknown): StoredToken | undefined {
   const token: StoredToken = { accessToken: t['accessToken'], tokenType: 'Bearer', expiresAt: t['expiresAt'], receivedAt: t['receivedAt'] };
   if (typeof t['scope'] === 'string') token.scope = t['scope'];
   if (typeof t['refreshToken'] === 'string' && t['refreshToken'] !== '') token.refreshToken = t['refreshToken'];
+  if (typeof t['refreshExpiresAt'] === 'number' && Number.isFinite(t['refreshExpiresAt'])) token.refreshExpiresAt = t['refreshExpiresAt'];
   return token;
 }

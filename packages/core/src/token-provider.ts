@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from './clock.ts';
 import { createClientAuth, type ClientAuth, type TokenParams } from './client-auth.ts';
 import { discover, type ServerMetadata } from './discovery.ts';
-import { isOAuthError, TokenEndpointError, TokenKitError } from './errors.ts';
+import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, TokenKitError } from './errors.ts';
 import type { StoredToken } from './memory-store.ts';
 import { asStoredToken, resolveOptions, type Grant, type ResolvedOptions, type TokenEvent, type TokenProviderOptions } from './options.ts';
 import { readTokenAnswer, type ParsedToken } from './token-response.ts';
@@ -60,12 +61,13 @@ export interface TokenProvider {
   invalidate(accessToken: string): Promise<boolean>;
 }
 
+/** A cached token. Times are on the provider's `now()` scale (monotonic within the process). */
 interface Entry {
   token: AccessToken;
   promise: Promise<AccessToken>;
   header: Promise<string>;
   headerValue: string;
-  refreshToken: string | undefined;
+  expiresAt: number;
   receivedAt: number;
   /** Served until here: expiresAt minus the skew. */
   cutoff: number;
@@ -73,10 +75,31 @@ interface Entry {
   refreshAt: number;
 }
 
+/** The newest refresh token this provider knows of, from its own answers or the store. Times as in {@link Entry}. */
+interface HeldRefreshToken {
+  token: string;
+  /** When the answer that carried it was received: a newer one, from anywhere in the fleet, wins. */
+  receivedAt: number;
+  /** Only when the server said (`refresh_expires_in`). */
+  expiresAt: number | undefined;
+}
+
+/** A token as it came from the token endpoint or the store, on the provider's `now()` scale. */
+interface FreshToken {
+  accessToken: string;
+  expiresAt: number;
+  receivedAt: number;
+  scope: string | undefined;
+  refreshToken: string | undefined;
+  refreshExpiresAt: number | undefined;
+}
+
 const MIN_POLL_MS = 25;
 /** A token fetched to replace a rejected one is not dropped again within this time. */
 const REJECTION_COOLDOWN_MS = 10_000;
 const MAX_POLL_MS = 500;
+/** Served hits between two checks of the monotonic clock against the wall clock. */
+const RESYNC_EVERY = 64;
 
 /**
  * Creates a {@link TokenProvider}. Options are validated at once; a bad one
@@ -107,26 +130,31 @@ class OAuthTokenProvider implements TokenProvider {
   #entry: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
   #metadata: Promise<ServerMetadata> | undefined;
-  /** Latest refresh token, kept across invalidation. */
-  #refreshToken: string | undefined;
+  /** Newest refresh token, kept across invalidation; dropped when a refresh with it fails. */
+  #refresh: HeldRefreshToken | undefined;
+  /** The last refresh token that failed: never taken again from the store. */
+  #deadRefreshToken: string | undefined;
   /** The last token invalidated: never adopted again from the store. */
   #rejected: string | undefined;
   /** When invalidate() last dropped the cached token. */
   #lastDropAt: number | undefined;
   #storeFailing = false;
+  #untilResync = RESYNC_EVERY;
   // Hoisted from #o: read on every call.
+  readonly #clock: Clock;
   readonly #now: () => number;
   readonly #observed: boolean;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
-    this.#now = o.now;
+    this.#clock = o.clock;
+    this.#now = o.clock.now;
     this.#observed = o.onEvent !== undefined;
-    this.#auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey, o.certificate);
+    this.#auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
     // With discovery and no explicit method, the server may support only client_secret_post.
     this.#postAuth =
       o.autoAuthMethod && 'issuer' in o.endpoint && o.clientSecret ? createClientAuth('client_secret_post', o.clientId, o.clientSecret, undefined) : undefined;
-    this.#refreshToken = o.grant.type === 'refresh_token' ? o.grant.refreshToken : undefined;
+    if (o.grant.type === 'refresh_token') this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
     this.key = cacheKey(o);
     this.#transport = {
       fetch: o.fetch,
@@ -156,6 +184,10 @@ class OAuthTokenProvider implements TokenProvider {
   #servable(): Entry | undefined {
     const entry = this.#entry;
     if (entry === undefined) return undefined;
+    if (--this.#untilResync === 0) {
+      this.#untilResync = RESYNC_EVERY;
+      this.#clock.resync();
+    }
     const now = this.#now();
     if (now < entry.refreshAt) {
       if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
@@ -198,7 +230,8 @@ class OAuthTokenProvider implements TokenProvider {
   /** Single flight: every caller shares one load. */
   #acquire(current: Entry | undefined): Promise<Entry> {
     if (this.#inflight === undefined) {
-      const started = this.#o.now();
+      this.#clock.resync();
+      const started = this.#now();
       const background = current !== undefined;
       this.#inflight = this.#load(current).then(
         (entry) => {
@@ -208,7 +241,7 @@ class OAuthTokenProvider implements TokenProvider {
         (error: unknown) => {
           this.#inflight = undefined;
           const safe = error instanceof TokenKitError ? error : new TokenEndpointError('network', 'token request failed unexpectedly', { cause: error });
-          this.#emit({ type: 'error', key: this.key, error: safe, durationMs: this.#o.now() - started, background });
+          this.#emit({ type: 'error', key: this.key, error: safe, durationMs: this.#now() - started, background });
           throw safe;
         },
       );
@@ -228,18 +261,23 @@ class OAuthTokenProvider implements TokenProvider {
 
   async #load(current: Entry | undefined): Promise<Entry> {
     const store = this.#o.store;
-    if (store === undefined) return this.#fetchAndKeep(current, undefined);
+    if (store === undefined) return this.#fetchAndKeep(current, undefined, true);
     const stored = await this.#readStore();
     if (stored !== undefined && this.#isFresher(stored, current)) return this.#adopt(stored);
-    if (store.lock === undefined) return this.#fetchAndKeep(current, undefined);
+    this.#takeRefreshToken(stored);
+    if (store.lock === undefined) return this.#fetchAndKeep(current, undefined, true);
     return this.#loadLocked(current);
   }
 
-  /** With a locking store: one process fetches, the others wait for the store to fill. */
+  /**
+   * With a locking store: one process fetches, the others wait for the store to fill. The holder refreshes with
+   * the newest refresh token in the store, so a one-time refresh token is presented by one process only.
+   */
   async #loadLocked(current: Entry | undefined): Promise<Entry> {
-    const lockTtlMs = this.#o.timeoutMs + 1000;
+    // The lock outlives the holder's whole acquisition (bounded by timeoutMs) and its store write.
+    const lockTtlMs = this.#o.timeoutMs + this.#o.storeTimeoutMs + 1000;
     // Long enough for a holder that died (its lock expires) and a waiter's takeover fetch.
-    const deadline = this.#o.now() + 2 * lockTtlMs;
+    const deadline = this.#now() + 2 * lockTtlMs;
     let pollMs = MIN_POLL_MS;
     for (;;) {
       const release = await this.#tryLock(lockTtlMs);
@@ -250,11 +288,13 @@ class OAuthTokenProvider implements TokenProvider {
           if (release !== 'no-lock') void release().catch(() => {});
           return this.#adopt(stored);
         }
-        return this.#fetchAndKeep(current, release === 'no-lock' ? undefined : release);
+        this.#takeRefreshToken(stored);
+        return this.#fetchAndKeep(current, release === 'no-lock' ? undefined : release, true);
       }
       // Someone else is fetching. A background refresh keeps its valid token and looks again later.
-      if (current !== undefined && this.#o.now() < current.cutoff) return current;
-      if (this.#o.now() >= deadline) return this.#fetchAndKeep(current, undefined);
+      if (current !== undefined && this.#now() < current.cutoff) return current;
+      // The holder may still be presenting a refresh token: fetch without one, with the configured grant.
+      if (this.#now() >= deadline) return this.#fetchAndKeep(current, undefined, false);
       await sleep(pollMs);
       pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
       const stored = await this.#readStore();
@@ -262,40 +302,77 @@ class OAuthTokenProvider implements TokenProvider {
     }
   }
 
-  async #fetchAndKeep(current: Entry | undefined, release: (() => Promise<void>) | undefined): Promise<Entry> {
-    let parsed: ParsedToken;
-    let receivedAt: number;
+  async #fetchAndKeep(current: Entry | undefined, release: (() => Promise<void>) | undefined, useRefreshToken: boolean): Promise<Entry> {
+    let entry: Entry;
     try {
-      parsed = await this.#fetchToken(current !== undefined);
-      receivedAt = this.#o.now();
+      entry = this.#keep(await this.#fetchToken(current !== undefined, useRefreshToken));
     } catch (error) {
       if (release !== undefined) void release().catch(() => {});
       throw error;
     }
-    const refreshToken = parsed.refreshToken ?? this.#refreshToken;
-    const entry = this.#keep({ accessToken: parsed.accessToken, tokenType: 'Bearer', expiresAt: parsed.expiresAt, receivedAt, ...optional(parsed.scope, refreshToken) });
     // The write is issued before callers get the token; the lock is released once it landed.
     const written = this.#writeStore(entry);
     if (release !== undefined) void written.then(release).catch(() => {});
     return entry;
   }
 
-  /** refresh_token first when we hold one; the configured grant on invalid_grant. */
-  async #fetchToken(background: boolean): Promise<ParsedToken> {
+  /**
+   * refresh_token first when one is held. Any failure of a refresh request drops that refresh token (the server
+   * refused it, or may have rotated it before its answer was lost), and the configured grant is used at once. With
+   * `grant: { type: 'refresh_token' }` there is nothing to fall back to: a refusal is a `refresh_token_refused` error.
+   */
+  async #fetchToken(background: boolean, useRefreshToken: boolean): Promise<FreshToken> {
     const grant = this.#o.grant;
-    const held = this.#refreshToken;
-    if (held !== undefined && !(grant.type === 'refresh_token' && grant.refreshToken === held)) {
+    const held = useRefreshToken ? this.#usableRefreshToken() : undefined;
+    if (grant.type === 'refresh_token') {
+      if (held === undefined) throw this.#noRefreshToken(useRefreshToken);
       try {
-        return await this.#request({ grant_type: 'refresh_token', refresh_token: held }, 'refresh_token', background);
+        return await this.#refreshWith(held, background);
       } catch (error) {
-        if (!isOAuthError(error) || error.error !== 'invalid_grant') throw error;
-        this.#refreshToken = grant.type === 'refresh_token' ? grant.refreshToken : undefined;
+        if (!isRefusal(error)) throw error;
+        this.#dropRefreshToken(held, error);
+        throw new TokenEndpointError(
+          'refresh_token_refused',
+          `the token endpoint refused the refresh token (${failureReason(error)}); grant refresh_token has nothing to fall back to: a new refresh token is needed`,
+          { cause: error, status: statusOf(error) },
+        );
       }
     }
-    return this.#request(grantParams(grant), grant.type, background);
+    if (held !== undefined) {
+      try {
+        return await this.#refreshWith(held, background);
+      } catch (error) {
+        this.#dropRefreshToken(held, error);
+      }
+    }
+    return this.#request(grantParams(grant), grant.type, background, this.#transport);
   }
 
-  async #request(grantParams: TokenParams, grant: Grant['type'], background: boolean): Promise<ParsedToken> {
+  /** A refresh request is sent once: after a timeout or a lost answer the server may already have rotated it. */
+  #refreshWith(refreshToken: string, background: boolean): Promise<FreshToken> {
+    const once = { ...this.#transport, maxRetries: 0 };
+    return this.#request({ grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh_token', background, once);
+  }
+
+  #usableRefreshToken(): string | undefined {
+    const held = this.#refresh;
+    if (held === undefined || (held.expiresAt !== undefined && held.expiresAt <= this.#now())) return undefined;
+    return held.token;
+  }
+
+  #dropRefreshToken(token: string, error: unknown): void {
+    this.#deadRefreshToken = token;
+    if (this.#refresh?.token === token) this.#refresh = undefined;
+    this.#emit({ type: 'refresh_token_dropped', key: this.key, reason: failureReason(error) });
+  }
+
+  #noRefreshToken(useRefreshToken: boolean): TokenKitError {
+    return useRefreshToken
+      ? new TokenEndpointError('refresh_token_refused', 'the refresh token was refused or has expired; grant refresh_token needs a new one')
+      : new TokenEndpointError('refresh_token_refused', 'another process holds the lock for this refresh token and did not finish in time; not presenting it a second time');
+  }
+
+  async #request(grantParams: TokenParams, grant: Grant['type'], background: boolean, transport: TransportOptions): Promise<FreshToken> {
     const o = this.#o;
     const endpoint = await this.#tokenEndpoint();
     const params: TokenParams = { ...grantParams };
@@ -303,21 +380,50 @@ class OAuthTokenProvider implements TokenProvider {
     if (o.audience !== undefined) params['audience'] = o.audience;
     if (o.resource.length > 0) params['resource'] = o.resource.length === 1 ? o.resource[0]! : o.resource;
     Object.assign(params, o.extraParams);
-    const sentAt = o.now();
+    const sentAt = this.#now();
+    const auth = this.#auth;
     const answer = await sendWithRetries(
       endpoint,
       async () => {
         const body = { ...params };
         const headers: Record<string, string> = { accept: 'application/json' };
-        await this.#auth.apply(body, headers, endpoint, o.now());
+        await auth.apply(body, headers, endpoint, this.#clock.wall());
         headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
         return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
       },
-      this.#transport,
+      transport,
     );
-    const parsed = readTokenAnswer(answer, sentAt, o.defaultExpiresInSeconds, (text) => this.#scrub(text));
-    this.#emit({ type: 'fetch', key: this.key, grant, durationMs: o.now() - sentAt, expiresAt: parsed.expiresAt, background });
-    return parsed;
+    const receivedAt = this.#now();
+    // Expiry is computed on the wall clock (a JWT's exp, the Date header) and brought back to ours.
+    const offset = this.#clock.wall() - receivedAt;
+    let parsed: ParsedToken;
+    try {
+      parsed = readTokenAnswer(answer, sentAt + offset, o.defaultExpiresInSeconds, (text) => this.#scrub(text));
+    } catch (error) {
+      throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
+    }
+    const refreshExpiresAt = (parsed as { refreshExpiresAt?: number }).refreshExpiresAt;
+    const token: FreshToken = {
+      accessToken: parsed.accessToken,
+      expiresAt: parsed.expiresAt - offset,
+      receivedAt,
+      scope: parsed.scope,
+      refreshToken: parsed.refreshToken,
+      refreshExpiresAt: refreshExpiresAt === undefined ? undefined : refreshExpiresAt - offset,
+    };
+    this.#emit({ type: 'fetch', key: this.key, grant, durationMs: receivedAt - sentAt, expiresAt: parsed.expiresAt, background });
+    this.#checkScope(parsed.scope);
+    return token;
+  }
+
+  /** RFC 6749 §5.1: a granted scope that differs from the requested one is named; an absent one means "as requested". */
+  #checkScope(granted: string | undefined): void {
+    const requested = this.#o.scope;
+    if (requested === undefined || granted === undefined) return;
+    const grantedList = granted.split(' ').filter(Boolean);
+    const requestedList = requested.split(' ');
+    const missing = requestedList.filter((scope) => !grantedList.includes(scope));
+    if (missing.length > 0) this.#emit({ type: 'scope_narrowed', key: this.key, requested: requestedList, granted: grantedList, missing });
   }
 
   #tokenEndpoint(): Promise<string> | string {
@@ -341,38 +447,63 @@ class OAuthTokenProvider implements TokenProvider {
 
   // ---- cache entries -----------------------------------------------------
 
-  #keep(token: StoredToken): Entry {
+  #keep(token: FreshToken): Entry {
     const lifetime = token.expiresAt - token.receivedAt;
     // A token shorter-lived than twice the skew is served for half its life, not never.
     const cutoff = token.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
     const usable = cutoff - token.receivedAt;
-    const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, token.expiresAt, token.scope));
+    const wallExpiresAt = token.expiresAt + (this.#clock.wall() - this.#now());
+    const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, wallExpiresAt, token.scope));
     const headerValue = `Bearer ${token.accessToken}`;
     const entry: Entry = {
       token: accessToken,
       promise: Promise.resolve(accessToken),
       header: Promise.resolve(headerValue),
       headerValue,
-      refreshToken: token.refreshToken,
+      expiresAt: token.expiresAt,
       receivedAt: token.receivedAt,
       cutoff,
       refreshAt: Math.max(cutoff - this.#o.aheadMs, token.receivedAt + usable / 2),
     };
     this.#entry = entry;
-    this.#refreshToken = token.refreshToken;
+    if (token.refreshToken !== undefined) this.#holdRefreshToken(token.refreshToken, token.receivedAt, token.refreshExpiresAt);
     return entry;
+  }
+
+  /** Keeps `token` unless a newer refresh token is already held. */
+  #holdRefreshToken(token: string, receivedAt: number, expiresAt: number | undefined): void {
+    if (token === this.#deadRefreshToken) return;
+    if (expiresAt !== undefined && expiresAt <= this.#now()) return;
+    if (this.#refresh !== undefined && this.#refresh.receivedAt > receivedAt) return;
+    this.#refresh = { token, receivedAt, expiresAt };
+  }
+
+  /** A stored entry's refresh token, when it is newer than ours: another process may have rotated it since. */
+  #takeRefreshToken(stored: StoredToken | undefined): void {
+    if (stored?.refreshToken === undefined) return;
+    const offset = this.#clock.wall() - this.#now();
+    const expiresAt = stored.refreshExpiresAt === undefined ? undefined : stored.refreshExpiresAt - offset;
+    this.#holdRefreshToken(stored.refreshToken, stored.receivedAt - offset, expiresAt);
   }
 
   #adopt(stored: StoredToken): Entry {
     this.#emit({ type: 'store_hit', key: this.key, durationMs: 0 });
-    return this.#keep(stored);
+    const offset = this.#clock.wall() - this.#now();
+    return this.#keep({
+      accessToken: stored.accessToken,
+      expiresAt: stored.expiresAt - offset,
+      receivedAt: stored.receivedAt - offset,
+      scope: stored.scope,
+      refreshToken: stored.refreshToken,
+      refreshExpiresAt: stored.refreshExpiresAt === undefined ? undefined : stored.refreshExpiresAt - offset,
+    });
   }
 
   #isFresher(stored: StoredToken, current: Entry | undefined): boolean {
     if (stored.accessToken === this.#rejected) return false;
     const lifetime = stored.expiresAt - stored.receivedAt;
     const cutoff = stored.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
-    if (this.#o.now() >= cutoff) return false;
+    if (this.#clock.wall() >= cutoff) return false;
     return current === undefined || (stored.accessToken !== current.token.accessToken && stored.expiresAt > current.token.expiresAt);
   }
 
@@ -383,18 +514,27 @@ class OAuthTokenProvider implements TokenProvider {
     return asStoredToken(await this.#storeCall('get', () => store.get(this.key)));
   }
 
+  /** Writes the entry with the newest refresh token; the entry lives as long as either token is of use. */
   #writeStore(entry: Entry): Promise<void> {
     const store = this.#o.store;
     if (store === undefined) return Promise.resolve();
-    const ttlMs = Math.floor(entry.token.expiresAt - this.#o.now());
+    const now = this.#now();
+    const offset = this.#clock.wall() - now;
+    const refresh = this.#refresh;
+    const refreshUntil = refresh === undefined ? -Infinity : (refresh.expiresAt ?? entry.receivedAt + this.#o.refreshLifetimeMs);
+    const ttlMs = Math.floor(Math.max(entry.expiresAt, refreshUntil) - now);
     if (ttlMs <= 0) return Promise.resolve();
     const token: StoredToken = {
       accessToken: entry.token.accessToken,
       tokenType: 'Bearer',
-      expiresAt: entry.token.expiresAt,
-      receivedAt: entry.receivedAt,
-      ...optional(entry.token.scope, entry.refreshToken),
+      expiresAt: entry.expiresAt + offset,
+      receivedAt: entry.receivedAt + offset,
     };
+    if (entry.token.scope !== undefined) token.scope = entry.token.scope;
+    if (refresh !== undefined) {
+      token.refreshToken = refresh.token;
+      if (refresh.expiresAt !== undefined) token.refreshExpiresAt = refresh.expiresAt + offset;
+    }
     return this.#storeCall('set', () => store.set(this.key, token, ttlMs)).then(() => undefined);
   }
 
@@ -486,7 +626,7 @@ class OAuthTokenProvider implements TokenProvider {
   /** Removes every secret this provider knows from a text it is about to quote. */
   #scrub(text: string): string {
     const o = this.#o;
-    const secrets = [o.clientSecret, o.grant.type === 'password' ? o.grant.password : undefined, this.#refreshToken, this.#entry?.token.accessToken];
+    const secrets = [o.clientSecret, o.grant.type === 'password' ? o.grant.password : undefined, this.#refresh?.token, this.#deadRefreshToken, this.#entry?.token.accessToken];
     let out = text;
     for (const secret of secrets) {
       if (secret !== undefined && secret.length >= 4) out = out.split(secret).join('[REDACTED]');
@@ -526,11 +666,36 @@ class ServedToken implements AccessToken {
   }
 }
 
-function optional(scope: string | undefined, refreshToken: string | undefined): { scope?: string; refreshToken?: string } {
-  const out: { scope?: string; refreshToken?: string } = {};
-  if (scope !== undefined) out.scope = scope;
-  if (refreshToken !== undefined) out.refreshToken = refreshToken;
-  return out;
+/** An answer that says the refresh token will not do: any 4xx (servers answer 400 with or without a body, 401, ...). */
+function isRefusal(error: unknown): boolean {
+  const status = statusOf(error);
+  return status !== undefined && status >= 400 && status < 500;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return isOAuthError(error) || isTokenEndpointError(error) ? error.status : undefined;
+}
+
+/** What went wrong, for events and messages: codes and statuses only, never a token. */
+function failureReason(error: unknown): string {
+  if (isOAuthError(error)) return `HTTP ${error.status} ${error.error}`;
+  if (isTokenEndpointError(error)) return error.status === undefined ? error.code : `${error.code} HTTP ${error.status}`;
+  return 'unexpected error';
+}
+
+/** The server refused the client's authentication: `invalid_client`, or a bare 401/403 (Glewlwyd answers 403 with no body). */
+function isClientRefusal(error: unknown): boolean {
+  if (isOAuthError(error)) return error.error === 'invalid_client';
+  return isTokenEndpointError(error) && error.code === 'http_status' && (error.status === 401 || error.status === 403);
+}
+
+/** The same error, with what tokenkit suggests appended to its message. */
+function withHint(error: unknown, hint: string): unknown {
+  if (isOAuthError(error)) {
+    return new OAuthError({ error: error.error, errorDescription: error.errorDescription, errorUri: error.errorUri, status: error.status, hint });
+  }
+  if (isTokenEndpointError(error)) return new TokenEndpointError(error.code, `${error.message} (${hint})`, { cause: error.cause, status: error.status });
+  return error;
 }
 
 /** Delay before a call in the refresh-ahead window may start another refresh. */

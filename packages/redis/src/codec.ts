@@ -84,5 +84,6 @@ function parseToken(text: string): StoredToken | undefined {
   const token: StoredToken = { accessToken: t.accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, receivedAt: t.receivedAt };
   if (typeof t.scope === 'string') token.scope = t.scope;
   if (typeof t.refreshToken === 'string') token.refreshToken = t.refreshToken;
+  if (typeof t.refreshExpiresAt === 'number') token.refreshExpiresAt = t.refreshExpiresAt;
   return token;
 }
