@@ -9,9 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen, sendJson, startOidcProvider, startTokenServer } from '@tokenkit/test-utils';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CLIENT_CERTIFICATE_PEM, CLIENT_KEY_PEM } from './fixtures/client-certificate.ts';
 import { createTokenProvider, OAuthError, type TokenEvent } from './index.ts';
+
+// Real servers, an OpenID provider and child processes (SQLite restart): vitest's 5 s default is too short here.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 describe('Bambora Payments API', () => {
   it('client_credentials, five scopes, HTTP Basic, 2 s timeout; the JWT is reused', async () => {
@@ -191,7 +194,8 @@ describe('Microsoft Entra ID', () => {
       });
       const before = Date.now();
       const token = await tokens.getToken();
-      expect(token.expiresAt).toBeGreaterThanOrEqual(before + 3_599_000);
+      // Counted from the request, on a monotonic clock converted to epoch ms: equal within the clocks' 1 ms resolution.
+      expect(token.expiresAt).toBeGreaterThanOrEqual(before + 3_599_000 - 1);
       expect(server.requests[0]!.params).toMatchObject({ scope: 'api://22222222-aaaa-bbbb-cccc-333333333333/.default' });
     } finally {
       await server.close();

@@ -200,7 +200,7 @@ describe('the newest refresh token, across restarts and processes', () => {
 describe('HTTP Basic encoding', () => {
   it("basicEncoding 'plain' sends id:secret unencoded; the invalid_client error says which encoding was used and what to try", async () => {
     const { tokens } = provider({ clientId: 'odd id', clientSecret: 'a+b c', basicEncoding: 'plain' });
-    const error = await tokens.getToken().catch((e: unknown) => e as Error);
+    const error = (await tokens.getToken().catch((e: unknown) => e)) as Error;
     expect(server.requests[0]!.headers.authorization).toBe('Basic ' + Buffer.from('odd id:a+b c').toString('base64'));
     // This server form-decodes (a '+' becomes a space), so the plain form fails here.
     expect(error.message).toMatch(/invalid_client.*unencoded \(basicEncoding: 'plain'\); try basicEncoding: 'form'/);

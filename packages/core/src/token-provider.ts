@@ -411,7 +411,7 @@ class OAuthTokenProvider implements TokenProvider {
       refreshToken: parsed.refreshToken,
       refreshExpiresAt: refreshExpiresAt === undefined ? undefined : refreshExpiresAt - offset,
     };
-    this.#emit({ type: 'fetch', key: this.key, grant, durationMs: receivedAt - sentAt, expiresAt: parsed.expiresAt, background });
+    this.#emit({ type: 'fetch', key: this.key, grant, durationMs: receivedAt - sentAt, expiresAt: Math.floor(parsed.expiresAt), background });
     this.#checkScope(parsed.scope);
     return token;
   }
@@ -452,7 +452,7 @@ class OAuthTokenProvider implements TokenProvider {
     // A token shorter-lived than twice the skew is served for half its life, not never.
     const cutoff = token.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
     const usable = cutoff - token.receivedAt;
-    const wallExpiresAt = token.expiresAt + (this.#clock.wall() - this.#now());
+    const wallExpiresAt = Math.floor(token.expiresAt + (this.#clock.wall() - this.#now()));
     const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, wallExpiresAt, token.scope));
     const headerValue = `Bearer ${token.accessToken}`;
     const entry: Entry = {
@@ -527,13 +527,13 @@ class OAuthTokenProvider implements TokenProvider {
     const token: StoredToken = {
       accessToken: entry.token.accessToken,
       tokenType: 'Bearer',
-      expiresAt: entry.expiresAt + offset,
-      receivedAt: entry.receivedAt + offset,
+      expiresAt: Math.floor(entry.expiresAt + offset),
+      receivedAt: Math.floor(entry.receivedAt + offset),
     };
     if (entry.token.scope !== undefined) token.scope = entry.token.scope;
     if (refresh !== undefined) {
       token.refreshToken = refresh.token;
-      if (refresh.expiresAt !== undefined) token.refreshExpiresAt = refresh.expiresAt + offset;
+      if (refresh.expiresAt !== undefined) token.refreshExpiresAt = Math.floor(refresh.expiresAt + offset);
     }
     return this.#storeCall('set', () => store.set(this.key, token, ttlMs)).then(() => undefined);
   }
