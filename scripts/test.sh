@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/toolchain.sh
-. scripts/redis.sh
+. scripts/servers.sh
 pnpm install --frozen-lockfile
 pnpm test
