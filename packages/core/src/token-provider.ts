@@ -8,6 +8,7 @@ import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, Tok
 import type { StoredToken } from './memory-store.ts';
 import { asStoredToken, resolveOptions, type Grant, type ResolvedOptions, type TokenEvent, type TokenProviderOptions } from './options.ts';
 import { readTokenAnswer, type ParsedToken } from './token-response.ts';
+import { scrub, sentSecrets } from './scrub.ts';
 import { describeUrl, sendWithRetries, type TransportOptions } from './transport.ts';
 
 /** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
@@ -382,12 +383,14 @@ class OAuthTokenProvider implements TokenProvider {
     Object.assign(params, o.extraParams);
     const sentAt = this.#now();
     const auth = this.#auth;
+    let sent: string[] = [];
     const answer = await sendWithRetries(
       endpoint,
       async () => {
         const body = { ...params };
         const headers: Record<string, string> = { accept: 'application/json' };
         await auth.apply(body, headers, endpoint, this.#clock.wall());
+        sent = sentSecrets(body, headers);
         headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
         return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
       },
@@ -398,7 +401,7 @@ class OAuthTokenProvider implements TokenProvider {
     const offset = this.#clock.wall() - receivedAt;
     let parsed: ParsedToken;
     try {
-      parsed = readTokenAnswer(answer, sentAt + offset, o.defaultExpiresInSeconds, (text) => this.#scrub(text));
+      parsed = readTokenAnswer(answer, sentAt + offset, o.defaultExpiresInSeconds, (text) => this.#scrub(text, sent));
     } catch (error) {
       throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
     }
@@ -566,8 +569,8 @@ class OAuthTokenProvider implements TokenProvider {
       if (!this.#storeFailing) {
         this.#storeFailing = true;
         // The store's own error may quote the command and its arguments (a token): say only what kind it was.
-        const reason = error instanceof Error ? `${error.name}: ${error.message.slice(0, 120)}` : 'unknown error';
-        const safe = new TokenKitError('store', `token store ${operation} failed (${this.#scrub(reason)}); fetching directly until it recovers`);
+        const reason = error instanceof Error ? this.#scrub(`${error.name}: ${error.message}`).slice(0, 120) : 'unknown error';
+        const safe = new TokenKitError('store', `token store ${operation} failed (${reason}); fetching directly until it recovers`);
         this.#emit({ type: 'error', key: this.key, error: safe, durationMs: 0, background: false });
       }
       return undefined;
@@ -624,14 +627,11 @@ class OAuthTokenProvider implements TokenProvider {
   }
 
   /** Removes every secret this provider knows from a text it is about to quote. */
-  #scrub(text: string): string {
+  #scrub(text: string, sent: readonly string[] = []): string {
     const o = this.#o;
-    const secrets = [o.clientSecret, o.grant.type === 'password' ? o.grant.password : undefined, this.#refresh?.token, this.#deadRefreshToken, this.#entry?.token.accessToken];
-    let out = text;
-    for (const secret of secrets) {
-      if (secret !== undefined && secret.length >= 4) out = out.split(secret).join('[REDACTED]');
-    }
-    return out;
+    const password = o.grant.type === 'password' ? o.grant.password : undefined;
+    const configuredRefresh = o.grant.type === 'refresh_token' ? o.grant.refreshToken : undefined;
+    return scrub(text, [o.clientSecret, password, configuredRefresh, this.#refresh?.token, this.#deadRefreshToken, this.#entry?.token.accessToken, ...sent]);
   }
 
   #describe(): string {
