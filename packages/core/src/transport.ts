@@ -6,11 +6,31 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface TransportOptions {
   fetch: FetchLike;
+  /** The budget of a whole call when no {@link Deadline} is given: every attempt, backoff and Retry-After wait. */
   timeoutMs: number;
   maxRetries: number;
   maxResponseBytes: number;
   onRetry: ((info: { attempt: number; delayMs: number; reason: string; status?: number }) => void) | undefined;
   random: () => number;
+  /** Wall clock, epoch ms, for an HTTP-date Retry-After (a seam for tests). Default `Date.now`. */
+  now?: (() => number) | undefined;
+  /** What the caller is waiting for, in the timeout message: `no token from ...`. Default `token`. */
+  subject?: string | undefined;
+}
+
+/**
+ * When a whole operation must be done by. `at` is on the `performance.now()` clock: real
+ * monotonic time, so a wall-clock jump (or a test's `now` seam) neither stretches nor cuts it.
+ */
+export interface Deadline {
+  readonly at: number;
+  /** The budget it was made with, for messages. */
+  readonly budgetMs: number;
+}
+
+/** A deadline `ms` from now; share one across every request of an operation. */
+export function deadlineIn(ms: number): Deadline {
+  return { at: performance.now() + ms, budgetMs: ms };
 }
 
 export interface OutgoingRequest {
@@ -41,43 +61,79 @@ export function describeUrl(url: string): string {
 }
 
 /**
- * Sends a request, retrying network errors, timeouts, 5xx and 429 with
- * exponential backoff and jitter (Retry-After honoured up to
- * {@link MAX_RETRY_AFTER_MS}). `build` runs once per attempt, so a signed
- * client assertion is fresh on every try. Any other answer is returned as is.
+ * Sends a request, retrying network errors, 5xx and 429 with exponential
+ * backoff and jitter (Retry-After honoured up to {@link MAX_RETRY_AFTER_MS}).
+ * `build` runs once per attempt, so a signed client assertion is fresh on every
+ * try. Any other answer, and the last retryable one, is returned as is.
+ *
+ * Everything happens by `deadline` (default: `options.timeoutMs` from this call):
+ * each attempt is aborted there, and a wait that would end past it is not
+ * started. Then it throws {@link TokenEndpointError} `timeout`, naming the
+ * budget, the attempts made and the last failure.
  */
 export async function sendWithRetries(
   url: string,
   build: () => OutgoingRequest | Promise<OutgoingRequest>,
   options: TransportOptions,
+  deadline: Deadline = deadlineIn(options.timeoutMs),
 ): Promise<HttpAnswer> {
+  const where = describeUrl(url);
+  /** What went wrong last, for the timeout message: never a secret, never a query string. */
+  let last = '';
+  const expired = (attempts: number, extra?: { cause?: unknown; status?: number | undefined }) => {
+    const what =
+      attempts === 0 ? 'the time ran out before the first attempt' : `${attempts} attempt${attempts === 1 ? '' : 's'}, last: ${last}`;
+    const subject = options.subject ?? 'token';
+    return new TokenEndpointError('timeout', `no ${subject} from ${where} within ${deadline.budgetMs} ms: ${what}`, extra);
+  };
+  const left = () => deadline.at - performance.now();
   for (let attempt = 0; ; attempt++) {
     const retriesLeft = attempt < options.maxRetries;
     let answer: HttpAnswer;
     try {
-      answer = await sendOnce(url, await build(), options);
+      const request = await build();
+      const remaining = left();
+      if (remaining <= 0) throw expired(attempt);
+      // Aborted only at the deadline: after a timed-out attempt there is no time left to retry.
+      answer = await sendOnce(url, request, options, remaining, where, (cause) => {
+        last = 'no answer';
+        return expired(attempt + 1, { cause });
+      });
     } catch (error) {
-      if (!retriesLeft || !(error instanceof TokenEndpointError) || (error.code !== 'network' && error.code !== 'timeout')) {
-        throw error;
-      }
+      if (!retriesLeft || !(error instanceof TokenEndpointError) || error.code !== 'network') throw error;
+      last = `network error (${networkReason(error.cause)})`;
       const delayMs = backoff(attempt, options.random);
+      if (delayMs >= left()) throw expired(attempt + 1, { cause: error });
       options.onRetry?.({ attempt: attempt + 1, delayMs, reason: error.code });
       await sleep(delayMs);
       continue;
     }
     const retryable = answer.status >= 500 || answer.status === 429;
     if (!retryable || !retriesLeft) return answer;
-    const retryAfter = parseRetryAfter(answer.headers.get('retry-after'), Date.now());
+    const retryAfter = parseRetryAfter(answer.headers.get('retry-after'), (options.now ?? Date.now)());
     if (retryAfter !== undefined && retryAfter > MAX_RETRY_AFTER_MS) return answer;
     const delayMs = retryAfter ?? backoff(attempt, options.random);
+    last = `HTTP ${answer.status}`;
+    if (delayMs >= left()) {
+      if (retryAfter !== undefined) {
+        last += ` with Retry-After ${Math.ceil(retryAfter / 1000)} s, which would end past the deadline`;
+      }
+      throw expired(attempt + 1, { status: answer.status });
+    }
     options.onRetry?.({ attempt: attempt + 1, delayMs, reason: 'http_status', status: answer.status });
     await sleep(delayMs);
   }
 }
 
-async function sendOnce(url: string, request: OutgoingRequest, options: TransportOptions): Promise<HttpAnswer> {
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  const where = describeUrl(url);
+async function sendOnce(
+  url: string,
+  request: OutgoingRequest,
+  options: TransportOptions,
+  timeoutMs: number,
+  where: string,
+  timedOut: (cause: unknown) => TokenEndpointError,
+): Promise<HttpAnswer> {
+  const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
   try {
     const response = await options.fetch(url, {
       method: request.method,
@@ -90,9 +146,7 @@ async function sendOnce(url: string, request: OutgoingRequest, options: Transpor
     return { status: response.status, headers: response.headers, text };
   } catch (error) {
     if (error instanceof TokenEndpointError) throw error;
-    if (signal.aborted) {
-      throw new TokenEndpointError('timeout', `no answer from ${where} within ${options.timeoutMs} ms`, { cause: error });
-    }
+    if (signal.aborted) throw timedOut(error);
     throw new TokenEndpointError('network', `request to ${where} failed: ${networkReason(error)}`, { cause: error });
   }
 }
