@@ -13,3 +13,4 @@ export { startRedisCluster, type RedisCluster } from './redis-cluster.ts';
 export { startRedisSentinel, type RedisSentinel } from './redis-sentinel.ts';
 export { benchArgs, measurePaired, median, medianOverheadMicros, printPaired, withBenchServers, type PairedBenchOptions, type PairedResult, type PairedRound } from './bench.ts';
 export { hasGlewlwyd, startGlewlwyd, type GlewlwydClients, type GlewlwydOptions, type GlewlwydServer } from './glewlwyd.ts';
+export { hasDjangoOAuth, startDjangoOAuth, type DjangoOAuthClients, type DjangoOAuthOptions, type DjangoOAuthServer } from './django-oauth.ts';
