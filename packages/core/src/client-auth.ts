@@ -188,8 +188,29 @@ function loadPrivateKey(input: PrivateKeyInput): { key: KeyObject; alg: string; 
     throw new ConfigurationError('privateKey', 'is not a readable private key (expected a private JWK, a PEM string or a KeyObject)');
   }
   if (key.type !== 'private') throw new ConfigurationError('privateKey', `must be a private key, got a ${key.type} key`);
-  const alg = jwk?.alg ?? algorithmFor(key);
+  const fromKey = algorithmFor(key);
+  const alg = jwk?.alg ?? fromKey;
+  if (!algorithmsFor(key).includes(alg)) {
+    throw new ConfigurationError(
+      'privateKey',
+      `its alg ${JSON.stringify(String(alg).slice(0, 20))} does not fit a ${key.asymmetricKeyType} key (use ${algorithmsFor(key).join(', ')})`,
+    );
+  }
   return { key, alg, algFromKey: jwk?.alg === undefined, kid: jwk?.kid };
+}
+
+/** The JWS algorithms a key can sign with: never `none` or an HMAC, never one of another key type or curve. */
+function algorithmsFor(key: KeyObject): string[] {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+    case 'rsa-pss':
+      return ['PS256', 'PS384', 'PS512'];
+    case 'ed25519':
+      return ['EdDSA', 'Ed25519'];
+    default:
+      return [algorithmFor(key)];
+  }
 }
 
 function algorithmFor(key: KeyObject): string {

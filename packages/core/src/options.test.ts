@@ -1,4 +1,6 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
+import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, createTokenProvider, isTokenKitError, type TokenProviderOptions } from './index.ts';
 
@@ -36,6 +38,12 @@ describe('options are validated eagerly, with the option named', () => {
     ['too many retries', { ...base, maxRetries: 50 }, 'maxRetries', /0 to 10/],
     ['reserved extra param', { ...base, extraParams: { client_secret: 'x' } }, 'extraParams.client_secret', /dedicated option/],
     ['store without methods', { ...base, store: {} }, 'store', /get, set and delete/],
+    ['plain http to a *.localhost name (resolved by the system, not loopback)', { ...base, tokenEndpoint: 'http://auth.localhost/token' }, 'tokenEndpoint', /must use https/],
+    ['a relative resource', { ...base, resource: '/api' }, 'resource', /absolute URIs without a fragment/],
+    ['a resource with a fragment', { ...base, resource: 'https://api.example.com/#x' }, 'resource', /without a fragment/],
+    ['a resource with a space', { ...base, resource: 'https://a.example.com/ https://b.example.com/' }, 'resource', /white space/],
+    ['unknown basicEncoding', { ...base, basicEncoding: 'utf8' }, 'basicEncoding', /'form' or 'plain'/],
+    ['defaultTokenType other than Bearer', { ...base, defaultTokenType: 'MAC' }, 'defaultTokenType', /'Bearer'/],
   ];
   for (const [name, options, option, message] of cases) {
     it(name, () => {
@@ -55,6 +63,49 @@ describe('options are validated eagerly, with the option named', () => {
   });
 });
 
+describe('cache keys', () => {
+  const key = (extra: Partial<TokenProviderOptions>) => createTokenProvider({ ...base, ...extra }).key;
+
+  it('are built from structure: two resources never key like one that joins them', () => {
+    expect(key({ resource: ['https://a.example.com/', 'https://b.example.com/'] })).not.toBe(key({ resource: 'https://a.example.com/%20https://b.example.com/' }));
+    expect(key({ extraParams: { a: ['1', '2'] } })).not.toBe(key({ extraParams: { a: '1,2' } }));
+    expect(key({ extraParams: { a: ['1', '2'] } })).not.toBe(key({ extraParams: { a: '["1","2"]' } }));
+  });
+
+  it('ignore the order of scopes and resources, and never include the secret', () => {
+    expect(key({ scope: 'a b' })).toBe(key({ scope: ['b', 'a'] }));
+    expect(key({ resource: ['https://a.example.com/', 'https://b.example.com/'] })).toBe(key({ resource: ['https://b.example.com/', 'https://a.example.com/'] }));
+    expect(key({ clientSecret: 'one' })).toBe(key({ clientSecret: 'two' }));
+  });
+});
+
+describe('private_key_jwt keys whose alg does not fit them are refused at creation', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const jwk = (key: KeyObject, alg: string) => ({ ...(key.export({ format: 'jwk' }) as JWK), alg });
+  const cases: [string, JWK][] = [
+    ['RS256 on an EC key', jwk(ec, 'RS256')],
+    ['HS256', jwk(ec, 'HS256')],
+    ['none', jwk(rsa, 'none')],
+    ['"ES256 " with a space', jwk(ec, 'ES256 ')],
+    ['ES384 on a P-256 key', jwk(ec, 'ES384')],
+    ['ES256 on an RSA key', jwk(rsa, 'ES256')],
+  ];
+  for (const [name, privateKey] of cases) {
+    it(name, () => {
+      const error = configError({ ...base, clientAuthMethod: 'private_key_jwt', privateKey });
+      expect(error.option).toBe('privateKey');
+      expect(error.message).toMatch(/does not fit/);
+      expect(error.message).not.toContain(String(privateKey.d));
+    });
+  }
+
+  it('a fitting alg is accepted (PS256 on RSA, ES256 on P-256)', () => {
+    expect(() => createTokenProvider({ ...base, clientAuthMethod: 'private_key_jwt', privateKey: jwk(rsa, 'PS256') })).not.toThrow();
+    expect(() => createTokenProvider({ ...base, clientAuthMethod: 'private_key_jwt', privateKey: jwk(ec, 'ES256') })).not.toThrow();
+  });
+});
+
 describe('the provider does not show its secrets', () => {
   it('util.inspect, JSON.stringify and String show only the endpoint, client id and key', () => {
     const tokens = createTokenProvider({ ...base, grant: { type: 'password', username: 'u', password: 'pw-secret-123' } });
@@ -62,6 +113,6 @@ describe('the provider does not show its secrets', () => {
       expect(out).not.toContain('top-secret-value');
       expect(out).not.toContain('pw-secret-123');
     }
-    expect(inspect(tokens)).toMatch(/^TokenProvider \{ https:\/\/auth\.example\.com\/token, clientId: "id", key: tk1\./);
+    expect(inspect(tokens)).toMatch(/^TokenProvider \{ https:\/\/auth\.example\.com\/token, clientId: "id", key: tk2\./);
   });
 });

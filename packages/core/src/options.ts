@@ -129,7 +129,7 @@ export interface TokenProviderOptions {
 }
 
 export interface ResolvedOptions {
-  endpoint: { tokenEndpoint: string } | { issuer: string };
+  endpoint: { tokenEndpoint: string } | { issuer: string; issuerFromUrlObject: boolean };
   clientId: string;
   clientSecret: string | undefined;
   clientAuthMethod: ClientAuthMethod;
@@ -211,7 +211,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     grant: resolveGrant(options.grant),
     scope: resolveScope(options.scope),
     audience: optionalString(options.audience, 'audience'),
-    resource: resolveList(options.resource, 'resource'),
+    resource: resolveResources(options.resource),
     extraParams: resolveExtraParams(options.extraParams),
     skewMs: seconds(options.refreshSkewSeconds, 30, 'refreshSkewSeconds') * 1000,
     aheadMs: seconds(options.refreshAheadSeconds, 60, 'refreshAheadSeconds') * 1000,
@@ -241,7 +241,8 @@ function resolveEndpoint(options: TokenProviderOptions): ResolvedOptions['endpoi
   if (!isSecureUrl(url)) throw new ConfigurationError(name, 'must use https (plain http is allowed only for loopback addresses)');
   if (url.username !== '' || url.password !== '') throw new ConfigurationError(name, 'must not contain credentials');
   // An issuer is compared to the discovery document's as given, so keep the caller's spelling.
-  return tokenEndpoint !== undefined ? { tokenEndpoint: url.href } : { issuer: String(issuer) };
+  // A URL object always has a path: new URL('https://id.example.com') reads back with a '/' the issuer may not have.
+  return tokenEndpoint !== undefined ? { tokenEndpoint: url.href } : { issuer: String(issuer), issuerFromUrlObject: issuer instanceof URL };
 }
 
 function resolveGrant(grant: Grant | undefined): Grant {
@@ -279,6 +280,18 @@ function resolveList(value: string | readonly string[] | undefined, name: string
     throw new ConfigurationError(name, 'must be a string or an array of non-empty strings');
   }
   return [...list];
+}
+
+/** RFC 8707 §2: each resource is an absolute URI without a fragment (and, here, without white space). */
+function resolveResources(value: string | readonly string[] | undefined): readonly string[] {
+  const list = resolveList(value, 'resource');
+  for (const resource of list) {
+    const url = /[\s\x00-\x1f\x7f]/.test(resource) ? undefined : tryParseUrl(resource);
+    if (url === undefined || resource.includes('#')) {
+      throw new ConfigurationError('resource', `must be absolute URIs without a fragment or white space (RFC 8707), got ${JSON.stringify(resource.slice(0, 100))}`);
+    }
+  }
+  return list;
 }
 
 function resolveExtraParams(params: TokenProviderOptions['extraParams']): ResolvedOptions['extraParams'] {

@@ -91,7 +91,7 @@ describe('a refresh token the server refuses', () => {
 
   it('a refresh request that times out is not retried with the same refresh token', async () => {
     const c = clock();
-    const { tokens } = provider({ now: c.now, grant: password, timeoutMs: 300 });
+    const { tokens } = provider({ now: c.now, grant: password, timeoutMs: 4000 });
     await tokens.getToken();
     server.misbehave((req, n) => (req.params['grant_type'] === 'refresh_token' && n === 2 ? { hang: true } : undefined));
     c.advance(600_000);
@@ -133,6 +133,16 @@ describe('the newest refresh token, across restarts and processes', () => {
     await tokens.getToken();
     expect(writes[0]).toBeGreaterThan(600_000);
     expect(writes[0]).toBeLessThanOrEqual(86_400_000);
+  });
+
+  it('refresh_expires_in from the server sets how long the refresh token is kept', async () => {
+    const c = clock();
+    let ttl = 0;
+    const store = memoryStore({ now: c.now });
+    server.misbehave(() => ({ status: 200, body: { access_token: 'at-x', token_type: 'Bearer', expires_in: 60, refresh_token: 'rt-x', refresh_expires_in: 1800 } }));
+    const { tokens } = provider({ now: c.now, grant: password, store: { ...store, set: (k, t, ms) => ((ttl = ms), store.set(k, t, ms)) } });
+    await tokens.getToken();
+    expect(ttl).toBe(1_800_000);
   });
 
   it('a process started after the access token expired refreshes with the rotated refresh token from the store', async () => {

@@ -9,7 +9,7 @@ import type { StoredToken } from './memory-store.ts';
 import { asStoredToken, resolveOptions, type Grant, type ResolvedOptions, type TokenEvent, type TokenProviderOptions } from './options.ts';
 import { readTokenAnswer, type ParsedToken } from './token-response.ts';
 import { scrub, sentSecrets } from './scrub.ts';
-import { describeUrl, sendWithRetries, type TransportOptions } from './transport.ts';
+import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type TransportOptions } from './transport.ts';
 
 /** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
 export interface AccessToken {
@@ -163,6 +163,7 @@ class OAuthTokenProvider implements TokenProvider {
       maxRetries: o.maxRetries,
       maxResponseBytes: o.maxResponseBytes,
       random: Math.random,
+      now: o.clock.wall,
       onRetry: o.onEvent && ((info) => this.#emit({ type: 'retry', key: this.key, ...info })),
     };
   }
@@ -306,7 +307,7 @@ class OAuthTokenProvider implements TokenProvider {
   async #fetchAndKeep(current: Entry | undefined, release: (() => Promise<void>) | undefined, useRefreshToken: boolean): Promise<Entry> {
     let entry: Entry;
     try {
-      entry = this.#keep(await this.#fetchToken(current !== undefined, useRefreshToken));
+      entry = this.#keep(await this.#fetchToken(current !== undefined, useRefreshToken, deadlineIn(this.#o.timeoutMs)));
     } catch (error) {
       if (release !== undefined) void release().catch(() => {});
       throw error;
@@ -322,13 +323,13 @@ class OAuthTokenProvider implements TokenProvider {
    * refused it, or may have rotated it before its answer was lost), and the configured grant is used at once. With
    * `grant: { type: 'refresh_token' }` there is nothing to fall back to: a refusal is a `refresh_token_refused` error.
    */
-  async #fetchToken(background: boolean, useRefreshToken: boolean): Promise<FreshToken> {
+  async #fetchToken(background: boolean, useRefreshToken: boolean, deadline: Deadline): Promise<FreshToken> {
     const grant = this.#o.grant;
     const held = useRefreshToken ? this.#usableRefreshToken() : undefined;
     if (grant.type === 'refresh_token') {
       if (held === undefined) throw this.#noRefreshToken(useRefreshToken);
       try {
-        return await this.#refreshWith(held, background);
+        return await this.#refreshWith(held, background, deadline);
       } catch (error) {
         if (!isRefusal(error)) throw error;
         this.#dropRefreshToken(held, error);
@@ -341,18 +342,22 @@ class OAuthTokenProvider implements TokenProvider {
     }
     if (held !== undefined) {
       try {
-        return await this.#refreshWith(held, background);
+        return await this.#refreshWith(held, background, deadline);
       } catch (error) {
         this.#dropRefreshToken(held, error);
       }
     }
-    return this.#request(grantParams(grant), grant.type, background, this.#transport);
+    return this.#request(grantParams(grant), grant.type, background, this.#transport, deadline);
   }
 
-  /** A refresh request is sent once: after a timeout or a lost answer the server may already have rotated it. */
-  #refreshWith(refreshToken: string, background: boolean): Promise<FreshToken> {
+  /**
+   * A refresh request is sent once: after a timeout or a lost answer the server may already have rotated it. It has
+   * half the acquisition's time, so that a hanging refresh leaves the configured grant the other half.
+   */
+  #refreshWith(refreshToken: string, background: boolean, deadline: Deadline): Promise<FreshToken> {
     const once = { ...this.#transport, maxRetries: 0 };
-    return this.#request({ grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh_token', background, once);
+    const half: Deadline = { at: Math.min(deadline.at, performance.now() + deadline.budgetMs / 2), budgetMs: deadline.budgetMs / 2 };
+    return this.#request({ grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh_token', background, once, half);
   }
 
   #usableRefreshToken(): string | undefined {
@@ -373,9 +378,15 @@ class OAuthTokenProvider implements TokenProvider {
       : new TokenEndpointError('refresh_token_refused', 'another process holds the lock for this refresh token and did not finish in time; not presenting it a second time');
   }
 
-  async #request(grantParams: TokenParams, grant: Grant['type'], background: boolean, transport: TransportOptions): Promise<FreshToken> {
+  async #request(
+    grantParams: TokenParams,
+    grant: Grant['type'],
+    background: boolean,
+    transport: TransportOptions,
+    deadline: Deadline,
+  ): Promise<FreshToken> {
     const o = this.#o;
-    const endpoint = await this.#tokenEndpoint();
+    const endpoint = await this.#tokenEndpoint(deadline);
     const params: TokenParams = { ...grantParams };
     if (o.scope !== undefined) params['scope'] = o.scope;
     if (o.audience !== undefined) params['audience'] = o.audience;
@@ -395,17 +406,21 @@ class OAuthTokenProvider implements TokenProvider {
         return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
       },
       transport,
+      deadline,
     );
     const receivedAt = this.#now();
     // Expiry is computed on the wall clock (a JWT's exp, the Date header) and brought back to ours.
     const offset = this.#clock.wall() - receivedAt;
     let parsed: ParsedToken;
     try {
-      parsed = readTokenAnswer(answer, sentAt + offset, o.defaultExpiresInSeconds, (text) => this.#scrub(text, sent));
+      parsed = readTokenAnswer(answer, sentAt + offset, o.defaultExpiresInSeconds, (text) => this.#scrub(text, sent), {
+        receivedAt: receivedAt + offset,
+        defaultTokenType: o.defaultTokenType,
+      });
     } catch (error) {
       throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
     }
-    const refreshExpiresAt = (parsed as { refreshExpiresAt?: number }).refreshExpiresAt;
+    const refreshExpiresAt = parsed.refreshExpiresAt;
     const token: FreshToken = {
       accessToken: parsed.accessToken,
       expiresAt: parsed.expiresAt - offset,
@@ -429,10 +444,10 @@ class OAuthTokenProvider implements TokenProvider {
     if (missing.length > 0) this.#emit({ type: 'scope_narrowed', key: this.key, requested: requestedList, granted: grantedList, missing });
   }
 
-  #tokenEndpoint(): Promise<string> | string {
+  #tokenEndpoint(deadline: Deadline): Promise<string> | string {
     const endpoint = this.#o.endpoint;
     if ('tokenEndpoint' in endpoint) return endpoint.tokenEndpoint;
-    this.#metadata ??= discover(endpoint.issuer, this.#transport).then(
+    this.#metadata ??= discover(endpoint.issuer, this.#transport, deadline, { issuerFromUrlObject: endpoint.issuerFromUrlObject }).then(
       (metadata) => {
         const methods = metadata.tokenEndpointAuthMethods;
         if (this.#postAuth && methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')) {
@@ -725,21 +740,24 @@ function encodeBody(params: TokenParams, format: 'form' | 'json'): string {
 }
 
 /**
- * The cache key: a hash of every parameter that changes the token. Secrets
- * stay out; a configured refresh token enters only as its own hash.
+ * The cache key: a hash of every parameter that changes the token, as one structure (lists stay lists, so no two
+ * configurations can join into the same text). Secrets stay out; a configured refresh token enters only as its hash.
  */
 function cacheKey(o: ResolvedOptions): string {
   const grant = o.grant;
-  const parts = [
-    'tokenEndpoint' in o.endpoint ? `endpoint=${o.endpoint.tokenEndpoint}` : `issuer=${o.endpoint.issuer}`,
-    `client=${o.clientId}`,
-    `grant=${grant.type}`,
-    grant.type === 'password' ? `user=${grant.username}` : '',
-    grant.type === 'refresh_token' ? `refresh=${createHash('sha256').update(grant.refreshToken).digest('hex')}` : '',
-    `scope=${o.scope === undefined ? '' : [...new Set(o.scope.split(' '))].sort().join(' ')}`,
-    `audience=${o.audience ?? ''}`,
-    `resource=${[...o.resource].sort().join(' ')}`,
-    `extra=${JSON.stringify(Object.entries(o.extraParams).sort(([a], [b]) => (a < b ? -1 : 1)))}`,
-  ];
-  return 'tk1.' + createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 32);
+  const identity = {
+    endpoint: 'tokenEndpoint' in o.endpoint ? o.endpoint.tokenEndpoint : null,
+    issuer: 'issuer' in o.endpoint ? o.endpoint.issuer : null,
+    client: o.clientId,
+    grant: grant.type,
+    user: grant.type === 'password' ? grant.username : null,
+    refresh: grant.type === 'refresh_token' ? createHash('sha256').update(grant.refreshToken).digest('hex') : null,
+    scope: o.scope === undefined ? null : [...new Set(o.scope.split(' '))].sort(),
+    audience: o.audience ?? null,
+    resource: [...o.resource].sort(),
+    extra: Object.entries(o.extraParams)
+      .map(([name, value]): [string, readonly string[]] => [name, typeof value === 'string' ? [value] : value])
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  };
+  return 'tk2.' + createHash('sha256').update(JSON.stringify(identity)).digest('base64url').slice(0, 32);
 }
