@@ -4,6 +4,7 @@ export { startTokenServer } from './token-server.ts';
 export type { Misbehaviour, TokenRequest, TokenServer, TokenServerOptions } from './token-server.ts';
 export { startApi, startRecorder } from './api-server.ts';
 export { authorizationsSince, rejectionOf, startAdapterServers, type AdapterServers } from './adapter-servers.ts';
+export { waitFor, type WaitForOptions } from './wait.ts';
 export type { ApiRequest, ApiServer, ApiServerOptions, Recorder } from './api-server.ts';
 export { startOidcProvider } from './oidc.ts';
 export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
