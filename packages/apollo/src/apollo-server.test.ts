@@ -3,8 +3,11 @@
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { startApi, startTokenServer, type ApiServer, type TokenServer } from '@tokenkit/test-utils';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTokenProvider, OAuthRESTDataSource, type TokenProvider } from './index.ts';
+
+// Apollo Server, real servers and 100 concurrent operations: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 interface Payment {
   path: string;

@@ -13,6 +13,9 @@ import { RESTDataSource as RESTDataSource62 } from 'datasource-rest-6.2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as current from './index.ts';
 
+// Real servers: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
+
 type Adapter = typeof current;
 type Base = typeof RESTDataSource64;
 

@@ -6,8 +6,11 @@ import { authorizationsSince, rejectionOf, startAdapterServers, startApi, type A
 import axios from 'axios';
 import axios10 from 'axios-1.0';
 import type { AxiosInstance } from 'axios';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenProvider, findTokenKitError, installTokenInterceptor, isOAuthError, type TokenInterceptorOptions } from './index.ts';
+
+// Real servers: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 /** What these tests use of an axios instance, the same in 1.0 and now. */
 interface Response {

@@ -6,8 +6,11 @@ import { authorizationsSince, rejectionOf, startAdapterServers, startApi, type A
 import got14 from 'got-14';
 import got15 from 'got-15';
 import got16 from 'got';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenProvider, findTokenKitError, isOAuthError, tokenHooks, type TokenHooksOptions } from './index.ts';
+
+// Real servers: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 /** What these tests use of a got instance, the same in all three majors. */
 interface Response {

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { startAdapterServers, startApi, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import got, { HTTPError, Options, RequestError, type NormalizedOptions } from 'got';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ConfigurationError,
   createTokenProvider,
@@ -13,6 +13,9 @@ import {
   type TokenHooksOptions,
   type TokenProviderOptions,
 } from './index.ts';
+
+// Real servers and up to 100 concurrent requests: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => Promise<void>;
 beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
@@ -258,13 +261,14 @@ describe('tokenHooks: token failures, abort and timeout', () => {
 
   it("the request's signal ends the request and the hook's own wait for a token", async () => {
     tokenServer.misbehave(() => ({ hang: true }));
-    const tokens = provider({ timeoutMs: 5000, maxRetries: 0 });
+    const tokens = provider({ timeoutMs: 30_000, maxRetries: 0 });
     const { http } = client({}, tokens);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     const started = performance.now();
     const error = await rejection(http.get('payments', { signal: controller.signal }));
-    expect(performance.now() - started).toBeLessThan(1000);
+    // The abort, not the provider's 30 s; generous for a busy machine (here and below).
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(error).toBeInstanceOf(RequestError);
     expect(error).toMatchObject({ name: 'AbortError', code: 'ERR_ABORTED' });
 
@@ -275,17 +279,17 @@ describe('tokenHooks: token failures, abort and timeout', () => {
     setTimeout(() => hookController.abort(), 50);
     const hookStarted = performance.now();
     const hookError = await rejection(Promise.resolve(beforeRequest!(options, { retryCount: 0 })));
-    expect(performance.now() - hookStarted).toBeLessThan(1000);
+    expect(performance.now() - hookStarted).toBeLessThan(10_000);
     expect(hookError).toMatchObject({ name: 'AbortError' });
   });
 
   it("an AbortSignal.timeout() ends the wait for a token", async () => {
     tokenServer.misbehave(() => ({ hang: true }));
-    const { http } = client({}, provider({ timeoutMs: 5000, maxRetries: 0 }));
+    const { http } = client({}, provider({ timeoutMs: 30_000, maxRetries: 0 }));
     const from = api.requests.length;
     const started = performance.now();
     const error = await rejection(http.get('payments', { signal: AbortSignal.timeout(50) }));
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(error).toBeInstanceOf(RequestError);
     expect(error).toMatchObject({ name: 'TimeoutError', message: expect.stringMatching(/timed out|aborted/i) });
     expect(since(from)).toHaveLength(0);
@@ -293,10 +297,10 @@ describe('tokenHooks: token failures, abort and timeout', () => {
 
   it("the request's timeout.request bounds the wait for a token", async () => {
     tokenServer.misbehave(() => ({ hang: true }));
-    const { http } = client({}, provider({ timeoutMs: 5000, maxRetries: 0 }));
+    const { http } = client({}, provider({ timeoutMs: 30_000, maxRetries: 0 }));
     const started = performance.now();
     const error = await rejection(http.get('payments', { timeout: { request: 100 }, retry: { limit: 0 } }));
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(error).toBeInstanceOf(RequestError);
     const found = findTokenKitError(error);
     expect(isTokenEndpointError(found)).toBe(true);

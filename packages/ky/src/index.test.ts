@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import ky, { HTTPError, TimeoutError, type Input, type KyInstance } from 'ky';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { listen, startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import {
   ConfigurationError,
@@ -13,6 +13,9 @@ import {
   type TokenHooksOptions,
   type TokenProvider,
 } from './index.ts';
+
+// Real servers and up to 100 concurrent requests: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let tokenServer: TokenServer;
 let api: ApiServer;
@@ -325,7 +328,8 @@ describe('waiting for a token', () => {
     const seen = api.requests.length;
     const started = performance.now();
     const error = await failure(() => ky.get('payments', { baseUrl: api.origin, timeout: 200, hooks: tokenHooks(newTokens()) }));
-    expect(performance.now() - started).toBeLessThan(2000);
+    // Not ky's default 10 s, nor the provider's; generous for a busy machine (here and below).
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(TimeoutError);
     expect(api.requests.length).toBe(seen);
   });
@@ -334,7 +338,7 @@ describe('waiting for a token', () => {
     hang();
     const started = performance.now();
     const error = await failure(() => ky.get('payments', { baseUrl: api.origin, timeout: false, hooks: tokenHooks(newTokens({ timeoutMs: 150, maxRetries: 0 })) }));
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(TokenEndpointError);
     expect(error).toMatchObject({ code: 'timeout' });
   });
@@ -343,7 +347,12 @@ describe('waiting for a token', () => {
     const seen: (string | undefined)[] = [];
     const silent = await listen((req) => void seen.push(req.headers.authorization)); // never answers
     try {
-      const error = await failure(() => ky.get('payments', { baseUrl: silent.origin, timeout: 150, retry: 0, hooks: tokenHooks(newTokens()) }));
+      // The token is at hand and the timeout long enough for the request to reach the server on a busy machine.
+      const tokens = newTokens();
+      await tokens.getToken();
+      const error = await failure(() =>
+        ky.get('payments', { baseUrl: silent.origin, timeout: 2_000, retry: 0, hooks: tokenHooks(tokens) }),
+      );
       expect(error).toBeInstanceOf(TimeoutError);
       expect(seen).toEqual([`Bearer ${tokenServer.issued.at(-1)}`]);
       expect((error as TimeoutError).request.headers.get('authorization')).toBeNull();
@@ -357,7 +366,7 @@ describe('waiting for a token', () => {
     hang();
     const started = performance.now();
     const error = await failure(() => client(newTokens()).get('payments', { signal: AbortSignal.timeout(150) }));
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(error).toMatchObject({ name: 'TimeoutError' }); // AbortSignal.timeout's reason, a DOMException
   });
 
@@ -365,7 +374,7 @@ describe('waiting for a token', () => {
     hang();
     const started = performance.now();
     const error = await failure(() => client(newTokens()).get('payments', { totalTimeout: 150 }));
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(TimeoutError);
   });
 });
