@@ -1,12 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDemoStack, startPaymentsApi, type DemoStack } from './stack.ts';
+
+// A real OpenID provider and API: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let stack: DemoStack;
 /** Added to the API's clock: moves the API past a token's expiry without sleeping. */
 let apiClockAheadMs = 0;
 
+// Tokens live long enough that none expires on its own while a busy machine runs a test; expiry is
+// tested by moving the API's clock.
 beforeAll(async () => {
-  stack = await startDemoStack({ tokenTtlSeconds: 5, apiNow: () => Date.now() + apiClockAheadMs });
+  stack = await startDemoStack({ tokenTtlSeconds: 600, apiNow: () => Date.now() + apiClockAheadMs });
 });
 afterAll(() => stack.close());
 
