@@ -41,6 +41,12 @@ export interface TokenStore {
   /** Removes the token stored under `key`. */
   delete(key: string): Promise<void>;
   /**
+   * Removes the entry under `key` only if its access token is `accessToken`, atomically: a successor another
+   * process wrote in the meantime stays. Used by `invalidate()`; without it, the provider reads, compares and
+   * deletes, and a successor written between the read and the delete is lost (one extra token request). Optional.
+   */
+  deleteIf?(key: string, accessToken: string): Promise<void>;
+  /**
    * Takes a lock for fetching `key`, held for at most `ttlMs`. Resolves to a
    * release function, or to undefined when another holder has it (the
    * caller then waits for the store to fill). Optional.
@@ -60,11 +66,24 @@ export interface TokenStore {
  * const tokens = createTokenProvider({ tokenEndpoint, clientId, clientSecret, store });
  * ```
  */
-export function memoryStore(options: { now?: () => number } = {}): TokenStore {
+export function memoryStore(options: { now?: () => number } = {}): TokenStore & { readonly size: number } {
   const now = options.now ?? Date.now;
   const entries = new Map<string, { token: StoredToken; until: number }>();
   const locks = new Map<string, { id: symbol; until: number }>();
+  // Expired entries whose key is never read again (tenant churn) are swept once the map has doubled since the
+  // last sweep: memory stays proportional to the live entries, at an amortised constant cost per write.
+  let sweepAt = 64;
+  const sweep = () => {
+    const time = now();
+    for (const [key, entry] of entries) if (entry.until <= time) entries.delete(key);
+    for (const [key, lock] of locks) if (lock.until <= time) locks.delete(key);
+    sweepAt = Math.max(64, 2 * (entries.size + locks.size));
+  };
   return {
+    /** Entries held, expired ones not yet swept included; for tests and monitoring. */
+    get size() {
+      return entries.size;
+    },
     async get(key) {
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
@@ -76,15 +95,20 @@ export function memoryStore(options: { now?: () => number } = {}): TokenStore {
     },
     async set(key, token, ttlMs) {
       entries.set(key, { token: { ...token }, until: now() + ttlMs });
+      if (entries.size + locks.size >= sweepAt) sweep();
     },
     async delete(key) {
       entries.delete(key);
+    },
+    async deleteIf(key, accessToken) {
+      if (entries.get(key)?.token.accessToken === accessToken) entries.delete(key);
     },
     async lock(key, ttlMs) {
       const held = locks.get(key);
       if (held !== undefined && held.until > now()) return undefined;
       const id = Symbol(key);
       locks.set(key, { id, until: now() + ttlMs });
+      if (entries.size + locks.size >= sweepAt) sweep();
       return async () => {
         if (locks.get(key)?.id === id) locks.delete(key);
       };

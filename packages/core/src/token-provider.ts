@@ -140,6 +140,8 @@ class OAuthTokenProvider implements TokenProvider {
   /** When invalidate() last dropped the cached token. */
   #lastDropAt: number | undefined;
   #storeFailing = false;
+  /** Consecutive failed loads, the last error and until when new loads are paced. */
+  #failure: { error: TokenKitError; count: number; until: number } | undefined;
   #untilResync = RESYNC_EVERY;
   // Hoisted from #o: read on every call.
   readonly #clock: Clock;
@@ -218,7 +220,9 @@ class OAuthTokenProvider implements TokenProvider {
     if (!refused) {
       this.#rejected = accessToken;
       const store = this.#o.store;
-      if (store !== undefined) {
+      if (store?.deleteIf !== undefined) {
+        await this.#storeCall('deleteIf', () => store.deleteIf!(this.key, accessToken));
+      } else if (store !== undefined) {
         const stored = await this.#storeCall('get', () => store.get(this.key));
         if (stored?.accessToken === accessToken) await this.#storeCall('delete', () => store.delete(this.key));
       }
@@ -229,20 +233,27 @@ class OAuthTokenProvider implements TokenProvider {
 
   // ---- acquisition -------------------------------------------------------
 
-  /** Single flight: every caller shares one load. */
+  /**
+   * Single flight: every caller shares one load. After consecutive failures new loads are paced: within the
+   * window callers get the last error at once, so a broken endpoint is not hammered (see {@link pauseAfter}).
+   */
   #acquire(current: Entry | undefined): Promise<Entry> {
     if (this.#inflight === undefined) {
       this.#clock.resync();
       const started = this.#now();
+      if (this.#failure !== undefined && started < this.#failure.until) return Promise.reject(this.#failure.error);
       const background = current !== undefined;
       this.#inflight = this.#load(current).then(
         (entry) => {
           this.#inflight = undefined;
+          this.#failure = undefined;
           return entry;
         },
         (error: unknown) => {
           this.#inflight = undefined;
           const safe = error instanceof TokenKitError ? error : new TokenEndpointError('network', 'token request failed unexpectedly', { cause: error });
+          const count = (this.#failure?.count ?? 0) + 1;
+          this.#failure = { error: safe, count, until: this.#now() + pauseAfter(count) };
           this.#emit({ type: 'error', key: this.key, error: safe, durationMs: this.#now() - started, background });
           throw safe;
         },
@@ -293,8 +304,9 @@ class OAuthTokenProvider implements TokenProvider {
         this.#takeRefreshToken(stored);
         return this.#fetchAndKeep(current, release === 'no-lock' ? undefined : release, true);
       }
-      // Someone else is fetching. A background refresh keeps its valid token and looks again later.
-      if (current !== undefined && this.#now() < current.cutoff) return current;
+      // Someone else is fetching. A background refresh keeps its valid token and looks again later —
+      // unless invalidate() dropped that token meanwhile: then callers wait here for the peer's token.
+      if (current !== undefined && this.#entry === current && this.#now() < current.cutoff) return current;
       // The holder may still be presenting a refresh token: fetch without one, with the configured grant.
       if (this.#now() >= deadline) return this.#fetchAndKeep(current, undefined, false);
       await sleep(pollMs);
@@ -711,6 +723,14 @@ function withHint(error: unknown, hint: string): unknown {
   }
   if (isTokenEndpointError(error)) return new TokenEndpointError(error.code, `${error.message} (${hint})`, { cause: error.cause, status: error.status });
   return error;
+}
+
+/**
+ * How long new loads are paced after `failures` consecutive failures: none after the first (a transient error is
+ * retried by the next call), then 1 s, doubling up to 30 s; a success resets it.
+ */
+export function pauseAfter(failures: number): number {
+  return failures < 2 ? 0 : Math.min(30_000, 1000 * 2 ** (failures - 2));
 }
 
 /** Delay before a call in the refresh-ahead window may start another refresh. */
