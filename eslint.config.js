@@ -14,15 +14,16 @@ export default tseslint.config(
     },
   },
   {
-    // Adapters and the Redis store use only core's public entry: policy stays in core.
-    files: ['packages/{axios,got,ky,apollo,redis}/src/**/*.ts'],
+    // Every package but core and test-utils uses core's two public entries only: policy stays in core.
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['packages/core/**', 'packages/test-utils/**'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['@tokenkit/core/*'], message: 'Import only from @tokenkit/core (its public entry).' },
-            { group: ['**/core/src/**', '../../core/**'], message: 'Adapters may not reach into core internals.' },
+            { regex: '^@tokenkit/core/(?!adapter$)', message: 'Import only from @tokenkit/core or @tokenkit/core/adapter.' },
+            { group: ['**/core/src/**', '../../core/**'], message: 'Packages may not reach into core internals.' },
           ],
         },
       ],

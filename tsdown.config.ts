@@ -7,13 +7,17 @@ import { defineConfig } from 'tsdown';
 
 const cwd = process.cwd();
 const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as {
-  exports: { '.': Record<string, unknown> };
+  exports: { '.': Record<string, unknown> } & Record<string, unknown>;
 };
 const dual = 'require' in pkg.exports['.'];
+// One entry per export: '.' is src/index.ts, './adapter' is src/adapter.ts.
+const entry = Object.keys(pkg.exports)
+  .filter((name) => name !== './package.json')
+  .map((name) => (name === '.' ? 'src/index.ts' : `src/${name.slice(2)}.ts`));
 
 export default defineConfig({
   cwd,
-  entry: ['src/index.ts'],
+  entry,
   format: dual ? ['esm', 'cjs'] : ['esm'],
   dts: true,
   platform: 'node',

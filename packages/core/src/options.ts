@@ -286,6 +286,7 @@ function resolveList(value: string | readonly string[] | undefined, name: string
 function resolveResources(value: string | readonly string[] | undefined): readonly string[] {
   const list = resolveList(value, 'resource');
   for (const resource of list) {
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
     const url = /[\s\x00-\x1f\x7f]/.test(resource) ? undefined : tryParseUrl(resource);
     if (url === undefined || resource.includes('#')) {
       throw new ConfigurationError('resource', `must be absolute URIs without a fragment or white space (RFC 8707), got ${JSON.stringify(resource.slice(0, 100))}`);

@@ -82,12 +82,21 @@ export interface Recorder {
   close(): Promise<void>;
 }
 
-/** A second origin that answers 200 to everything and records any Authorization header it receives. */
+/**
+ * A second origin that records any Authorization header it receives and answers 200 to everything, except
+ * `/redirect?to=<url>&status=302` (a redirect) and `/status/<code>` (that status).
+ */
 export async function startRecorder(): Promise<Recorder> {
   const authorizations: (string | undefined)[] = [];
   const server = await listen((req, res) => {
     authorizations.push(req.headers.authorization);
-    sendJson(res, 200, { recorded: true });
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/redirect') {
+      res.writeHead(Number(url.searchParams.get('status') ?? 302), { location: url.searchParams.get('to') ?? '/' });
+      return void res.end();
+    }
+    const status = url.pathname.startsWith('/status/') ? Number(url.pathname.slice(8)) : 200;
+    sendJson(res, status, { recorded: true });
   });
   return {
     origin: server.origin,
