@@ -1,8 +1,11 @@
 import { inspect } from 'node:util';
 import { listen, startTokenServer, type Misbehaviour, type TokenServer } from '@tokenkit/test-utils';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenProvider, parseTokenResponse, TokenEndpointError, type TokenEvent, type TokenProviderOptions } from './index.ts';
+
+// A real server, a 50 MB answer and Retry-After waits: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const SECRET = 'S3cr3t-client-secret-value';
 const PASSWORD = 'hunter2-user-password';
@@ -24,7 +27,6 @@ function provider(extra: Partial<TokenProviderOptions> = {}) {
     clientSecret: SECRET,
     grant: { type: 'password', username: 'bob', password: PASSWORD },
     maxRetries: 0,
-    timeoutMs: 500,
     onEvent: (e) => events.push(e),
     ...extra,
   });
@@ -49,7 +51,9 @@ function expectNoSecrets(error: unknown, ...more: unknown[]) {
   }
 }
 
-const cases: { name: string; answer: Misbehaviour; code: string; status?: number; message: RegExp }[] = [
+// Every answer but the missing one comes at once, so they get the default 10 s budget: on a busy machine a
+// short one could run out before a real answer arrives. `timeoutMs` is for the case that must time out.
+const cases: { name: string; answer: Misbehaviour; code: string; status?: number; message: RegExp; timeoutMs?: number }[] = [
   { name: 'HTML with 200', answer: { status: 200, body: '<html>login</html>' }, code: 'invalid_response', message: /text\/html\) is not JSON/ },
   { name: 'JSON without access_token', answer: { status: 200, body: { token_type: 'Bearer', expires_in: 60 } }, code: 'invalid_response', message: /has no access_token/ },
   { name: 'missing token_type', answer: { status: 200, body: { access_token: 'abc', expires_in: 60 } }, code: 'invalid_response', message: /has no token_type/ },
@@ -64,17 +68,18 @@ const cases: { name: string; answer: Misbehaviour; code: string; status?: number
   { name: 'a redirect', answer: { status: 302, body: '', headers: { location: 'https://evil.example/' } }, code: 'http_status', status: 302, message: /HTTP 302/ },
   { name: 'an error that echoes the secret', answer: { status: 400, body: { error: 'invalid_client', error_description: `secret ${SECRET} and password ${PASSWORD} are wrong` } }, code: 'oauth_error', status: 400, message: /\[REDACTED\] and password \[REDACTED\]/ },
   { name: 'connection reset', answer: { reset: true }, code: 'network', message: /failed: (ECONNRESET|UND_ERR_SOCKET)/ },
-  { name: 'no answer at all', answer: { hang: true }, code: 'timeout', message: /within 500 ms/ },
+  { name: 'no answer at all', answer: { hang: true }, code: 'timeout', message: /within 500 ms/, timeoutMs: 500 },
 ];
 
 describe('bad answers from the token endpoint end in typed errors without secrets', () => {
   for (const c of cases) {
     it(c.name, async () => {
       server.misbehave(() => c.answer);
-      const { tokens, events } = provider();
+      const { tokens, events } = provider(c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs });
       const started = Date.now();
       const error = await tokens.getToken().catch((e: unknown) => e);
-      expect(Date.now() - started).toBeLessThan(2000);
+      // Fails fast: not after the 10 s budget, nor after a Retry-After wait; generous for a busy machine.
+      expect(Date.now() - started).toBeLessThan(5_000);
       expect(error).toMatchObject({ code: c.code });
       expect((error as Error).message).toMatch(c.message);
       if (c.status !== undefined) expect(error).toMatchObject({ status: c.status });

@@ -1,8 +1,11 @@
 import { inspect } from 'node:util';
 import { startOidcProvider, type OidcServer } from '@tokenkit/test-utils';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenProvider, isOAuthError, OAuthError } from './index.ts';
+
+// A real OpenID provider: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let op: OidcServer;
 beforeAll(async () => {

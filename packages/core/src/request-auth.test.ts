@@ -1,6 +1,9 @@
 import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigurationError, createRequestAuthorizer, createTokenProvider, requestAuthorizerPerBase } from './index.ts';
+
+// A real server: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let server: TokenServer;
 beforeAll(async () => {

@@ -1,6 +1,9 @@
-import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenServer, waitFor, type TokenServer } from '@tokenkit/test-utils';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenProvider, memoryStore, type TokenEvent, type TokenProviderOptions, type TokenStore } from './index.ts';
+
+// Real servers and up to 1,000 concurrent calls: vitest's 5 s default is too short on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let server: TokenServer;
 beforeAll(async () => {
@@ -33,6 +36,10 @@ function provider(extra: Partial<TokenProviderOptions> = {}) {
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Waits until a refresh-ahead fetch has succeeded, and the provider has taken its token: no fixed sleep. */
+const backgroundFetch = (events: TokenEvent[]) =>
+  waitFor(() => events.some((e) => e.type === 'fetch' && e.background), { what: 'the background refresh' });
 
 describe('single flight', () => {
   it('1,000 concurrent getToken() calls on a cold cache make exactly one token request', async () => {
@@ -92,8 +99,8 @@ describe('expiry and refresh-ahead', () => {
     server.configure({ latencyMs: 50 });
     const during = await Promise.all(Array.from({ length: 100 }, () => tokens.getToken()));
     expect(during.every((t) => t.accessToken === t1.accessToken)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(server.count).toBe(2);
+    await backgroundFetch(events);
+    expect(server.count).toBe(2); // one refresh for the 100 calls
     const t2 = await tokens.getToken();
     expect(t2.accessToken).not.toBe(t1.accessToken);
     expect(events.filter((e) => e.type === 'refresh')).toHaveLength(1);
@@ -103,13 +110,13 @@ describe('expiry and refresh-ahead', () => {
   it('cachedAuthorizationHeader() follows the same rules synchronously', async () => {
     const c = clock();
     server.configure({ expiresIn: 600 });
-    const { tokens } = provider({ now: c.now });
+    const { tokens, events } = provider({ now: c.now });
     expect(tokens.cachedAuthorizationHeader()).toBeUndefined();
     const t1 = await tokens.getToken();
     expect(tokens.cachedAuthorizationHeader()).toBe(`Bearer ${t1.accessToken}`);
     c.advance(600_000 - 30_000 - 1_000); // refresh-ahead window: still served, one refresh starts
     expect(tokens.cachedAuthorizationHeader()).toBe(`Bearer ${t1.accessToken}`);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await backgroundFetch(events);
     expect(server.count).toBe(2);
     const t2 = await tokens.getToken();
     c.advance(600_000);
@@ -120,15 +127,18 @@ describe('expiry and refresh-ahead', () => {
   it('refresh-ahead never starts before half the usable life has passed', async () => {
     const c = clock();
     server.configure({ expiresIn: 100 }); // usable life 70 s with 30 s skew; window would start at 10 s
-    const { tokens } = provider({ now: c.now, refreshSkewSeconds: 30, refreshAheadSeconds: 60 });
+    const { tokens, events } = provider({ now: c.now, refreshSkewSeconds: 30, refreshAheadSeconds: 60 });
     await tokens.getToken();
     c.advance(34_000);
     await tokens.getToken();
     await tick();
+    // A refresh is announced by the call that starts it, before any request goes out.
+    expect(events.filter((e) => e.type === 'refresh')).toHaveLength(0);
     expect(server.count).toBe(1);
     c.advance(2_000); // 36 s > 35 s (half of 70 s)
     await tokens.getToken();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(events.filter((e) => e.type === 'refresh')).toHaveLength(1);
+    await backgroundFetch(events);
     expect(server.count).toBe(2);
   });
 
@@ -140,7 +150,7 @@ describe('expiry and refresh-ahead', () => {
     server.misbehave(() => ({ status: 500, body: 'boom' }));
     c.advance(600_000 - 30_000 - 30_000);
     for (let i = 0; i < 20; i++) expect((await tokens.getToken()).accessToken).toBe(t1.accessToken);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await waitFor(() => events.some((e) => e.type === 'error'), { what: 'the failed refresh' });
     expect(server.count).toBe(2); // one refresh attempt, not one per call
     expect(events.filter((e) => e.type === 'error')).toMatchObject([{ background: true, error: { code: 'http_status', status: 500 } }]);
   });
@@ -160,11 +170,11 @@ describe('expiry and refresh-ahead', () => {
     const timers = () => (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
     const c = clock();
-    const { tokens } = provider({ now: c.now });
+    const { tokens, events } = provider({ now: c.now });
     await tokens.getToken();
     c.advance(3600_000 - 60_000);
     await tokens.getToken(); // in the refresh-ahead window: a background refresh, then idle
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await backgroundFetch(events);
     expect(server.count).toBe(2);
     expect(timers()).toBeLessThanOrEqual(before);
   });
@@ -360,7 +370,8 @@ describe('store tier', () => {
     mode = 'hang';
     const started = Date.now();
     await tokens.getToken();
-    expect(Date.now() - started).toBeLessThan(1000);
+    // storeTimeoutMs (50 ms) and a local fetch; a generous bound for a busy machine, far from hanging.
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(events.filter((e) => e.type === 'error')).toHaveLength(1);
     expect(events.find((e) => e.type === 'error')).toMatchObject({ error: { code: 'store' } });
     mode = 'ok';
@@ -410,14 +421,16 @@ describe('waiting', () => {
     const controller = new AbortController();
     const patient = tokens.getToken();
     const impatient = tokens.getToken({ signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('caller gave up')), 20);
+    // Abort while the token request is at the server: its answer is 200 ms behind, a timer due later than our check.
+    await waitFor(() => server.count === 1, { intervalMs: 1, what: 'the token request' });
+    controller.abort(new Error('caller gave up'));
     await expect(impatient).rejects.toThrow('caller gave up');
     await expect(patient).resolves.toMatchObject({ tokenType: 'Bearer' });
     expect(server.count).toBe(1);
   });
 
   it('a per-call timeoutMs rejects with TokenEndpointError timeout', async () => {
-    server.configure({ latencyMs: 300 });
+    server.misbehave(() => ({ hang: true })); // only the 30 ms can end this wait
     const { tokens } = provider();
     await expect(tokens.getToken({ timeoutMs: 30 })).rejects.toMatchObject({ name: 'TokenEndpointError', code: 'timeout' });
   });
