@@ -8,6 +8,7 @@ import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, Tok
 import type { StoredToken } from './memory-store.ts';
 import { asStoredToken, resolveOptions, type Grant, type ResolvedOptions, type TokenEvent, type TokenProviderOptions } from './options.ts';
 import { readTokenAnswer, type ParsedToken } from './token-response.ts';
+import { cutoffOf, nextRefreshAttemptAfter, pauseAfter, refreshStartOf } from './refresh-timing.ts';
 import { scrub, sentSecrets } from './scrub.ts';
 import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type TransportOptions } from './transport.ts';
 
@@ -62,6 +63,23 @@ export interface TokenProvider {
   invalidate(accessToken: string): Promise<boolean>;
 }
 
+/** The token endpoint and the client authentication used there. */
+interface Target {
+  endpoint: string;
+  auth: ClientAuth;
+}
+
+/**
+ * The client authentication for a discovered server: the configured method; without an explicit one,
+ * `client_secret_post` when the server lists it and not `client_secret_basic`.
+ */
+function clientAuthFor(o: ResolvedOptions, metadata: ServerMetadata): ClientAuth {
+  const methods = metadata.tokenEndpointAuthMethods;
+  const postOnly = methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
+  const method = o.autoAuthMethod && o.clientSecret !== undefined && postOnly ? 'client_secret_post' : o.clientAuthMethod;
+  return createClientAuth(method, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
+}
+
 /** A cached token. Times are on the provider's `now()` scale (monotonic within the process). */
 interface Entry {
   token: AccessToken;
@@ -75,6 +93,9 @@ interface Entry {
   /** From here a call starts a background refresh. */
   refreshAt: number;
 }
+
+/** What taking the fleet lock gave: it, someone else has it, or the store failed (then we go on alone). */
+type LockResult = { kind: 'held'; release: () => Promise<void> } | { kind: 'taken' } | { kind: 'store-failed' };
 
 /** The newest refresh token this provider knows of, from its own answers or the store. Times as in {@link Entry}. */
 interface HeldRefreshToken {
@@ -126,11 +147,10 @@ class OAuthTokenProvider implements TokenProvider {
   readonly key: string;
   readonly #o: ResolvedOptions;
   readonly #transport: TransportOptions;
-  #auth: ClientAuth;
-  readonly #postAuth: ClientAuth | undefined;
+  /** Where and how to ask: fixed, or chosen once from the server's metadata (a failed discovery is not kept). */
+  #target: Target | Promise<Target> | undefined;
   #entry: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
-  #metadata: Promise<ServerMetadata> | undefined;
   /** Newest refresh token, kept across invalidation; dropped when a refresh with it fails. */
   #refresh: HeldRefreshToken | undefined;
   /** The last refresh token that failed: never taken again from the store. */
@@ -153,10 +173,8 @@ class OAuthTokenProvider implements TokenProvider {
     this.#clock = o.clock;
     this.#now = o.clock.now;
     this.#observed = o.onEvent !== undefined;
-    this.#auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
-    // With discovery and no explicit method, the server may support only client_secret_post.
-    this.#postAuth =
-      o.autoAuthMethod && 'issuer' in o.endpoint && o.clientSecret ? createClientAuth('client_secret_post', o.clientId, o.clientSecret, undefined) : undefined;
+    const auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
+    if ('tokenEndpoint' in o.endpoint) this.#target = { endpoint: o.endpoint.tokenEndpoint, auth };
     if (o.grant.type === 'refresh_token') this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
     this.key = cacheKey(o);
     this.#transport = {
@@ -265,7 +283,7 @@ class OAuthTokenProvider implements TokenProvider {
   #refreshInBackground(entry: Entry, now: number): void {
     if (this.#inflight !== undefined) return;
     // Until this refresh settles (or if it fails), calls keep the current token without retrying at once.
-    entry.refreshAt = now + retryDelay(entry, now);
+    entry.refreshAt = nextRefreshAttemptAfter(entry.cutoff, now);
     this.#emit({ type: 'refresh', key: this.key, expiresAt: entry.token.expiresAt });
     this.#acquire(entry).catch(() => {
       // Reported as an 'error' event; the still-valid token stays in service.
@@ -293,16 +311,16 @@ class OAuthTokenProvider implements TokenProvider {
     const deadline = this.#now() + 2 * lockTtlMs;
     let pollMs = MIN_POLL_MS;
     for (;;) {
-      const release = await this.#tryLock(lockTtlMs);
-      if (release !== undefined) {
-        // We hold the lock (or the store failed and we go on alone).
-        const stored = release === 'no-lock' ? undefined : await this.#readStore();
+      const lock = await this.#tryLock(lockTtlMs);
+      if (lock.kind === 'store-failed') return this.#fetchAndKeep(current, undefined, true); // alone, as without a store
+      if (lock.kind === 'held') {
+        const stored = await this.#readStore();
         if (stored !== undefined && this.#isFresher(stored, current)) {
-          if (release !== 'no-lock') void release().catch(() => {});
+          void lock.release().catch(() => {});
           return this.#adopt(stored);
         }
         this.#takeRefreshToken(stored);
-        return this.#fetchAndKeep(current, release === 'no-lock' ? undefined : release, true);
+        return this.#fetchAndKeep(current, lock.release, true);
       }
       // Someone else is fetching. A background refresh keeps its valid token and looks again later —
       // unless invalidate() dropped that token meanwhile: then callers wait here for the peer's token.
@@ -398,14 +416,13 @@ class OAuthTokenProvider implements TokenProvider {
     deadline: Deadline,
   ): Promise<FreshToken> {
     const o = this.#o;
-    const endpoint = await this.#tokenEndpoint(deadline);
+    const { endpoint, auth } = await this.#targetFor(deadline);
     const params: TokenParams = { ...grantParams };
     if (o.scope !== undefined) params['scope'] = o.scope;
     if (o.audience !== undefined) params['audience'] = o.audience;
     if (o.resource.length > 0) params['resource'] = o.resource.length === 1 ? o.resource[0]! : o.resource;
     Object.assign(params, o.extraParams);
     const sentAt = this.#now();
-    const auth = this.#auth;
     let sent: string[] = [];
     const answer = await sendWithRetries(
       endpoint,
@@ -456,32 +473,24 @@ class OAuthTokenProvider implements TokenProvider {
     if (missing.length > 0) this.#emit({ type: 'scope_narrowed', key: this.key, requested: requestedList, granted: grantedList, missing });
   }
 
-  #tokenEndpoint(deadline: Deadline): Promise<string> | string {
-    const endpoint = this.#o.endpoint;
-    if ('tokenEndpoint' in endpoint) return endpoint.tokenEndpoint;
-    this.#metadata ??= discover(endpoint.issuer, this.#transport, deadline, { issuerFromUrlObject: endpoint.issuerFromUrlObject }).then(
-      (metadata) => {
-        const methods = metadata.tokenEndpointAuthMethods;
-        if (this.#postAuth && methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')) {
-          this.#auth = this.#postAuth;
-        }
-        return metadata;
-      },
+  #targetFor(deadline: Deadline): Target | Promise<Target> {
+    const o = this.#o;
+    if (this.#target !== undefined || 'tokenEndpoint' in o.endpoint) return this.#target!;
+    const discovered = discover(o.endpoint.issuer, this.#transport, deadline, { issuerFromUrlObject: o.endpoint.issuerFromUrlObject }).then(
+      (metadata) => (this.#target = { endpoint: metadata.tokenEndpoint, auth: clientAuthFor(o, metadata) }),
       (error: unknown) => {
-        this.#metadata = undefined; // failures are never cached
+        this.#target = undefined; // failures are never cached
         throw error;
       },
     );
-    return this.#metadata.then((m) => m.tokenEndpoint);
+    this.#target = discovered;
+    return discovered;
   }
 
   // ---- cache entries -----------------------------------------------------
 
   #keep(token: FreshToken): Entry {
-    const lifetime = token.expiresAt - token.receivedAt;
-    // A token shorter-lived than twice the skew is served for half its life, not never.
-    const cutoff = token.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
-    const usable = cutoff - token.receivedAt;
+    const cutoff = cutoffOf(token.expiresAt, token.receivedAt, this.#o.skewMs);
     const wallExpiresAt = Math.floor(token.expiresAt + (this.#clock.wall() - this.#now()));
     const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, wallExpiresAt, token.scope));
     const headerValue = `Bearer ${token.accessToken}`;
@@ -493,7 +502,7 @@ class OAuthTokenProvider implements TokenProvider {
       expiresAt: token.expiresAt,
       receivedAt: token.receivedAt,
       cutoff,
-      refreshAt: Math.max(cutoff - this.#o.aheadMs, token.receivedAt + usable / 2),
+      refreshAt: refreshStartOf(cutoff, token.receivedAt, this.#o.aheadMs),
     };
     this.#entry = entry;
     if (token.refreshToken !== undefined) this.#holdRefreshToken(token.refreshToken, token.receivedAt, token.refreshExpiresAt);
@@ -531,9 +540,7 @@ class OAuthTokenProvider implements TokenProvider {
 
   #isFresher(stored: StoredToken, current: Entry | undefined): boolean {
     if (stored.accessToken === this.#rejected) return false;
-    const lifetime = stored.expiresAt - stored.receivedAt;
-    const cutoff = stored.expiresAt - Math.min(this.#o.skewMs, lifetime / 2);
-    if (this.#clock.wall() >= cutoff) return false;
+    if (this.#clock.wall() >= cutoffOf(stored.expiresAt, stored.receivedAt, this.#o.skewMs)) return false;
     return current === undefined || (stored.accessToken !== current.token.accessToken && stored.expiresAt > current.token.expiresAt);
   }
 
@@ -568,12 +575,12 @@ class OAuthTokenProvider implements TokenProvider {
     return this.#storeCall('set', () => store.set(this.key, token, ttlMs)).then(() => undefined);
   }
 
-  /** `undefined`: someone else holds the lock; `'no-lock'`: the store failed, go on alone. */
-  async #tryLock(ttlMs: number): Promise<(() => Promise<void>) | 'no-lock' | undefined> {
+  async #tryLock(ttlMs: number): Promise<LockResult> {
     const store = this.#o.store!;
     let failed = false;
     const release = await this.#storeCall('lock', () => store.lock!(this.key, ttlMs), () => (failed = true));
-    return failed ? 'no-lock' : (release ?? undefined);
+    if (failed) return { kind: 'store-failed' };
+    return release === undefined ? { kind: 'taken' } : { kind: 'held', release };
   }
 
   /** Runs a store operation with a timeout; a failure is a miss, reported once per outage. */
@@ -723,19 +730,6 @@ function withHint(error: unknown, hint: string): unknown {
   }
   if (isTokenEndpointError(error)) return new TokenEndpointError(error.code, `${error.message} (${hint})`, { cause: error.cause, status: error.status });
   return error;
-}
-
-/**
- * How long new loads are paced after `failures` consecutive failures: none after the first (a transient error is
- * retried by the next call), then 1 s, doubling up to 30 s; a success resets it.
- */
-export function pauseAfter(failures: number): number {
-  return failures < 2 ? 0 : Math.min(30_000, 1000 * 2 ** (failures - 2));
-}
-
-/** Delay before a call in the refresh-ahead window may start another refresh. */
-function retryDelay(entry: Entry, now: number): number {
-  return Math.min(5_000, Math.max(100, (entry.cutoff - now) / 8));
 }
 
 function grantParams(grant: Grant): TokenParams {
