@@ -3,8 +3,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { startRedis, startRedisCluster, startRedisSentinel, startTokenServer, type RedisCluster, type RedisSentinel, type RedisServer, type TokenServer } from '@tokenkit/test-utils';
-import { Cluster } from 'ioredis';
+import {
+  startRedis,
+  startRedisCluster,
+  startRedisSentinel,
+  startTokenServer,
+  waitFor,
+  type RedisCluster,
+  type RedisSentinel,
+  type RedisServer,
+  type TokenServer,
+} from '@tokenkit/test-utils';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChildConfig, ChildResult } from './fixtures/fleet-child.ts';
 import { redisStore } from './index.ts';
@@ -33,6 +43,10 @@ function run(config: Omit<ChildConfig, 'tokenEndpoint'>): { process: ChildProces
 }
 
 const fleet = (n: number, config: Omit<ChildConfig, 'tokenEndpoint'>) => Promise.all(Array.from({ length: n }, () => run(config).result));
+
+// Sixteen Node processes starting at once take many seconds on a busy 2-core machine (a few when idle).
+const FLEET_TIMEOUT = { timeout: 180_000 };
+const SERVERS_TIMEOUT = 120_000;
 
 beforeAll(async () => {
   [redis, server] = await Promise.all([startRedis(), startTokenServer()]);
@@ -69,7 +83,7 @@ describe('a fleet of processes on one Redis', () => {
     expect(server.count).toBe(2);
   });
 
-  it('16 processes started together on a cold cache make exactly one token request', { timeout: 30_000 }, async () => {
+  it('16 processes started together on a cold cache make exactly one token request', FLEET_TIMEOUT, async () => {
     server.configure({ latencyMs: 200 });
     const results = await fleet(16, { redis: { port: redis.port } });
     expect(server.count).toBe(1);
@@ -79,18 +93,29 @@ describe('a fleet of processes on one Redis', () => {
     expect(results.filter((r) => r.events.includes('store_hit'))).toHaveLength(15);
   });
 
-  it('the lock holder is killed mid-fetch: another process fetches once the lock expires, and no request fails', { timeout: 30_000 }, async () => {
-    // Lock TTL = timeoutMs + 1000 = 4 s; each token request takes 0.5 s.
-    // (A waiter gives up waiting lockTtl after it started, so the waiters start 2 s after the holder:
+  it('the lock holder is killed mid-fetch: another process fetches once the lock expires, and no request fails', FLEET_TIMEOUT, async () => {
+    // The lock lives a few seconds (timeoutMs plus margins); each token request takes 0.5 s.
+    // (A waiter gives up waiting after a while from its start, so the waiters start 2 s after the holder:
     // their patience outlasts the dead holder's lock plus the takeover's fetch.)
     server.configure({ latencyMs: 500 });
+    // The holder's request is never answered, so it is surely mid-fetch when killed, however slow this machine.
+    server.misbehave((_, n) => {
+      arrivals.push(Date.now());
+      return n === 1 ? { hang: true } : undefined;
+    });
     const config = { redis: { port: redis.port }, timeoutMs: 3_000 };
     const holder = run(config);
     const holderDied = holder.result.catch((error: unknown) => error);
-    while (server.count === 0) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => server.count > 0, { timeoutMs: 60_000, what: "the holder's token request" });
     const lockedAt = Date.now();
-    expect(redis.cli('keys', '*:lock').trim()).toMatch(/^tokenkit:\{tk1\.[\w-]+\}:lock$/);
-    holder.process.kill('SIGKILL'); // mid-fetch: the token endpoint has not answered yet
+    const lock = redis.cli('keys', '*:lock').trim();
+    expect(lock).toMatch(/^tokenkit:\{tk2\.[\w-]+\}:lock$/); // core's cache keys start with tk2.
+    // When the dead holder's lock expires at the earliest (PTTL counts from when Redis answered, after `asked`).
+    const asked = Date.now();
+    const pttl = Number(redis.cli('pttl', lock));
+    expect(pttl).toBeGreaterThan(0);
+    const lockExpiresAt = asked + pttl;
+    holder.process.kill('SIGKILL'); // mid-fetch: the token endpoint has not answered
     expect(await holderDied).toBeInstanceOf(Error);
     expect(redis.cli('keys', '*').trim()).toMatch(/:lock$/); // no entry, only the dead holder's lock
     await new Promise((r) => setTimeout(r, 2_000 - (Date.now() - lockedAt)));
@@ -101,7 +126,9 @@ describe('a fleet of processes on one Redis', () => {
     expect(results[0]!.accessToken).toBe(results[1]!.accessToken);
     expect(results.map((r) => r.events.join(',')).sort()).toEqual(['fetch', 'store_hit']);
     expect(server.count).toBe(2); // the killed holder's request and one takeover
-    expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(3_800); // not before the lock expired
+    // Not before the lock expired (1 ms for the two clocks' rounding): measured against the lock's own TTL, not
+    // against the holder's request, which a busy machine may send long after it took the lock.
+    expect(arrivals[1]!).toBeGreaterThanOrEqual(lockExpiresAt - 1);
   });
 
   it('the CommonJS build loads', () => {
@@ -117,10 +144,10 @@ describe('Redis Cluster (three masters)', () => {
   let cluster: RedisCluster;
   beforeAll(async () => {
     cluster = await startRedisCluster(3);
-  }, 20_000);
+  }, SERVERS_TIMEOUT);
   afterAll(() => cluster?.stop());
 
-  it('16 processes with an ioredis Cluster client make exactly one token request; entry and lock share a slot', { timeout: 30_000 }, async () => {
+  it('16 processes with an ioredis Cluster client make exactly one token request; entry and lock share a slot', FLEET_TIMEOUT, async () => {
     server.configure({ latencyMs: 200 });
     const results = await fleet(16, { redis: { cluster: [...cluster.ports] } });
     expect(server.count).toBe(1);
@@ -136,15 +163,21 @@ describe('Redis Cluster (three masters)', () => {
     // Take the lock in this process through a Cluster client: both keys are on the one node that owns the slot.
     const client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })), { enableOfflineQueue: false });
     try {
-      const store = redisStore({ client });
+      const store = redisStore({ client, plaintext: true }); // the children were given no encryptionKey
       expect((await store.get(key))?.accessToken).toBe(results[0]!.accessToken);
-      const release = await store.lock!(key, 5_000);
+      // The child that fetched releases its lock after its write landed, or (if it quit first) the lock expires.
+      const release = await waitFor(() => store.lock!(key, 5_000), { timeoutMs: 60_000, intervalMs: 50, what: 'the lock' });
       expect(release).toBeTypeOf('function');
       const holders = cluster.nodes.filter((node) => node.cli('keys', '*').includes(entry));
       expect(holders).toHaveLength(1);
       expect(holders[0]!.cli('keys', '*').split('\n')).toEqual(expect.arrayContaining([entry, lock]));
       await release!();
       expect(holders[0]!.cli('exists', lock).trim()).toBe('0');
+      // deleteIf's compare-and-delete runs on the node that owns the entry's slot.
+      await store.deleteIf!(key, 'at-another');
+      expect(holders[0]!.cli('exists', entry).trim()).toBe('1');
+      await store.deleteIf!(key, results[0]!.accessToken);
+      expect(holders[0]!.cli('exists', entry).trim()).toBe('0');
     } finally {
       await client.quit();
     }
@@ -155,17 +188,29 @@ describe('Redis Sentinel', () => {
   let sentinel: RedisSentinel;
   beforeAll(async () => {
     sentinel = await startRedisSentinel();
-  }, 20_000);
+  }, SERVERS_TIMEOUT);
   afterAll(() => sentinel?.stop());
 
-  it('16 processes whose ioredis clients find the master through Sentinel make exactly one token request', { timeout: 30_000 }, async () => {
+  it('16 processes whose ioredis clients find the master through Sentinel make exactly one token request', FLEET_TIMEOUT, async () => {
     server.configure({ latencyMs: 200 });
     const results = await fleet(16, { redis: { sentinel: sentinel.port, name: sentinel.name } });
     expect(server.count).toBe(1);
     expect(new Set(results.map((r) => r.accessToken)).size).toBe(1);
     expect(results.every((r) => r.failures === 0)).toBe(true);
     // The entry is on the master Sentinel named.
-    expect(sentinel.master.cli('keys', '*')).toContain(`tokenkit:{${results[0]!.key}}`);
+    const entry = `tokenkit:{${results[0]!.key}}`;
+    expect(sentinel.master.cli('keys', '*')).toContain(entry);
+    // deleteIf through a client that finds the master through Sentinel.
+    const client = new Redis({ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: sentinel.name, enableOfflineQueue: false });
+    try {
+      const store = redisStore({ client, plaintext: true }); // the children were given no encryptionKey
+      await store.deleteIf!(results[0]!.key, 'at-another');
+      expect(sentinel.master.cli('exists', entry).trim()).toBe('1');
+      await store.deleteIf!(results[0]!.key, results[0]!.accessToken);
+      expect(sentinel.master.cli('exists', entry).trim()).toBe('0');
+    } finally {
+      await client.quit();
+    }
   });
 });
 
@@ -173,10 +218,10 @@ describe('Redis Sentinel failover', () => {
   let sentinel: RedisSentinel;
   beforeAll(async () => {
     sentinel = await startRedisSentinel('tokenkit-failover', { replica: true });
-  }, 30_000);
+  }, SERVERS_TIMEOUT);
   afterAll(() => sentinel?.stop());
 
-  it('after the master dies and Sentinel promotes its replica, a new process takes the replicated token (no second token request) and new keys are stored on the new master', { timeout: 40_000 }, async () => {
+  it('after the master dies and Sentinel promotes its replica, a new process takes the replicated token (no second token request) and new keys are stored on the new master', FLEET_TIMEOUT, async () => {
     const redisConfig = { sentinel: sentinel.port, name: sentinel.name };
     const replica = sentinel.replica!;
     const first = await run({ redis: redisConfig }).result;

@@ -24,28 +24,51 @@ export interface RedisClient {
   removeListener(event: 'ready' | 'close' | 'end', listener: () => void): unknown;
 }
 
+/** Options of {@link redisStore} that do not concern encryption. */
+export interface RedisStoreBaseOptions {
+  /** An ioredis `Redis` or `Cluster`. See the README for options that make it fail fast. */
+  client: RedisClient;
+  /** Prefix of every key. Entries are `<prefix>{<cache key>}`, locks `<prefix>{<cache key>}:lock`. Default `tokenkit:`. */
+  keyPrefix?: string;
+}
+
 /**
- * Options of {@link redisStore}.
+ * Options of {@link redisStore}: tokens are encrypted with `encryptionKey`, or stored in clear only with
+ * `plaintext: true`. An `encryptionKey` that is undefined (an unset environment variable) is an error, never a
+ * silent switch to plaintext.
  *
  * @example
  * ```ts
  * const options: RedisStoreOptions = { client, keyPrefix: 'payments:', encryptionKey: process.env.TOKEN_CACHE_KEY };
  * ```
  */
-export interface RedisStoreOptions {
-  /** An ioredis `Redis` or `Cluster`. See the README for options that make it fail fast. */
-  client: RedisClient;
-  /** Prefix of every key. Entries are `<prefix>{<cache key>}`, locks `<prefix>{<cache key>}:lock`. Default `tokenkit:`. */
-  keyPrefix?: string;
-  /**
-   * Encrypts tokens at rest with AES-256-GCM: 32 bytes, as a Buffer or a base64
-   * string. A value that does not decrypt (another key, tampering) is a miss.
-   */
-  encryptionKey?: Uint8Array | string;
-}
+export type RedisStoreOptions = RedisStoreBaseOptions &
+  (
+    | {
+        /**
+         * Encrypts tokens at rest with AES-256-GCM: 32 bytes, as a Buffer or a base64 string
+         * (`openssl rand -base64 32`). A value that does not decrypt (another key, tampering) is a miss.
+         * Undefined is accepted by the type (an environment variable) but throws a `ConfigurationError`.
+         */
+        encryptionKey: Uint8Array | string | undefined;
+        plaintext?: false;
+      }
+    | {
+        /** Stores tokens as JSON in clear: anyone who can read Redis (or its backups) can use them. */
+        plaintext: true;
+        encryptionKey?: undefined;
+      }
+  );
 
 /** Deletes the lock only while it still holds our random value, so an expired lock taken over by another process is left alone. */
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+/**
+ * Deletes the entry only while it still holds exactly the value we read and decoded: a value another process wrote
+ * since is left alone (deleteIf reads it anew to see whose token it holds).
+ */
+const DELETE_IF_UNCHANGED = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+/** Reads before deleteIf() leaves an entry that keeps being rewritten: peers writing that often hold newer tokens. */
+const DELETE_IF_ATTEMPTS = 3;
 /** Longest wait for a connecting client to become ready; the provider gives up sooner (`storeTimeoutMs`). */
 const READY_WAIT_MS = 10_000;
 
@@ -53,8 +76,14 @@ const READY_WAIT_MS = 10_000;
  * A {@link TokenStore} in Redis: one token for a whole fleet of processes.
  * Entries expire with their token (`SET ... PX`); `lock()` is `SET NX PX` with
  * a random value and a compare-and-delete release, so of many processes on a
- * cold cache one fetches and the others wait for the entry. Entry and lock
- * share a hash tag, hence one slot on Redis Cluster.
+ * cold cache one fetches and the others wait for the entry. `deleteIf()` (what
+ * `invalidate()` uses) deletes an entry only while it still holds the rejected
+ * token, by a compare-and-delete on the exact value read, so a successor a peer
+ * wrote meanwhile stays. Entry and lock share a hash tag, hence one slot on
+ * Redis Cluster.
+ *
+ * Tokens are encrypted with `encryptionKey` (AES-256-GCM); they are stored in
+ * clear only with `plaintext: true`. Neither, or both, is a `ConfigurationError`.
  *
  * The store never queues: while the client is not connected, calls fail at
  * once and the provider fetches directly. Errors are `TokenKitError`s with
@@ -84,7 +113,7 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
   }
   const prefix = options.keyPrefix ?? 'tokenkit:';
   if (typeof prefix !== 'string') throw new ConfigurationError('keyPrefix', 'must be a string');
-  const codec: Codec = options.encryptionKey === undefined ? plainCodec : aesGcmCodec(options.encryptionKey);
+  const codec = chooseCodec(options);
   const entryKey = (key: string) => `${prefix}{${key}}`;
   let connecting: Promise<void> | undefined;
 
@@ -134,6 +163,23 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
     async delete(key) {
       await run('DEL', () => client.del(entryKey(key)));
     },
+    async deleteIf(key, accessToken) {
+      // Redis cannot compare an encrypted token: decode here, then delete only if the value is still the one read.
+      const entry = entryKey(key);
+      for (let attempt = 0; attempt < DELETE_IF_ATTEMPTS; attempt++) {
+        const value = await run('GET', () => client.get(entry));
+        if (value === null) return;
+        const stored = codec.decode(key, value);
+        if (stored?.accessToken !== accessToken) return;
+        const deleted = await run('EVAL (compare-and-delete)', () => client.eval(DELETE_IF_UNCHANGED, 1, entry, value), [
+          value,
+          accessToken,
+          stored.refreshToken,
+        ]);
+        if (deleted === 1) return;
+        // Rewritten since our read: read again, for a peer may have stored the same rejected token anew.
+      }
+    },
     async lock(key, ttlMs) {
       const lockKey = `${entryKey(key)}:lock`;
       const id = randomBytes(16).toString('base64url');
@@ -144,6 +190,29 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
       };
     },
   };
+}
+
+/** AES-GCM with a key, JSON in clear only when asked for by `plaintext: true`; anything else is a ConfigurationError. */
+function chooseCodec(options: RedisStoreOptions): Codec {
+  const { encryptionKey, plaintext } = options as { encryptionKey?: unknown; plaintext?: unknown };
+  if (plaintext !== undefined && typeof plaintext !== 'boolean') throw new ConfigurationError('plaintext', 'must be true or false');
+  if (plaintext === true) {
+    if (encryptionKey !== undefined) {
+      throw new ConfigurationError(
+        'plaintext',
+        'cannot be combined with an encryptionKey: pass `encryptionKey` to encrypt tokens or `plaintext: true` to store them in clear, not both',
+      );
+    }
+    return plainCodec;
+  }
+  if (encryptionKey === undefined) {
+    throw new ConfigurationError(
+      'encryptionKey',
+      'is required: 32 bytes as a Buffer or a base64 string (generate one with `openssl rand -base64 32`). ' +
+        'To store tokens in clear instead, readable by anyone who can read Redis, pass `plaintext: true`.',
+    );
+  }
+  return aesGcmCodec(encryptionKey);
 }
 
 /**
