@@ -67,6 +67,19 @@ describe('invalidate() and the store', () => {
     expect((await inner.get(tokens.key))?.accessToken).toBe('at-successor');
   });
 
+  it('an older value written back into the store is not adopted, not even right after invalidate()', async () => {
+    const c = clock();
+    const store = memoryStore({ now: c.now });
+    const tokens = provider({ now: c.now, store });
+    const old = { ...stored('at-old-replayed', c.now()), expiresAt: c.now() + 300_000 }; // still valid, but older
+    const current = await tokens.getToken(); // expires in 600 s
+    await store.set(tokens.key, old, 300_000); // whoever can write to the store replays it
+    await tokens.invalidate(current.accessToken); // the API said 401
+    const next = await tokens.getToken();
+    expect(next.accessToken).not.toBe('at-old-replayed');
+    expect(next.accessToken).not.toBe(current.accessToken);
+  });
+
   it('memoryStore.deleteIf is a compare-and-delete', async () => {
     const store = memoryStore();
     await store.set('k', stored('at-1', Date.now()), 60_000);

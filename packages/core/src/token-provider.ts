@@ -157,6 +157,8 @@ class OAuthTokenProvider implements TokenProvider {
   #deadRefreshToken: string | undefined;
   /** The last token invalidated: never adopted again from the store. */
   #rejected: string | undefined;
+  /** Its `expiresAt` (wall clock), when it was the cached token: the store never hands back anything older. */
+  #rejectedExpiresAt: number | undefined;
   /** When invalidate() last dropped the cached token. */
   #lastDropAt: number | undefined;
   #storeFailing = false;
@@ -234,6 +236,7 @@ class OAuthTokenProvider implements TokenProvider {
     if (dropped) {
       this.#entry = undefined;
       this.#lastDropAt = now;
+      this.#rejectedExpiresAt = entry.token.expiresAt;
     }
     if (!refused) {
       this.#rejected = accessToken;
@@ -538,10 +541,17 @@ class OAuthTokenProvider implements TokenProvider {
     });
   }
 
+  /**
+   * A stored token is taken only if it is newer than what this process holds, or held last: an older value written
+   * back into the store (a replay by whoever can write to it) never displaces a newer token, not even right after
+   * `invalidate()` dropped it.
+   */
   #isFresher(stored: StoredToken, current: Entry | undefined): boolean {
     if (stored.accessToken === this.#rejected) return false;
     if (this.#clock.wall() >= cutoffOf(stored.expiresAt, stored.receivedAt, this.#o.skewMs)) return false;
-    return current === undefined || (stored.accessToken !== current.token.accessToken && stored.expiresAt > current.token.expiresAt);
+    if (current !== undefined && stored.accessToken === current.token.accessToken) return false;
+    const newest = current?.token.expiresAt ?? this.#rejectedExpiresAt;
+    return newest === undefined || stored.expiresAt > newest;
   }
 
   // ---- store tier --------------------------------------------------------
