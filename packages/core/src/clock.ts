@@ -23,15 +23,17 @@ export function clockFrom(now: () => number): Clock {
  * missed time from how far the wall clock has moved ahead of the monotonic one; a wall clock moving back is ignored.
  * So `now()` runs at least as fast as either clock, and an error only ever makes a token expire early.
  */
-export function systemClock(wall: () => number = Date.now, monotonic: () => number = () => performance.now()): Clock {
+export function systemClock(wall: () => number = Date.now, monotonic?: () => number): Clock {
   const origin = performance.timeOrigin;
-  const startGap = wall() - (origin + monotonic());
+  const mono = monotonic ?? (() => performance.now());
+  const startGap = wall() - (origin + mono());
   let missed = 0;
   return {
-    now: () => origin + monotonic() + missed,
+    // Read on every cached getToken(): performance.now() called directly unless a test gave its own source.
+    now: monotonic === undefined ? () => origin + performance.now() + missed : () => origin + monotonic() + missed,
     wall,
     resync() {
-      const gap = wall() - (origin + monotonic()) - startGap;
+      const gap = wall() - (origin + mono()) - startGap;
       // Milliseconds of jitter between the two clocks are not a suspend.
       if (gap > missed + 1000) missed = gap;
     },
