@@ -192,6 +192,28 @@ describe('the newest refresh token, across restarts and processes', () => {
     expect(grants()).toEqual(['password', 'refresh_token']);
   });
 
+  it('the fleet lock outlives the whole acquisition, and a waiter whose wait ran out never presents a refresh token', async () => {
+    const c = clock();
+    const inner = memoryStore({ now: c.now });
+    const lockTtls: number[] = [];
+    const store: TokenStore = { ...inner, lock: (key, ttlMs) => (lockTtls.push(ttlMs), inner.lock!(key, ttlMs)) };
+    const { tokens } = provider({ now: c.now, grant: password, store, timeoutMs: 2_000, storeTimeoutMs: 500 });
+    await tokens.getToken(); // password: a token and a refresh token
+    expect(lockTtls[0]).toBeGreaterThanOrEqual(2_000 + 500); // timeoutMs bounds every attempt and wait, then the write
+
+    const peer = await inner.lock!(tokens.key, 3600_000); // another process holds the lock and never finishes
+    c.advance(600_000); // the token is past its cutoff: a load must wait for the peer
+    const waiting = tokens.getToken();
+    // The provider polls the store; move its clock past the wait's end while it does.
+    while (server.requests.length === 1) {
+      c.advance(10_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await waiting;
+    expect(grants()).toEqual(['password', 'password']); // the peer may still be presenting the refresh token
+    await peer!();
+  });
+
   it('a stored refresh token whose refresh_expires_in has passed is not presented', async () => {
     const c = clock();
     const entries = new Map<string, StoredToken>();
