@@ -1,12 +1,14 @@
 // Apollo Server 5 the way users run it: startStandaloneServer, a data source per request built in the
 // context function, one token provider per tenant shared by every request.
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptions } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { startApi, startTokenServer, type ApiServer, type TokenServer } from '@tokenkit/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTokenProvider, OAuthRESTDataSource, type TokenProvider } from './index.ts';
+import { createTokenProvider, findTokenKitError, OAuthRESTDataSource, UPSTREAM_AUTHENTICATION_FAILED, type TokenProvider } from './index.ts';
+import { recordingCache } from './test-helpers.ts';
 
-// Apollo Server, real servers and 100 concurrent operations: vitest's 5 s default is too short on a busy machine.
+// Apollo Server and real servers: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 interface Payment {
@@ -47,9 +49,11 @@ const resolvers = {
   },
 };
 
+type GatewayOptions = Pick<ApolloServerOptions<Context>, 'includeStacktraceInErrorResponses' | 'formatError'>;
+
 /** Starts Apollo Server 5 on a real port; `tenants` maps the `x-tenant` header to that tenant's provider. */
-async function startGateway(tenants: Record<string, TokenProvider>, cache?: ApolloServer['cache']) {
-  const server = new ApolloServer<Context>({ typeDefs, resolvers, ...(cache && { cache }) });
+async function startGateway(tenants: Record<string, TokenProvider>, options: GatewayOptions = {}) {
+  const server = new ApolloServer<Context>({ typeDefs, resolvers, ...options });
   const { url } = await startStandaloneServer(server, {
     listen: { port: 0, host: '127.0.0.1' },
     context: async ({ req }) => {
@@ -58,11 +62,14 @@ async function startGateway(tenants: Record<string, TokenProvider>, cache?: Apol
       return { dataSources: { payments: new PaymentsAPI({ tokens, cache: server.cache, origins: [plainApi.origin] }) } };
     },
   });
-  const query = async (tenant: string, q: string) => {
+  /** The response as the browser gets it. */
+  const raw = async (tenant: string, q: string) => {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tenant': tenant }, body: JSON.stringify({ query: q }) });
-    return (await res.json()) as { data?: Record<string, Payment | null>; errors?: { message: string }[] };
+    return res.text();
   };
-  return { server, query };
+  const query = async (tenant: string, q: string) =>
+    JSON.parse(await raw(tenant, q)) as { data?: Record<string, Payment | null>; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+  return { server, query, raw };
 }
 
 beforeAll(async () => {
@@ -73,7 +80,7 @@ beforeAll(async () => {
 afterAll(() => Promise.all([tokenServer.close(), cachingApi.close(), plainApi.close()]));
 beforeEach(() => {
   tokenServer.requests.length = 0;
-  tokenServer.configure({ latencyMs: 0 });
+  tokenServer.misbehave(undefined);
   cachingApi.requests.length = 0;
   plainApi.requests.length = 0;
 });
@@ -118,12 +125,7 @@ describe('multi-tenant safety', () => {
   });
 
   it("cache and de-duplication keys carry the provider's key, never its token", async () => {
-    const entries = new Map<string, string>();
-    const cache = {
-      get: async (key: string) => entries.get(key),
-      set: async (key: string, value: string) => void entries.set(key, value),
-      delete: async (key: string) => void entries.delete(key),
-    };
+    const { entries, cache } = recordingCache();
     const a = tenant('tenant-a');
     const b = tenant('tenant-b');
     const ds = new PaymentsAPI({ tokens: a, cache });
@@ -137,18 +139,33 @@ describe('multi-tenant safety', () => {
   });
 });
 
-describe('concurrency', () => {
-  it('100 concurrent operations on a cold cache make exactly one token request', async () => {
-    tokenServer.configure({ latencyMs: 50 });
-    const { server, query } = await startGateway({ a: tenant('tenant-a') });
-    try {
-      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => query('a', `{ ledger(id: "c${i}") { path } }`)));
-      expect(results.every((r) => r.errors === undefined)).toBe(true);
-      expect(tokenServer.count).toBe(1);
-      expect(plainApi.requests).toHaveLength(100);
-      expect(new Set(plainApi.requests.map((r) => r.authorization))).toEqual(new Set([`Bearer ${tokenServer.issued.at(-1)}`]));
-    } finally {
-      await server.stop();
+describe('a token endpoint failure', () => {
+  it('reaches the GraphQL client as "upstream authentication failed" only: no secret, no credentials, no endpoint text', async () => {
+    const said = 'this endpoint is not happy with';
+    // A token endpoint that echoes what it was sent, as some do in their error text: secret and Basic credentials.
+    tokenServer.misbehave((request) => ({
+      status: 401,
+      body: { error: 'invalid_client', error_description: `${said} ${request.headers.authorization} (${request.client?.secret})` },
+    }));
+    const basic = Buffer.from('tenant-a:secret-a').toString('base64');
+    for (const includeStacktraceInErrorResponses of [false, true]) {
+      const seen: unknown[] = [];
+      const { server, raw } = await startGateway({ a: tenant('tenant-a') }, {
+        includeStacktraceInErrorResponses,
+        formatError: (formatted, error) => (seen.push(unwrapResolverError(error)), formatted),
+      });
+      try {
+        const body = await raw('a', '{ payment(id: "1") { path } }');
+        const { errors } = JSON.parse(body) as { errors: { message: string; extensions: Record<string, unknown> }[] };
+        expect(errors[0]).toMatchObject({ message: 'upstream authentication failed', extensions: { code: UPSTREAM_AUTHENTICATION_FAILED } });
+        for (const leak of ['secret-a', basic, said, 'invalid_client']) expect(body).not.toContain(leak);
+        // The details stay on the server: core's typed error behind the one the client saw.
+        expect(findTokenKitError(seen[0])).toMatchObject({ name: 'OAuthError', error: 'invalid_client', status: 401 });
+        expect((seen[0] as { originalError?: unknown }).originalError).toBe(findTokenKitError(seen[0]));
+      } finally {
+        await server.stop();
+      }
     }
+    expect(cachingApi.requests).toHaveLength(0);
   });
 });

@@ -1,31 +1,22 @@
-import {
-  RESTDataSource,
-  type AugmentedRequest,
-  type CacheOptions,
-  type DataSourceConfig,
-  type DataSourceFetchResult,
-  type DataSourceRequest,
-  type RequestOptions,
-} from '@apollo/datasource-rest';
-import { assertTokenProvider, ConfigurationError, createRequestAuthorizer, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
+import { RESTDataSource, type AugmentedRequest, type CacheOptions, type DataSourceConfig, type RequestOptions } from '@apollo/datasource-rest';
+import { assertTokenProvider, ConfigurationError, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
+import { createTokenClient, sendFollowingRedirects, type HopInit, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
+import { GraphQLError } from 'graphql';
 
-// One install is enough: core's provider, errors and option types, re-exported by name.
-export {
-  ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
-  isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
-} from '@tokenkit/core';
-export type {
-  AccessToken, CertificateInput, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
-  TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
-} from '@tokenkit/core';
+// One install is enough: core's provider, errors and option types.
+export * from '@tokenkit/core';
 
 type Fetcher = NonNullable<DataSourceConfig['fetch']>;
-type FetcherInit = NonNullable<Parameters<Fetcher>[1]>;
+/** What HTTPCache hands its fetch: the whole request options, node-fetch 2's own `timeout` included. */
+type FetcherInit = NonNullable<Parameters<Fetcher>[1]> & { timeout?: unknown };
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
+/** `extensions.code` of the error a GraphQL client sees when no token could be had for a request. */
+export const UPSTREAM_AUTHENTICATION_FAILED = 'UPSTREAM_AUTHENTICATION_FAILED';
+
 /**
- * What {@link OAuthRESTDataSource} accepts: RESTDataSource's own config
- * (`cache`, `fetch`, `logger`), the provider and the shared adapter options.
+ * What {@link OAuthRESTDataSource} accepts: RESTDataSource's own config (`cache`, `fetch`, `logger`), the provider
+ * and the shared adapter options.
  * @example
  * ```ts
  * const config: OAuthDataSourceConfig = { tokens, cache: server.cache, origins: ['https://files.example.com'] };
@@ -36,22 +27,13 @@ export interface OAuthDataSourceConfig extends DataSourceConfig, RequestAuthOpti
   tokens: TokenProvider;
 }
 
-/** Set on a request by `fetch()` so `willSendRequest` can say which token it sent. */
-const SENT = Symbol('tokenkit.sent');
-type Tracked = { [SENT]?: (authorization: string) => void };
-const REDIRECT = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 20;
-const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'cookie', 'cookie2']);
-const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']);
-
 /**
- * A `RESTDataSource` that sends a `@tokenkit/core` access token to its own
- * API (`baseURL`, plus `origins`) and nowhere else, follows redirects itself
- * so the token never crosses to another origin, retries once with a fresh
- * token after a 401, and keys the shared HTTP cache by the provider so
- * tenants never see each other's responses.
+ * A `RESTDataSource` that sends a `@tokenkit/core` access token to its own API (`baseURL`, plus `origins`) and
+ * nowhere else. The token is put on in the HTTP cache's fetch, on the URL actually fetched (after `resolveURL`,
+ * however it is defined); redirects are followed there hop by hop, and a 401 to our token is retried there once
+ * with a fresh one. The shared HTTP cache is keyed by the provider, so tenants never see each other's responses.
  *
- * Subclasses that override `willSendRequest`, `cacheKeyFor` or `fetch` must call `super`.
+ * Subclasses that override `cacheKeyFor` or `didEncounterError` must call `super`.
  *
  * @example
  * ```ts
@@ -67,10 +49,8 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
   /** The provider whose tokens this data source sends. */
   protected readonly tokens: TokenProvider;
   readonly #options: RequestAuthOptions;
-  #auth: RequestAuthorizer | undefined;
-  #authBase: string | undefined;
-  /** resolveURL is RESTDataSource's own: resolve synchronously. */
-  readonly #plainResolve: boolean;
+  #client: TokenClient | undefined;
+  #clientBase: string | undefined;
 
   constructor(config: OAuthDataSourceConfig) {
     super(config);
@@ -78,111 +58,97 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
     assertTokenProvider(tokens);
     this.tokens = tokens;
     this.#options = { origins, retryOn401 };
-    if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0)) createRequestAuthorizer(tokens, this.#options); // fail fast on a bad origin
-    // node-fetch 2 (the default) keeps Authorization on a redirect that only changes the port: follow redirects here instead.
+    if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0)) createTokenClient(tokens, this.#options); // a bad origin fails here
     const cache = this.httpCache as unknown as { httpFetch?: Fetcher };
     const inner = cache.httpFetch;
     if (typeof inner !== 'function') throw new ConfigurationError('fetch', 'this @apollo/datasource-rest version is not supported');
-    cache.httpFetch = (url, init = {}) => {
-      if (init.redirect === 'manual' || init.redirect === 'error') return inner(url, init);
-      const hop: FetcherInit = { ...init, redirect: 'manual' };
-      return inner(url, hop).then((response) => (REDIRECT.has(response.status) ? this.#follow(inner, url, hop, response) : response));
-    };
-    this.#plainResolve = this.resolveURL === RESTDataSource.prototype['resolveURL'];
+    cache.httpFetch = (url, init) => this.#fetch(inner, url, init ?? {});
   }
 
-  /** Made lazily: `baseURL` is a class field, set after this constructor ran. */
-  #authorizer(): RequestAuthorizer {
-    if (this.#auth === undefined || this.#authBase !== this.baseURL) {
-      this.#auth = createRequestAuthorizer(this.tokens, { ...this.#options, baseUrl: this.baseURL });
-      this.#authBase = this.baseURL;
+  /** Made on the first request: `baseURL` is a class field, set after the constructor ran (and it may change). */
+  #tokenClient(): TokenClient {
+    if (this.#client === undefined || this.#clientBase !== this.baseURL) {
+      this.#client = createTokenClient(this.tokens, { ...this.#options, baseUrl: this.baseURL });
+      this.#clientBase = this.baseURL;
     }
-    return this.#auth;
+    return this.#client;
   }
 
-  /** Sets `authorization` unless the caller did; overrides must call `super.willSendRequest(path, request)`. */
-  protected override willSendRequest(path: string, request: AugmentedRequest<CO>): void | Promise<void> {
-    if (request.headers['authorization'] !== undefined) return;
-    const auth = this.#authorizer();
-    const timeout = (request as { timeout?: unknown }).timeout; // node-fetch 2's own per-request timeout
-    const wait = request.signal === undefined && timeout === undefined ? undefined : { signal: request.signal as AbortSignal | undefined, timeoutMs: typeof timeout === 'number' && timeout > 0 ? timeout : undefined };
-    const url = this.#plainResolve && this.baseURL !== undefined ? (staysOnBase(path) ? this.baseURL : new URL(path, this.baseURL).href) : undefined;
-    const header = url !== undefined ? auth.authorize(url, wait) : Promise.resolve(this.resolveURL(path, request)).then((resolved) => auth.authorize(resolved.href, wait));
-    return header.then((value) => {
-      if (value === undefined) return;
-      request.headers['authorization'] = value;
-      (request as Tracked)[SENT]?.(value);
-    });
-  }
+  /** Does nothing about tokens (they are put on later, on the URL actually fetched); here so overrides may call super. */
+  protected override willSendRequest(_path: string, _request: AugmentedRequest<CO>): void | Promise<void> {}
 
   /** The shared-cache and de-duplication key carries the provider's identity (`tokens.key`, never the token). */
   protected override cacheKeyFor(url: URL, request: RequestOptions<CO>): string {
     return `${super.cacheKeyFor(url, request)} tokenkit:${this.tokens.key}`;
   }
 
-  /** Retries once with a fresh token when a request that carried ours got 401. */
-  override fetch<TResult>(path: string, request: DataSourceRequest<CO> = {}): Promise<DataSourceFetchResult<TResult>> {
-    let sent: string | undefined;
-    const tracked: DataSourceRequest<CO> & Tracked = { ...request };
-    tracked[SENT] = (header) => void (sent = header);
-    return super.fetch<TResult>(path, tracked).catch(async (error: unknown) => {
-      const status = (error as { extensions?: { response?: { status?: unknown } } } | null)?.extensions?.response?.status;
-      if (typeof status !== 'number' || sent === undefined) throw error;
-      const retry = await this.#authorizer().shouldRetry(status, sent, { retried: false, replayable: isReplayable(request.body) });
-      if (!retry) throw error;
-      return super.fetch<TResult>(path, request);
-    });
+  /** Removes our token from the error (an `errorFromResponse` override may put the request in it). */
+  protected override didEncounterError(error: Error, request: RequestOptions<CO>, url?: URL): void {
+    this.#client?.conceal(error);
+    super.didEncounterError(error, request, url);
   }
 
-  /** Follows redirects from `response` (the answer to `url`), re-deciding credentials per hop. */
-  async #follow(inner: Fetcher, url: string, hop: FetcherInit, response: FetcherResponse): Promise<FetcherResponse> {
-    let current = url;
-    let first: URL | undefined;
-    for (let hops = 0; ; hops++) {
-      const location = REDIRECT.has(response.status) ? response.headers.get('location') : null;
-      if (location === null) return response;
-      const toGet = response.status === 303 ? hop.method !== 'HEAD' : response.status <= 302 && hop.method === 'POST';
-      if (!toGet && !isReplayable(hop.body)) return response; // a stream cannot be sent again
-      if (hops >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects from ${new URL(url).origin}`);
-      await response.arrayBuffer().catch(() => undefined); // frees the connection
-      const next = new URL(location, current);
-      first ??= new URL(url);
-      // Credentials stay on the first origin, or move between origins that may all get the token.
-      const keep = next.origin === first.origin || (this.#authorizer().allows(first) && this.#authorizer().allows(next));
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(hop.headers ?? {})) {
-        const lower = name.toLowerCase();
-        if ((keep || !CREDENTIALS.has(lower)) && !(toGet && BODY_HEADERS.has(lower))) headers[name] = value;
-      }
-      if (toGet) {
-        const { body: _dropped, ...rest } = hop;
-        hop = { ...rest, method: 'GET', headers };
-      } else hop = { ...hop, headers };
-      current = next.href;
-      response = await inner(current, hop);
+  /** One request as HTTPCache sends it, to the URL actually fetched (all hooks have run). */
+  async #fetch(inner: Fetcher, url: string, init: FetcherInit): Promise<FetcherResponse> {
+    const client = this.#tokenClient();
+    // The token goes on these very headers: HTTPCache reads them for its policy after the fetch, and stores an
+    // answer to a request with Authorization only when the answer allows a shared cache to (RFC 9111 §3.5).
+    const headers = (init.headers ??= {});
+    const callerAuthorization = ownAuthorization(headers, client);
+    const replayable = isReplayable(init.body);
+    const request = client.start({ callerAuthorization, replayable });
+    // node-fetch 2 (the default) keeps Authorization on a redirect that only changes the port: follow them here.
+    const follow = init.redirect !== 'manual' && init.redirect !== 'error';
+    const hop = inner as (to: string, next: HopInit) => Promise<FetcherResponse>; // each hop is a plain fetch
+    for (;;) {
+      const value = request.headerSync(url);
+      const header = value === undefined ? await tokenFor(request, url, init) : value;
+      if (typeof header === 'string') headers['authorization'] = header;
+      const response = follow ? await sendFollowingRedirects(hop, url, { ...init, headers, redirect: 'manual' }, request, replayable) : await inner(url, init);
+      if (!(await request.retryAfter(response.status))) return response;
+      await response.arrayBuffer().catch(() => undefined); // frees the connection; the retry's answer is what HTTPCache sees
     }
   }
 }
 
 /**
- * True when `path`, resolved against an http(s) base URL, surely lands on the base's origin: a relative
- * path with no scheme and no authority. Conservative: anything unusual returns false and is parsed instead.
+ * True when the caller set Authorization (any letter case). A value of ours (a request object sent before) is
+ * removed instead: it is not the caller's.
  */
-function staysOnBase(path: string): boolean {
-  let maybeScheme = true; // until the first '/', '?' or '#', a ':' would end a scheme
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i);
-    // Backslash (a slash to the URL parser), tab and newlines (removed by it), a leading control or space (stripped).
-    if (c === 92 || c === 9 || c === 10 || c === 13 || (i === 0 && c <= 32)) return false;
-    if (c === 47 || c === 63 || c === 35) {
-      if (i === 1 && c === 47 && path.charCodeAt(0) === 47) return false; // '//host': another authority
-      maybeScheme = false;
-    } else if (c === 58 && maybeScheme) return false;
+function ownAuthorization(headers: Record<string, string>, client: TokenClient): boolean {
+  for (const name in headers) {
+    if (name.toLowerCase() !== 'authorization') continue;
+    if (!client.isOurs(headers[name])) return true;
+    delete headers[name];
   }
-  return true;
+  return false;
 }
 
-/** Strings, buffers, plain objects (sent as JSON) can be sent twice; streams and async iterables cannot. */
+/**
+ * Waits for a token, bounded by the request's `signal` and node-fetch 2's `timeout`. A failure to get one reaches
+ * GraphQL clients only as "upstream authentication failed"; the caller's own abort reason is passed on as it is.
+ */
+function tokenFor(request: OutgoingRequest, url: string, init: FetcherInit): Promise<string | undefined> {
+  const signal = init.signal as AbortSignal | undefined;
+  const timeoutMs = typeof init.timeout === 'number' && init.timeout > 0 ? init.timeout : undefined;
+  return request.header(url, { signal, timeoutMs }).catch((error: unknown) => {
+    throw signal !== undefined && error === signal.reason ? error : upstreamFailure(error);
+  });
+}
+
+/**
+ * The error a resolver gets for a token-endpoint failure. The endpoint's text (its error description, an echoed
+ * credential) stays server-side: `originalError` and `cause` (for `findTokenKitError`) hold core's typed error;
+ * Apollo serializes neither. Not the constructor's `originalError` option: GraphQLError would take its stack,
+ * whose first line is that text, and Apollo shows stacks with `includeStacktraceInErrorResponses`.
+ */
+function upstreamFailure(cause: unknown): GraphQLError {
+  const error = new GraphQLError('upstream authentication failed', { extensions: { code: UPSTREAM_AUTHENTICATION_FAILED } });
+  const hidden = { value: cause, writable: true, configurable: true, enumerable: false };
+  return Object.defineProperties(error, { originalError: hidden, cause: hidden });
+}
+
+/** Strings, buffers and plain objects (sent as JSON) can be sent twice; streams and async iterables cannot. */
 function isReplayable(body: unknown): boolean {
   if (body === undefined || body === null || typeof body !== 'object') return true;
   const b = body as { pipe?: unknown; getReader?: unknown };

@@ -1,8 +1,30 @@
-// Shared by the tests: a real Apollo Server 5 whose one resolver runs what each test asks of its data source.
+// Shared by the tests: a real Apollo Server 5 whose one resolver runs what each test asks of its data source, and
+// the adapter loaded over @apollo/datasource-rest 6.2.0.
+import { createRequire } from 'node:module';
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
+import { vi } from 'vitest';
+import type * as current from './index.ts';
 import { findTokenKitError, OAuthRESTDataSource, type OAuthDataSourceConfig } from './index.ts';
+
+const require = createRequire(import.meta.url);
+/** The installed version of a package (the alias `datasource-rest-6.2` included). */
+export const versionOf = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+
+/**
+ * src/index.ts loaded a second time, with '@apollo/datasource-rest' resolving to the real 6.2.0 release (installed
+ * as the alias 'datasource-rest-6.2'): nothing is stubbed, the whole of 6.2.0 (its HTTPCache, its node-fetch 2) runs.
+ */
+export async function adapterOn62(): Promise<typeof current> {
+  vi.resetModules();
+  vi.doMock('@apollo/datasource-rest', () => import('datasource-rest-6.2'));
+  try {
+    return await import('./index.ts');
+  } finally {
+    vi.doUnmock('@apollo/datasource-rest');
+  }
+}
 
 /** A data source whose request methods the tests may call. */
 export class TestAPI extends OAuthRESTDataSource {
@@ -53,3 +75,14 @@ export async function startGraphQL() {
 }
 
 export type Config = OAuthDataSourceConfig;
+
+/** A KeyValueCache (what RESTDataSource's `cache` takes) whose entries the test can read. */
+export function recordingCache() {
+  const entries = new Map<string, string>();
+  const cache = {
+    get: async (key: string) => entries.get(key),
+    set: async (key: string, value: string) => void entries.set(key, value),
+    delete: async (key: string) => void entries.delete(key),
+  };
+  return { entries, cache };
+}
