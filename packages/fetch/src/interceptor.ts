@@ -1,0 +1,248 @@
+import type { RequestAuthOptions, TokenProvider } from '@tokenkit/core';
+import { createTokenClient, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
+import type { Dispatcher } from 'undici';
+
+/**
+ * Options of {@link tokenInterceptor}.
+ *
+ * @example
+ * ```ts
+ * const options: TokenInterceptorOptions = { origins: ['https://api.example.com'], retryOn401: true };
+ * ```
+ */
+export interface TokenInterceptorOptions extends RequestAuthOptions {
+  /** The origins that receive the token, e.g. `['https://api.example.com']`; every other origin gets none. */
+  origins: readonly (string | URL)[];
+}
+
+type Dispatch = Dispatcher['dispatch'];
+type DispatchOptions = Dispatcher.DispatchOptions;
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+type Headers = DispatchOptions['headers'];
+
+/**
+ * An undici interceptor that puts `Authorization: Bearer <token>` from `tokens` on requests to `origins`, for
+ * `Dispatcher.compose()`: every request through the composed dispatcher (`undici.request`, `fetch(url, {
+ * dispatcher })`, an SDK that takes a dispatcher) gets the token there and nowhere else, decided on the origin and
+ * path each request is dispatched with. Redirects followed by undici's redirect interceptor, composed on either
+ * side of this one, never take the token to another origin, and a hop that lost it never gets it back. A caller's
+ * own `Authorization` stays. A 401 to our token drops it and sends the request once more with a fresh one (not a
+ * body that is a stream). The request's `signal` ends the wait for a token.
+ *
+ * @example
+ * ```ts
+ * import { Agent, interceptors, request } from 'undici';
+ * const agent = new Agent().compose(tokenInterceptor(tokens, { origins: ['https://api.example.com'] }), interceptors.redirect());
+ * const { statusCode, body } = await request('https://api.example.com/payments', { dispatcher: agent });
+ * ```
+ */
+export function tokenInterceptor(tokens: TokenProvider, options: TokenInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
+  const client = createTokenClient(tokens, { origins: options.origins, retryOn401: options.retryOn401 });
+  // undici's redirect and retry interceptors, composed outside this one, dispatch every hop and retry of a request
+  // with the same handler: its lifecycle goes on the handler (a WeakMap costs microseconds per request in GC).
+  const REQUEST = Symbol('tokenkit.request');
+  return (dispatch) =>
+    function dispatchWithToken(opts: DispatchOptions, handler: Handler): boolean {
+      // A handler of undici 6's shape (onConnect, onHeaders; Node's own fetch before undici 8) is refused by
+      // undici 8 dispatchers, and undici 7 wraps it before any interceptor: passed on untouched, never given a token.
+      if (typeof handler.onRequestStart !== 'function') return dispatch(opts, handler);
+      const url = urlOf(opts);
+      const linked = handler as Handler & { [REQUEST]?: OutgoingRequest };
+      let request = linked[REQUEST];
+      let now: string | null | undefined;
+      if (request === undefined) {
+        request = linked[REQUEST] = client.start({ callerAuthorization: hasAuthorization(opts.headers), replayable: isReplayable(opts.body) });
+        now = request.headerSync(url);
+      } else now = request.redirect(url) ? request.headerSync(url) : null;
+      if (now === null) return dispatch(opts, handler);
+      const call = new Call(client, request, dispatch, opts, url, handler);
+      if (now !== undefined) return call.send(now);
+      call.header().then(
+        (value) => (value === undefined ? dispatch(opts, handler) : call.send(value)),
+        (error: unknown) => call.fail(null, error),
+      );
+      return true;
+    };
+}
+
+/** One request through the interceptor: its attempt with our header, and the one retry. */
+class Call {
+  constructor(
+    readonly client: TokenClient,
+    readonly request: OutgoingRequest,
+    readonly dispatch: Dispatch,
+    readonly opts: DispatchOptions,
+    readonly url: string,
+    readonly handler: Handler,
+  ) {}
+
+  send(authorization: string): boolean {
+    return this.dispatch({ ...this.opts, headers: withAuthorization(this.opts.headers, authorization) }, new Attempt(this));
+  }
+
+  /** The header for an attempt, waiting for a token if needed; the request's `signal` ends the wait. */
+  header(): Promise<string | undefined> {
+    const signal = (this.opts as { signal?: unknown }).signal;
+    return this.request.header(this.url, { signal: signal instanceof AbortSignal ? signal : undefined });
+  }
+
+  fail(controller: Controller | null, error: unknown): void {
+    this.handler.onResponseError?.(controller as Controller, this.client.conceal(error) as Error);
+  }
+}
+
+type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** A 401 held back while core decides whether it earns the retry. */
+interface Held {
+  controller: Controller;
+  statusCode: number;
+  headers: ResponseHeaders;
+  statusMessage: string | undefined;
+  chunks: Buffer[];
+  /** How the 401 ended: its trailers, or an error. */
+  end?: { trailers: ResponseHeaders } | { error: Error };
+  /** What came of asking core: deliver the 401, send again with this header, or fail. */
+  decision?: 'deliver' | { retryWith: string } | { error: unknown };
+}
+
+/** The handler of one attempt: passes everything on to the caller's handler, except a 401 until core has decided. */
+class Attempt implements Handler {
+  #context: unknown;
+  /** The 401 held back; `null` once this attempt has handed the request on (retried) or failed it. */
+  #held: Held | null | undefined;
+  readonly #call: Call;
+
+  constructor(call: Call) {
+    this.#call = call;
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#context = context;
+    this.#call.handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(...args: Parameters<NonNullable<Handler['onRequestUpgrade']>>): void {
+    this.#call.handler.onRequestUpgrade?.(...args);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
+    if (statusCode >= 200) {
+      // A redirect interceptor composed inside this one followed these hops (the first is the URL dispatched).
+      const history = (this.#context as { history?: unknown } | undefined)?.history;
+      if (Array.isArray(history)) for (const hop of history.slice(1)) this.#call.request.redirect(hop as URL);
+      if (statusCode === 401) return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
+    }
+    this.#call.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#held === undefined) this.#call.handler.onResponseData?.(controller, chunk);
+    else this.#held?.chunks.push(chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
+    if (this.#held === undefined) this.#call.handler.onResponseEnd?.(controller, trailers);
+    else if (this.#held !== null) this.#settle(this.#held, { trailers });
+  }
+
+  onResponseError(controller: Controller | null, error: Error): void {
+    if (this.#held === undefined) this.#call.fail(controller, error);
+    else if (this.#held !== null) this.#settle(this.#held, { error });
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.#call.handler.onBodySent?.(chunk);
+  }
+
+  onRequestSent(): void {
+    this.#call.handler.onRequestSent?.();
+  }
+
+  onResponseStarted(): void {
+    this.#call.handler.onResponseStarted?.();
+  }
+
+  #hold(held: Held): void {
+    this.#held = held;
+    const call = this.#call;
+    call.request
+      .retryAfter(held.statusCode)
+      .then(async (retry) => (retry ? await call.header() : undefined))
+      .then(
+        (retryWith) => this.#settle(held, undefined, retryWith === undefined ? 'deliver' : { retryWith }),
+        (error: unknown) => this.#settle(held, undefined, { error }),
+      );
+  }
+
+  /** Acts once core has decided; a retry also waits for the 401's end (its connection is then reused). */
+  #settle(held: Held, end?: Held['end'], decision?: Held['decision']): void {
+    if (end !== undefined) held.end = end;
+    if (decision !== undefined) held.decision = decision;
+    const { handler } = this.#call;
+    if (held.decision === 'deliver') {
+      this.#held = undefined; // from here on, everything passes through
+      handler.onResponseStart?.(held.controller, held.statusCode, held.headers, held.statusMessage);
+      for (const chunk of held.chunks) handler.onResponseData?.(held.controller, chunk);
+      if (held.end !== undefined && 'error' in held.end) this.#call.fail(held.controller, held.end.error);
+      else if (held.end !== undefined) handler.onResponseEnd?.(held.controller, held.end.trailers);
+    } else if (held.decision !== undefined && 'error' in held.decision) {
+      this.#held = null;
+      this.#call.fail(held.controller, held.decision.error);
+    } else if (held.decision !== undefined && held.end !== undefined) {
+      this.#held = null;
+      if ('error' in held.end) this.#call.fail(held.controller, held.end.error);
+      else this.#call.send(held.decision.retryWith);
+    }
+  }
+}
+
+/** The URL a dispatch goes to. */
+function urlOf(opts: DispatchOptions): string {
+  const origin = opts.origin;
+  return `${typeof origin === 'string' ? origin : (origin?.origin ?? '')}${opts.path}`;
+}
+
+function isAuthorization(name: unknown): boolean {
+  const text = String(name);
+  return text.length === 13 && text.toLowerCase() === 'authorization';
+}
+
+/** Headers in any form undici takes: a record, a flat `[name, value, ...]` list, or `[name, value]` pairs. */
+function hasAuthorization(headers: Headers): boolean {
+  if (headers == null) return false;
+  if (Array.isArray(headers)) {
+    if (Array.isArray(headers[0])) return (headers as unknown as unknown[][]).some(([name]) => isAuthorization(name));
+    for (let i = 0; i < headers.length; i += 2) if (isAuthorization(headers[i])) return true;
+    return false;
+  }
+  if (!isRecord(headers)) {
+    for (const [name] of headers as Iterable<[unknown, unknown]>) if (isAuthorization(name)) return true;
+    return false;
+  }
+  for (const name in headers) if (headers[name] !== undefined && isAuthorization(name)) return true;
+  return false;
+}
+
+/** `headers` and ours, in a form every undici release's redirect handler reads right (a record or a flat list). */
+function withAuthorization(headers: Headers, value: string): NonNullable<Headers> {
+  if (headers == null) return { authorization: value };
+  if (isRecord(headers)) return { ...headers, authorization: value };
+  const flat: unknown[] = [];
+  if (Array.isArray(headers) && !Array.isArray(headers[0])) flat.push(...headers);
+  else for (const [name, header] of headers as Iterable<[unknown, unknown]>) flat.push(name, header);
+  flat.push('authorization', value);
+  return flat as string[];
+}
+
+function isRecord(value: object): value is Record<string, string | string[] | undefined> {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A body undici can send again: not a stream. */
+function isReplayable(body: unknown): boolean {
+  if (body == null || typeof body === 'string' || ArrayBuffer.isView(body) || body instanceof ArrayBuffer || body instanceof Blob) return true;
+  return Object.prototype.toString.call(body) === '[object FormData]'; // undici's own FormData or the global one
+}
