@@ -37,6 +37,7 @@ const ALL_SAMPLES: { name: string; auth: string; env: (stack: DemoStack) => Reco
   { name: 'got', auth: 'client_secret_post', env: (s) => s.env('post') },
   { name: 'ky', auth: 'private_key_jwt', env: (s) => s.env('privateKeyJwt') },
   { name: 'apollo', auth: 'basic + discovery', env: (s) => s.env('basic', 'issuer') },
+  { name: 'fetch', auth: 'post + discovery', env: (s) => s.env('post', 'issuer') },
 ];
 const only = process.env['TOKENKIT_DEMO_SAMPLES']?.split(',').map((name) => name.trim()).filter(Boolean);
 const SAMPLES = only?.length ? ALL_SAMPLES.filter((s) => only.includes(s.name)) : ALL_SAMPLES;

@@ -33,6 +33,7 @@ if (trustIssuer) {
     ['client_secret_post (got-sample)', stack.env('post')],
     ['private_key_jwt (ky-sample)', stack.env('privateKeyJwt')],
     ['client_secret_basic with discovery (apollo-sample)', stack.env('basic', 'issuer')],
+    ['client_secret_post with discovery (fetch-sample)', stack.env('post', 'issuer')],
   ] as const;
   for (const [title, env] of blocks) {
     console.log(`# ${title}`);

@@ -1,0 +1,70 @@
+// A client of the payments API on plain fetch that gets its OAuth 2.0 access
+// tokens from tokenkit (client_credentials; client_secret_post and discovery in
+// the demo). See README.md for the environment variables and how to run it. The
+// demo's narration, counting and checks come from apps/demo-stack/src/sample-kit.ts.
+import { createTokenProvider, isTokenKitError, withTokens, type ClientAuthMethod } from '@tokenkit/fetch';
+import { startSample, type Payment } from '@tokenkit-apps/demo-stack/sample-kit';
+
+/** fetch resolves every HTTP answer: a call that got no 2xx throws this. */
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+  }
+}
+
+const demo = startSample({
+  name: 'fetch',
+  isTokenKitError,
+  describeError: (error) => (error instanceof HttpError ? `${error.status} ${error.message}` : undefined),
+});
+const { env, need } = demo;
+
+// One token provider per client identity, shared by everything in the process.
+const tokens = createTokenProvider({
+  issuer: env('TOKEN_ISSUER'), // the token endpoint is discovered from the issuer, or given:
+  tokenEndpoint: env('TOKEN_ISSUER') ? undefined : need('TOKEN_URL'),
+  clientId: need('CLIENT_ID'),
+  clientSecret: need('CLIENT_SECRET'),
+  clientAuthMethod: env('CLIENT_AUTH_METHOD') as ClientAuthMethod | undefined, // default client_secret_basic
+  scope: env('SCOPE'),
+  resource: env('RESOURCE'),
+  audience: env('AUDIENCE'),
+  onEvent: demo.onTokenEvent,
+});
+
+// fetch with the token on requests to the API's origin, nowhere else. It has fetch's own signature, so it also
+// goes where an SDK takes a `fetch` option.
+const apiUrl = new URL(need('API_URL'));
+const api = withTokens(tokens, { origins: [apiUrl.origin] });
+
+async function call<T>(method: 'GET' | 'POST', path: string, json?: unknown): Promise<T> {
+  const res = await api(new URL(path, apiUrl), {
+    method,
+    ...(json === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) }),
+    signal: AbortSignal.timeout(5000), // the wait for a token included
+  });
+  if (!res.ok) throw new HttpError(res.status, `${method} ${path}: ${res.statusText}`);
+  return (await res.json()) as T;
+}
+
+const listPayments = () => demo.call(() => call<{ payments: Payment[] }>('GET', '/payments'));
+
+await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, listPayments)));
+
+await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
+  const created = await demo.call(() => call<Payment>('POST', '/payments', { amount: round * 10, currency: 'EUR' }));
+  if (created === undefined) return;
+  await Promise.all([
+    demo.call(() => call<Payment>('GET', `/payments/${created.id}`)),
+    demo.call(() => call<Payment>('POST', `/payments/${created.id}/refund`)),
+    listPayments(),
+  ]);
+});
+
+// withTokens drops the refused token, gets one new token for all three calls and sends each once more.
+await demo.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, listPayments)));
+
+demo.report();
