@@ -6,6 +6,7 @@ import { OAuth2Client, OAuth2Fetch } from '@badgateway/oauth2-client';
 import { installTokenInterceptor } from '@tokenkit/axios';
 import { OAuthRESTDataSource, type OAuthDataSourceConfig } from '@tokenkit/apollo';
 import { createTokenProvider, type TokenProvider, type TokenProviderOptions } from '@tokenkit/core';
+import { tokenInterceptor as fetchTokenInterceptor, withTokens } from '@tokenkit/fetch';
 import { tokenHooks as gotTokenHooks } from '@tokenkit/got';
 import { tokenHooks as kyTokenHooks } from '@tokenkit/ky';
 import axios, { type AxiosInstance } from 'axios';
@@ -15,11 +16,12 @@ import got from 'got';
 import ky from 'ky';
 import * as oidc from 'openid-client';
 import { ClientCredentials } from 'simple-oauth2';
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 
 export const CLIENT_ID = 'client-id';
 export const CLIENT_SECRET = 'client-secret';
 
-export type HttpClient = 'axios' | 'got' | 'ky' | 'apollo' | 'fetch';
+export type HttpClient = 'axios' | 'got' | 'ky' | 'apollo' | 'fetch' | 'undici';
 export type Kind = 'tokenkit' | 'static' | 'peer';
 
 /** Where a contender gets tokens and sends requests. */
@@ -55,6 +57,11 @@ export interface Library {
   /** How the library is used here, for the report. */
   usage: string;
   setup(endpoints: Endpoints, options?: SetupOptions): Promise<Contender>;
+  /**
+   * tokenkit only: the bench that measures its request overhead, `packages/<pkg>/bench/overhead.ts`, and options
+   * for its `measureOverhead()`. Default: the package named by the id (`tokenkit-<pkg>`).
+   */
+  overhead?: { pkg: string; options?: Record<string, unknown> };
 }
 
 const statusOfAxios = (error: unknown): number => (axios.isAxiosError(error) ? (error.response?.status ?? 0) : 0);
@@ -68,9 +75,19 @@ function axiosGet(api: AxiosInstance) {
   return (path: string) => api.get(`/${path}`).then((r) => r.status, statusOfAxios);
 }
 
-async function fetchGet(url: string, init?: RequestInit): Promise<number> {
+async function undiciGet(url: string, dispatcher: Dispatcher, headers?: Record<string, string>): Promise<number> {
   try {
-    const res = await fetch(url, init);
+    const { statusCode, body } = await undiciRequest(url, headers === undefined ? { dispatcher } : { dispatcher, headers });
+    await body.dump();
+    return statusCode;
+  } catch {
+    return 0;
+  }
+}
+
+async function fetchGet(url: string, init?: RequestInit, send: typeof fetch = fetch): Promise<number> {
+  try {
+    const res = await send(url, init);
     await res.arrayBuffer();
     return res.status;
   } catch {
@@ -178,6 +195,31 @@ export const tokenkitLibraries: Library[] = [
       return { get: apolloGet(source), getToken: () => tokens.getToken(), tokens };
     },
   },
+  {
+    id: 'tokenkit-fetch',
+    label: '@tokenkit/fetch withTokens',
+    kind: 'tokenkit',
+    client: 'fetch',
+    usage: "`withTokens(tokens, { origins: [apiOrigin] })` around Node's fetch",
+    async setup(endpoints, options) {
+      const tokens = provider(endpoints, options);
+      const send = withTokens(tokens, { origins: [endpoints.apiOrigin] });
+      return { get: (path) => fetchGet(`${endpoints.apiOrigin}/${path}`, undefined, send), getToken: () => tokens.getToken(), tokens };
+    },
+  },
+  {
+    id: 'tokenkit-fetch-interceptor',
+    label: '@tokenkit/fetch tokenInterceptor',
+    kind: 'tokenkit',
+    client: 'undici',
+    usage: '`new Agent().compose(tokenInterceptor(tokens, { origins: [apiOrigin] }))`, requests with `undici.request`',
+    overhead: { pkg: 'fetch', options: { adapter: 'tokenInterceptor' } },
+    async setup(endpoints, options) {
+      const tokens = provider(endpoints, options);
+      const agent = new Agent().compose(fetchTokenInterceptor(tokens, { origins: [endpoints.apiOrigin] }));
+      return { get: (path) => undiciGet(`${endpoints.apiOrigin}/${path}`, agent), getToken: () => tokens.getToken(), tokens, close: () => void agent.close() };
+    },
+  },
 ];
 
 async function kyGet(api: typeof ky, path: string): Promise<number> {
@@ -245,6 +287,18 @@ export const staticLibraries: Library[] = [
     async setup(endpoints, options) {
       const headers = { authorization: requireHeader(options) };
       return { get: (path) => fetchGet(`${endpoints.apiOrigin}/${path}`, { headers }) };
+    },
+  },
+  {
+    id: 'static-undici',
+    label: 'undici.request, static header',
+    kind: 'static',
+    client: 'undici',
+    usage: '`undici.request(url, { dispatcher: new Agent(), headers: { authorization } })`',
+    async setup(endpoints, options) {
+      const headers = { authorization: requireHeader(options) };
+      const agent = new Agent();
+      return { get: (path) => undiciGet(`${endpoints.apiOrigin}/${path}`, agent, headers), close: () => void agent.close() };
     },
   },
 ];

@@ -7,15 +7,17 @@ interface Job {
   file: string;
   requests: number;
   rounds: number;
+  /** The bench's own options (which adapter of a package with two). */
+  options?: Record<string, unknown>;
 }
 
 /** What every adapter's bench/overhead.ts exports. */
 interface AdapterBench {
-  measureOverhead(options: { requests: number; rounds: number }): Promise<unknown>;
+  measureOverhead(options: { requests: number; rounds: number } & Record<string, unknown>): Promise<unknown>;
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
 const bench = (await import(pathToFileURL(job.file).href)) as Partial<AdapterBench>;
 if (typeof bench.measureOverhead !== 'function') throw new Error(`${job.file} does not export measureOverhead()`);
-const result = await bench.measureOverhead({ requests: job.requests, rounds: job.rounds });
+const result = await bench.measureOverhead({ ...job.options, requests: job.requests, rounds: job.rounds });
 process.send!(result, () => process.disconnect());

@@ -39,14 +39,14 @@ export async function measureOverheads(libraries: Library[], { requests = 5000, 
   const rows: OverheadRow[] = [];
   const missing: string[] = [];
   for (const library of libraries) {
-    const pkg = library.id.replace(/^tokenkit-/, '');
+    const pkg = library.overhead?.pkg ?? library.id.replace(/^tokenkit-/, '');
     const source = `packages/${pkg}/bench/overhead.ts`;
     const file = `${packagesDir}${pkg}/bench/overhead.ts`;
     if (!existsSync(file)) {
       missing.push(`${library.label}: ${source} does not exist, no overhead figure`);
       continue;
     }
-    const result = await runChild<Partial<AdapterResult>>('./overhead-child.ts', { file, requests, rounds });
+    const result = await runChild<Partial<AdapterResult>>('./overhead-child.ts', { file, requests, rounds, options: library.overhead?.options });
     if (!Array.isArray(result.rounds) || typeof result.medianRatio !== 'number' || typeof result.requests !== 'number') {
       throw new Error(`${source}: measureOverhead() answered an unexpected shape`);
     }
