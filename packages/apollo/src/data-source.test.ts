@@ -15,6 +15,7 @@ let caching: ApiServer;
 let maxAge: ApiServer; // max-age without `public`: a shared cache must not keep it for an authorized request
 let recorder: Recorder;
 let loop: RunningServer;
+let echo: RunningServer;
 let gql: Awaited<ReturnType<typeof startGraphQL>>;
 
 beforeAll(async () => {
@@ -25,11 +26,13 @@ beforeAll(async () => {
   recorder = await startRecorder();
   // Redirects to itself forever.
   loop = await listen((req, res) => void res.writeHead(302, { location: req.url ?? '/' }).end());
+  // An API whose error answers quote the request's Authorization header.
+  echo = await listen((req, res) => void res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ got: req.headers.authorization })));
   gql = await startGraphQL();
 });
 afterAll(async () => {
   await gql.server.stop();
-  await Promise.all([tokenServer, api, caching, maxAge, recorder, loop].map((s) => s.close()));
+  await Promise.all([tokenServer, api, caching, maxAge, recorder, loop, echo].map((s) => s.close()));
 });
 afterEach(() => {
   tokenServer.requests.length = 0;
@@ -85,6 +88,12 @@ describe('the data source', () => {
     expect(recorder.authorizations).toEqual([undefined]);
     expect((await gql.execute(() => new Tenant({ tokens }).call('GET', 'payments'))).data).toMatchObject({ ok: true, path: '/tenants/7/payments' });
     expect(api.requests.map((r) => r.authorization)).toEqual([bearer(tokenServer.issued.at(-1))]);
+  });
+
+  it('removes the token from its errors, even where the API quoted it', async () => {
+    const error = await new (apiAt(echo.origin))({ tokens: provider() }).call('GET', '/fail').catch((e: unknown) => e);
+    expect(error).toMatchObject({ extensions: { response: { status: 500 } } });
+    expect(inspect(error, { depth: Infinity })).not.toContain(tokenServer.issued.at(-1));
   });
 
   it('util.inspect of a data source that sent a token does not show it', async () => {
