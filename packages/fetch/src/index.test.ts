@@ -2,10 +2,11 @@
 // redirect modes), a wrapped fetch that cannot be trusted with redirects (node-fetch 2), and the interceptor under
 // fetch, Node's own fetch and the global dispatcher.
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import { authorizationsSince, startAdapterServers, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
 import * as undici from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTokenProvider, tokenInterceptor, withTokens, type TokenProvider } from './index.ts';
+import { OAuthError, createTokenProvider, tokenInterceptor, withTokens, type TokenProvider } from './index.ts';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
@@ -89,6 +90,13 @@ describe('withTokens', () => {
     expect(recorder.count).toBe(from);
   });
 
+  it("a token endpoint's refusal rejects the request with core's typed error, and nothing is sent", async () => {
+    const from = api.requests.length;
+    const fetchApi = withTokens(createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'wrong' }), { origins: [api.origin] });
+    await expect(fetchApi(`${api.origin}/payments`)).rejects.toBeInstanceOf(OAuthError);
+    expect(api.requests.length).toBe(from);
+  });
+
   describe('around node-fetch 2', () => {
     it('(node-fetch on its own keeps Authorization on a redirect to another port of the same host)', async () => {
       const from = recorder.count;
@@ -131,6 +139,23 @@ describe('tokenInterceptor', () => {
     const sent = api.requests.slice(from);
     expect(sent).toHaveLength(2);
     for (const request of sent) expect(request.body).toMatch(/name="amount"\r\n\r\n5\r\n/);
+  });
+
+  it('a 401 that is not retried reaches the caller whole, its body included', async () => {
+    const dispatcher = agent(await revokedProvider());
+    const from = api.requests.length;
+    const { statusCode, headers, body } = await undici.request(`${api.origin}/upload`, { dispatcher, method: 'POST', body: Readable.from(['{"a":1}']) });
+    expect(statusCode).toBe(401);
+    expect(headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_token"');
+    expect(await body.json()).toEqual({ error: 'unauthorized' });
+    expect(sentSince(from)).toHaveLength(1);
+  });
+
+  it("a token endpoint's refusal rejects the request with core's typed error, and nothing is sent", async () => {
+    const from = api.requests.length;
+    const dispatcher = agent(createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'wrong' }));
+    await expect(undici.request(`${api.origin}/payments`, { dispatcher })).rejects.toBeInstanceOf(OAuthError);
+    expect(api.requests.length).toBe(from);
   });
 
   describe("under fetch(url, { dispatcher }): fetch follows redirects itself, each hop a request of its own", () => {

@@ -58,10 +58,10 @@ export function tokenInterceptor(tokens: TokenProvider, options: TokenIntercepto
       if (now === null) return dispatch(opts, handler);
       const call = new Call(client, request, dispatch, opts, url, handler);
       if (now !== undefined) return call.send(now);
-      call.header().then(
-        (value) => (value === undefined ? dispatch(opts, handler) : call.send(value)),
-        (error: unknown) => call.fail(null, error),
-      );
+      call
+        .header()
+        .then((value) => (value === undefined ? dispatch(opts, handler) : call.send(value)))
+        .catch((error: unknown) => call.fail(null, error));
       return true;
     };
 }
@@ -173,7 +173,8 @@ class Attempt implements Handler {
       .then(
         (retryWith) => this.#settle(held, undefined, retryWith === undefined ? 'deliver' : { retryWith }),
         (error: unknown) => this.#settle(held, undefined, { error }),
-      );
+      )
+      .catch((error: unknown) => call.fail(held.controller, error)); // thrown by the caller's handler
   }
 
   /** Acts once core has decided; a retry also waits for the 401's end (its connection is then reused). */
