@@ -12,6 +12,7 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 let tokenServer: TokenServer;
 let api: ApiServer;
 let caching: ApiServer;
+let varying: ApiServer; // public, max-age=60 and a Vary header: HTTPCache then keeps the request's headers
 let maxAge: ApiServer; // max-age without `public`: a shared cache must not keep it for an authorized request
 let recorder: Recorder;
 let loop: RunningServer;
@@ -22,6 +23,7 @@ beforeAll(async () => {
   tokenServer = await startTokenServer({ clients: { 'client-id': 'client-secret' } });
   api = await startApi({ isValid: (t) => tokenServer.isValid(t) });
   caching = await startApi({ isValid: (t) => tokenServer.isValid(t), headers: { 'cache-control': 'public, max-age=60' } });
+  varying = await startApi({ isValid: (t) => tokenServer.isValid(t), headers: { 'cache-control': 'public, max-age=60', vary: 'accept-encoding' } });
   maxAge = await startApi({ isValid: (t) => tokenServer.isValid(t), headers: { 'cache-control': 'max-age=60' } });
   recorder = await startRecorder();
   // Redirects to itself forever.
@@ -32,12 +34,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gql.server.stop();
-  await Promise.all([tokenServer, api, caching, maxAge, recorder, loop, echo].map((s) => s.close()));
+  await Promise.all([tokenServer, api, caching, varying, maxAge, recorder, loop, echo].map((s) => s.close()));
 });
 afterEach(() => {
   tokenServer.requests.length = 0;
   tokenServer.misbehave(undefined);
-  for (const s of [api, caching, maxAge]) s.requests.length = 0;
+  for (const s of [api, caching, varying, maxAge]) s.requests.length = 0;
   recorder.authorizations.length = 0;
 });
 
@@ -145,6 +147,18 @@ describe('the HTTP cache', () => {
     await new API({ tokens, cache }).result('/doc');
     expect(maxAge.requests).toHaveLength(2);
     expect(entries.size).toBe(0);
+  });
+
+  it('keeps no token in a cache entry, also when the answer varies and HTTPCache stores the request headers', async () => {
+    const { entries, cache } = recordingCache();
+    const tokens = provider();
+    const API = apiAt(varying.origin);
+    await new API({ tokens, cache }).result('/doc').then((r) => r.httpCache.cacheWritePromise);
+    const again = await new API({ tokens, cache }).result('/doc');
+    expect(again.responseFromCache).toBe(true);
+    expect(varying.requests).toHaveLength(1);
+    expect(entries.size).toBe(1);
+    for (const token of tokenServer.issued) expect(JSON.stringify([...entries])).not.toContain(token);
   });
 });
 

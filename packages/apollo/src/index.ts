@@ -11,6 +11,9 @@ type Fetcher = NonNullable<DataSourceConfig['fetch']>;
 type FetcherInit = NonNullable<Parameters<Fetcher>[1]> & { timeout?: unknown };
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
+/** What our Authorization header reads once the request went out (as core's `conceal` writes it). */
+const CONCEALED = '[REDACTED]';
+
 /** `extensions.code` of the error a GraphQL client sees when no token could be had for a request. */
 export const UPSTREAM_AUTHENTICATION_FAILED = 'UPSTREAM_AUTHENTICATION_FAILED';
 
@@ -104,7 +107,14 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
       const value = request.headerSync(url);
       const header = value === undefined ? await tokenFor(request, url, init) : value;
       if (typeof header === 'string') headers['authorization'] = header;
-      const response = follow ? await sendFollowingRedirects(hop, url, { ...init, headers, redirect: 'manual' }, request, replayable) : await inner(url, init);
+      let response: FetcherResponse;
+      try {
+        response = follow ? await sendFollowingRedirects(hop, url, { ...init, headers, redirect: 'manual' }, request, replayable) : await inner(url, init);
+      } finally {
+        // Sent: the token leaves these headers, which live on. HTTPCache's policy stores them in the shared cache
+        // when an answer varies, and RESTDataSource hands them to errorFromResponse and didEncounterError.
+        if (typeof header === 'string') headers['authorization'] = CONCEALED;
+      }
       if (!(await request.retryAfter(response.status))) return response;
       await response.arrayBuffer().catch(() => undefined); // frees the connection; the retry's answer is what HTTPCache sees
     }
