@@ -4,7 +4,7 @@
 // environment variables and how to run it. The demo's narration, counting
 // and checks come from apps/demo-stack/src/sample-kit.ts.
 import ky, { isHTTPError, isKyError } from 'ky';
-import { createTokenProvider, isTokenKitError, tokenHooks, type PrivateKeyInput } from '@tokenkit/ky';
+import { createTokenProvider, isTokenKitError, withTokens, type PrivateKeyInput } from '@tokenkit/ky';
 import { startSample, type Payment } from '@tokenkit-apps/demo-stack/sample-kit';
 
 const demo = startSample({
@@ -31,9 +31,9 @@ const tokens = createTokenProvider({
   onEvent: demo.onTokenEvent,
 });
 
-// The ky instance: the token goes to requests for baseUrl's origin, nowhere else. ky resolves
+// The ky instance: the token goes to requests for its baseUrl's origin, nowhere else. ky resolves
 // 'payments' against baseUrl like a browser link: keep one trailing slash.
-const payments = ky.create({ baseUrl: need('API_URL').replace(/\/*$/, '/'), hooks: tokenHooks(tokens), timeout: 5000 });
+const payments = withTokens(ky.create({ baseUrl: need('API_URL').replace(/\/*$/, '/'), timeout: 5000 }), tokens);
 
 const listPayments = () => demo.call(() => payments.get('payments').json<{ payments: Payment[] }>());
 
@@ -49,7 +49,7 @@ await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a
   ]);
 });
 
-// tokenHooks drops the refused token, gets one new token for all three calls and retries each once.
+// The hooks drop the refused token, gets one new token for all three calls and retries each once.
 await demo.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, listPayments)));
 
 demo.report();

@@ -1,5 +1,5 @@
-// What tokenHooks costs per request: sequential loopback requests through a ky
-// instance with the hooks vs. the same ky setup with a static Authorization
+// What the hooks cost per request: sequential loopback requests through a ky
+// instance with the hooks (withTokens) vs. the same ky setup with a static Authorization
 // header, taking turns request by request, in rounds after a warm-up (the shared
 // harness, packages/test-utils/src/bench.ts). Build first, then:
 //   node bench/overhead.ts [--quick] [--floor] [--requests N] [--rounds N]
@@ -10,7 +10,7 @@
 // No adapter on ky that re-sends after a 401 without an afterResponse hook (which
 // clones every response) can be cheaper.
 import ky, { type Hooks } from 'ky';
-import { createTokenProvider, tokenHooks } from '@tokenkit/ky';
+import { createTokenProvider, withTokens } from '@tokenkit/ky';
 import { benchArgs, measurePaired, medianOverheadMicros, printPaired, withBenchServers, type PairedResult } from '@tokenkit/test-utils';
 
 /** One variant's requests in one round. */
@@ -66,7 +66,7 @@ async function measure({ requests, rounds, floor = false }: { requests: number; 
   return withBenchServers(async ({ tokenServer, api }) => {
     const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
     const header = await tokens.authorizationHeader();
-    const withHooks = ky.create({ baseUrl: api.origin, hooks: floor ? floorHooks(header) : tokenHooks(tokens) });
+    const withHooks = floor ? ky.create({ baseUrl: api.origin, hooks: floorHooks(header) }) : withTokens(ky.create({ baseUrl: api.origin }), tokens);
     const withStatic = ky.create({ baseUrl: api.origin, headers: { authorization: header } });
     const result = await measurePaired({
       adapter: () => withHooks.get('payments').json(),

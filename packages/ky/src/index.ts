@@ -1,147 +1,189 @@
-import { inspect } from 'node:util';
-import type { BeforeErrorHook, InitHook, Options } from 'ky';
-import { requestAuthorizerPerBase, type RequestAuthOptions, type RequestAuthorizer, type TokenProvider } from '@tokenkit/core';
+import type { BeforeErrorHook, InitHook, KyInstance, Options } from 'ky';
+import { ConfigurationError, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
+import { createTokenClient, sendFollowingRedirects, type HopInit, type OutgoingRequest, type TokenClientOptions } from '@tokenkit/core/adapter';
 
-export {
-  ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
-  isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
-} from '@tokenkit/core';
-export type {
-  AccessToken, CertificateInput, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
-  TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
-} from '@tokenkit/core';
+export * from '@tokenkit/core';
+
+/** Default of {@link TokenHooksOptions.maxReplayBytes}: 1 MiB. */
+export const DEFAULT_MAX_REPLAY_BYTES = 1024 * 1024;
 
 /**
- * Options of {@link tokenHooks}: `origins` that receive the token besides the
- * instance's `baseUrl`/`prefix`, and `retryOn401` (default true).
+ * Options of {@link tokenHooks} and {@link withTokens}.
  *
  * @example
  * ```ts
- * const options: TokenHooksOptions = { origins: ['https://files.example.com'], retryOn401: true };
+ * const options: TokenHooksOptions = { origins: ['https://files.example.com'], retryOn401: true, maxReplayBytes: 65_536 };
  * ```
  */
-export type TokenHooksOptions = RequestAuthOptions;
+export interface TokenHooksOptions extends RequestAuthOptions {
+  /**
+   * The largest request body, in bytes, kept for the one re-send after a 401. A larger body, or one of unknown
+   * size (a `ReadableStream`), is sent once and its 401 reaches the caller. Default {@link DEFAULT_MAX_REPLAY_BYTES}.
+   */
+  maxReplayBytes?: number | undefined;
+}
 
 /**
  * The hooks {@link tokenHooks} returns, ready for ky's `hooks` option.
  *
  * @example
  * ```ts
- * const hooks: TokenHooks = tokenHooks(tokens);
- * // Add hooks of your own with extend(): ky appends them to ours.
+ * const hooks: TokenHooks = tokenHooks(tokens, { origins: ['https://api.example.com'] });
  * const api = ky.create({ baseUrl: 'https://api.example.com/', hooks }).extend({ hooks: { beforeError: [logError] } });
  * ```
  */
 export interface TokenHooks {
-  /**
-   * Wraps ky's `fetch` for each call: puts `Authorization: Bearer <token>` on requests to the
-   * allowed origins as ky sends them, and re-sends a request once with a fresh token after a 401.
-   */
+  /** Wraps ky's `fetch` for each call: the token goes on as ky sends a request, and a 401 is re-sent there once. */
   init: InitHook[];
-  /** Removes our token from the `request` of a ky error, so logging the error does not show it. */
+  /** Removes our token from ky's errors: their `request` and everything else they hold. */
   beforeError: BeforeErrorHook[];
 }
 
 type Fetch = NonNullable<Options['fetch']>;
-
-/** One ky call (all its attempts): the last token we sent and the one a 401 retry replaced. */
-class Call {
-  sent: string | undefined = undefined;
-  spent: string | undefined = undefined;
-  // ky's errors keep the options, so the context and this: util.inspect must not show the tokens.
-  [inspect.custom](): string {
-    return 'TokenHooksCall {}';
-  }
-}
-
 const globalFetch: Fetch = (input, init) => globalThis.fetch(input, init);
 
 /**
- * ky hooks that put tokens from `tokens` on requests to the instance's origin (`baseUrl`, else
- * `prefix`) and to `options.origins` only, never over a caller's `Authorization`, and re-send a
- * request once with a fresh token after a 401. The token goes on in ky's `fetch`, so ky's own
- * `timeout`, `totalTimeout` and the caller's `signal` bound the wait for it; failing to get one
- * rejects with core's typed error.
+ * ky hooks that put tokens from `tokens` on requests to `options.origins` only, never over a caller's
+ * `Authorization`, and re-send a request once with a fresh token after a 401. ky's hooks cannot tell the instance's
+ * `baseUrl`/`prefix` from one a single call passes, so the API's origins are named here; {@link withTokens} reads
+ * them from the instance instead. The token goes on in ky's `fetch`, so ky's `timeout`, `totalTimeout` and the
+ * caller's `signal` bound the wait for it.
  *
  * @example
  * ```ts
- * const tokens = createTokenProvider({ tokenEndpoint: 'https://auth.example.com/oauth2/token', clientId, clientSecret });
- * const api = ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens) });
+ * const api = ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens, { origins: ['https://api.example.com'] }) });
+ * ```
+ */
+export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions & { origins: readonly (string | URL)[] }): TokenHooks {
+  return hooksFor(tokens, options);
+}
+
+/**
+ * `instance.extend()` with {@link tokenHooks} for the instance's own base (`baseUrl`, and `prefix` when it is an
+ * absolute URL) and `options.origins`. The base is read from the instance's defaults now: one a single call passes,
+ * or a later `extend()` sets, gets no token.
+ *
+ * @example
+ * ```ts
+ * const api = withTokens(ky.create({ baseUrl: 'https://api.example.com/', timeout: 5000 }), tokens);
  * const payments = await api.get('payments').json();
  * ```
  */
-export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {}): TokenHooks {
-  // Core keeps one authorizer per base; with explicit origins everything is checked now, otherwise
-  // at the first request, when the base is known.
-  const authorizerPerBase = requestAuthorizerPerBase(tokens, options);
-  const retryOn401 = options.retryOn401 !== false;
-  // Per-call state goes on ky's per-call context object (ky copies the caller's context for each
-  // call when there are init hooks) under a symbol of these hooks, for beforeError.
-  const key = Symbol('tokenkit.call');
+export function withTokens(instance: KyInstance, tokens: TokenProvider, options: TokenHooksOptions = {}): KyInstance {
+  return instance.extend((defaults) => {
+    const prefix = String(defaults.prefix ?? '');
+    const origins = URL.canParse(prefix) ? [...(options.origins ?? []), prefix] : options.origins;
+    return { hooks: hooksFor(tokens, { ...options, baseUrl: defaults.baseUrl, origins }) };
+  });
+}
 
-  // The init hooks' options become the call's options once they have all run: read the base then.
-  const authorizerFor = (o: Options): RequestAuthorizer => authorizerPerBase(o.baseUrl ? String(o.baseUrl) : String(o.prefix || ''));
-
-  /** Sends `request` with our `value` on it; after a 401 to it, once per call, with a fresh token. */
-  async function sendWithToken(call: Call, authorizer: RequestAuthorizer, send: Fetch, request: Request, init: RequestInit | undefined, value: string, replayable: boolean): Promise<Response> {
-    request.headers.set('authorization', value);
-    call.sent = value;
-    if (!retryOn401 || call.spent !== undefined) return send(request, init);
-    const copy = replayable && request.body !== null ? request.clone() : request;
-    const response = await send(request, init);
-    // Not ours when the caller's own fetch replaced it; and fetch drops it on a redirect to another origin.
-    if (response.status !== 401 || request.headers.get('authorization') !== value) return response;
-    const crossed = response.redirected && new URL(response.url).origin !== new URL(request.url).origin;
-    if (!(await authorizer.shouldRetry(401, crossed ? undefined : value, { retried: false, replayable }))) return response;
-    call.spent = value; // from here on, never again for this call
-    void response.body?.cancel().catch(() => {}); // frees the connection, also if no fresh token comes
-    const fresh = await authorizer.authorize(request.url, { signal: request.signal });
-    if (fresh === undefined) return response; // cannot happen: the URL got a token before
-    call.sent = fresh;
-    const headers = new Headers(copy.headers);
-    headers.set('authorization', fresh);
-    return send(new Request(copy, { headers }), init);
-  }
-
+function hooksFor(tokens: TokenProvider, options: TokenHooksOptions & TokenClientOptions): TokenHooks {
+  const client = createTokenClient(tokens, options);
+  const limit = options.maxReplayBytes ?? DEFAULT_MAX_REPLAY_BYTES;
+  if (typeof limit !== 'number' || !(limit >= 0)) throw new ConfigurationError('maxReplayBytes', 'must be a number of bytes, 0 or more');
   return {
     init: [
       (o) => {
-        // The token goes on in ky's fetch, not in a beforeRequest hook: inside fetch ky's `timeout`
-        // and `totalTimeout` bound the wait for a token (hook time escapes the per-attempt
-        // `timeout`), each of ky's own retries starts from its clean copy of the request, and ky
-        // skips a beforeRequest hook's per-call work. The 401 retry lives here too, not in an
-        // afterResponse hook: ky clones every response for each afterResponse hook (a no-op one
-        // added 30+ µs, ~11%, to a loopback request), and ky.retry() from there cannot retry at
-        // all under `retry.limit: 0`.
-        const call = new Call();
-        ((o.context ??= {}) as Record<symbol, Call>)[key] = call;
+        // In ky's fetch, not a beforeRequest hook: ky's timeouts cover fetch, the URL is the one actually sent
+        // (after every hook of the caller's), and each of ky's own retries starts from its clean copy.
         const send = o.fetch ?? globalFetch;
-        // The 401 retry sends the body again; a stream can be read once only.
-        const replayable = !(o.body instanceof ReadableStream);
+        const body = knownSize(o);
+        // fetch would follow redirects out of sight (a hop to another origin and back looks like an answer our
+        // token reached): ky builds the request in 'manual' mode and core follows the hops, when the caller lets
+        // fetch follow them. Set here, it costs nothing per request; fetch's own init would copy every header.
+        const follow = o.redirect === undefined || o.redirect === 'follow';
+        if (follow) o.redirect = 'manual';
+        let request: OutgoingRequest | undefined;
         o.fetch = async function fetchWithToken(input, init) {
-          const request = input as Request; // ky always passes a Request
-          // The caller's own header (options, a Request input, a hook of theirs) stays untouched.
-          if (request.headers.has('authorization')) return send(request, init);
-          const authorizer = authorizerFor(o);
-          const url = request.url;
-          const cached = authorizer.authorizeSync(url); // null: not for this origin; undefined: must wait
-          if (cached === null) return send(request, init);
-          const value = cached ?? (await authorizer.authorize(url, { signal: request.signal }));
-          return value === undefined ? send(request, init) : sendWithToken(call, authorizer, send, request, init, value, replayable);
+          const sending = input as Request; // ky always passes a Request
+          const replayable = body.size !== undefined && body.size <= limit;
+          request ??= client.start({ callerAuthorization: sending.headers.has('authorization'), replayable });
+          let value = request.headerSync(sending.url);
+          if (value === undefined) value = (await request.header(sending.url, { signal: sending.signal })) ?? null;
+          if (value !== null) sending.headers.set('authorization', value);
+          const copy = replayable && sending.body !== null ? sending.clone() : undefined; // for a 307, a 308, a 401
+          const hops = { request, send, copy, init, follow };
+          const response = await sendHops(hops, sending);
+          if (!(await request.retryAfter(response.status))) return response;
+          void response.body?.cancel().catch(() => {}); // frees the connection, also if no fresh token comes
+          const fresh = await request.header(sending.url, { signal: sending.signal });
+          const headers = new Headers(sending.headers);
+          if (fresh === undefined) headers.delete('authorization');
+          else headers.set('authorization', fresh);
+          return sendHops(hops, new Request(copy?.clone() ?? sending, { headers }));
         };
       },
     ],
     beforeError: [
-      ({ error, options: o }) => {
-        // HTTPError, TimeoutError and NetworkError keep the request, and util.inspect shows its headers.
+      ({ error }) => {
+        // A Request's headers are out of conceal()'s reach (private fields): the one that carried our token loses it.
         const request = (error as { request?: unknown }).request;
-        const call = (o.context as Record<symbol, Call | undefined>)[key];
-        const header = request instanceof Request ? request.headers.get('authorization') : null;
-        if (header !== null && call?.sent !== undefined && (header === call.sent || header === call.spent)) {
-          (request as Request).headers.delete('authorization');
-        }
-        return error;
+        if (request instanceof Request && client.isOurs(request.headers.get('authorization'))) request.headers.delete('authorization');
+        return client.conceal(error);
       },
     ],
   };
+}
+
+interface Hops {
+  request: OutgoingRequest;
+  send: Fetch;
+  /** A copy of the body, cloned for each 307/308 hop; without one such a hop ends the chain. */
+  copy: Request | undefined;
+  init: RequestInit | undefined;
+  /** The caller lets fetch follow redirects. */
+  follow: boolean;
+}
+
+/** Sends `first` and, when the caller lets fetch follow redirects, follows a redirect answer hop by hop through core. */
+async function sendHops({ request, send, copy, init, follow }: Hops, first: Request): Promise<Response> {
+  const response = await send(first, init);
+  // A fetch of the caller's own that followed redirects itself anyway: judged by where the answer came from.
+  if (response.redirected) request.answeredBy(response.url);
+  if (!follow || response.status < 300 || response.status > 399) return response;
+  const start: HopInit = {
+    method: first.method,
+    get headers() {
+      return Object.fromEntries(first.headers);
+    },
+    body: first.body === null ? undefined : copy,
+    redirect: 'manual',
+  };
+  const hop = (url: string, h: HopInit): Promise<Response> => {
+    if (h === start) return Promise.resolve(response);
+    const body = h.body === undefined ? null : (h.body as Request).clone().body;
+    const next = { method: h.method ?? 'GET', headers: h.headers, body, signal: first.signal, redirect: 'manual', duplex: 'half' };
+    return send(new Request(url, next as RequestInit), init);
+  };
+  return sendFollowingRedirects(hop, first.url, start, request, first.body === null || copy !== undefined);
+}
+
+/**
+ * The size in bytes of the body ky was given, when known without reading it; a `json` body's once ky has
+ * serialised it (by wrapping `stringifyJson`). Undefined for a stream or anything else of unknown size.
+ */
+function knownSize(o: Options): { size: number | undefined } {
+  if (o.json === undefined) return { size: sizeOf(o.body) };
+  const known: { size: number | undefined } = { size: undefined };
+  const stringify = o.stringifyJson ?? ((data: unknown) => JSON.stringify(data));
+  o.stringifyJson = (data) => {
+    const text = stringify(data);
+    known.size = typeof text === 'string' ? Buffer.byteLength(text) : undefined;
+    return text;
+  };
+  return known;
+}
+
+function sizeOf(body: unknown): number | undefined {
+  if (body === undefined || body === null) return 0;
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return body.byteLength;
+  if (body instanceof Blob) return body.size;
+  if (body instanceof URLSearchParams) return body.toString().length;
+  if (body instanceof FormData) {
+    let size = 0;
+    for (const [, value] of body) size += typeof value === 'string' ? Buffer.byteLength(value) : value.size;
+    return size;
+  }
+  return undefined;
 }
