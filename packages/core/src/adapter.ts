@@ -85,6 +85,11 @@ export interface OutgoingRequest {
    * with {@link header}. Never true twice.
    */
   retryAfter(status: number): Promise<boolean>;
+  /**
+   * False when {@link retryAfter} would answer false for `status` at once, doing nothing: for clients that await
+   * whatever a hook returns (got's `afterResponse`), so that most answers need no promise.
+   */
+  mayRetry(status: number): boolean;
 }
 
 const BEARER = 'Bearer ';
@@ -185,9 +190,13 @@ class RequestLifecycle implements OutgoingRequest {
     this.#lost = true;
   }
 
+  mayRetry(status: number): boolean {
+    return status === 401 && this.#policy.retryOn401 && !this.#retried && this.#carriedTo !== undefined && this.sent !== undefined;
+  }
+
   async retryAfter(status: number): Promise<boolean> {
     const sent = this.sent;
-    if (status !== 401 || !this.#policy.retryOn401 || this.#retried || this.#carriedTo === undefined || sent === undefined) return false;
+    if (!this.mayRetry(status) || sent === undefined) return false;
     this.#retried = true;
     if (!sent.startsWith(BEARER)) return false;
     const tokens = this.#policy.tokens;
