@@ -1,7 +1,7 @@
 // The axios adapter against Django OAuth Toolkit 1.7 (Debian's python3-django-oauth-toolkit), a real authorization
 // server with the password grant and rotating refresh tokens: password -> refresh -> revoke -> 401 -> retry -> recover.
 import { hasDjangoOAuth, startDjangoOAuth, type DjangoOAuthServer } from '@tokenkit/test-utils';
-import axios, { isAxiosError, type AxiosResponse } from 'axios';
+import axios, { isAxiosError, type AxiosAdapter } from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenProvider, installTokenInterceptor, type TokenEvent } from './index.ts';
 
@@ -29,23 +29,22 @@ describe.skipIf(!hasDjangoOAuth())('Django OAuth Toolkit (python3-django-oauth-t
       onEvent: (event) => events.push(event),
     });
 
-    const http = axios.create({ baseURL: dot.url });
-    // Registered before the adapter's, so it sees every answer first, the 401 included, with the header it answered.
+    // The instance's own transport, which tokenkit wraps: it sees every attempt as sent, the 401 and the retry included
+    // (response interceptors see only the final answer).
     const seen: { status: number | undefined; authorization: unknown }[] = [];
-    const record = (response: AxiosResponse | undefined, headers: unknown) => {
-      const authorization = (headers as { get?: (name: string) => unknown } | undefined)?.get?.('Authorization');
-      seen.push({ status: response?.status, authorization });
-    };
-    http.interceptors.response.use(
-      (response) => {
-        record(response, response.config.headers);
+    const transport = axios.getAdapter('http');
+    const recording: AxiosAdapter = async (config) => {
+      const authorization = config.headers.get('Authorization');
+      try {
+        const response = await transport(config);
+        seen.push({ status: response.status, authorization });
         return response;
-      },
-      (error: unknown) => {
-        if (isAxiosError(error)) record(error.response, error.config?.headers);
+      } catch (error) {
+        seen.push({ status: isAxiosError(error) ? error.response?.status : undefined, authorization });
         throw error;
-      },
-    );
+      }
+    };
+    const http = axios.create({ baseURL: dot.url, adapter: recording });
     installTokenInterceptor(http, tokens);
 
     const path = new URL(dot.apiUrl).pathname;
