@@ -141,6 +141,18 @@ describe('tokenInterceptor', () => {
     for (const request of sent) expect(request.body).toMatch(/name="amount"\r\n\r\n5\r\n/);
   });
 
+  it('a request that starts on another origin never gets the token on a redirect to the API, nor one with your own header', async () => {
+    const dispatcher = agent(provider(), undici.interceptors.redirect({ maxRedirections: 3 }));
+    const from = api.requests.length;
+    const away = `${recorder.origin}/redirect?status=302&to=${encodeURIComponent(`${api.origin}/payments`)}`;
+    for (const headers of [{}, { authorization: 'Bearer for-the-recorder' }]) {
+      const { statusCode, body } = await undici.request(away, { dispatcher, headers });
+      await body.dump();
+      expect(statusCode).toBe(401);
+    }
+    expect(sentSince(from)).toEqual([undefined, undefined]);
+  });
+
   it('a 401 that is not retried reaches the caller whole, its body included', async () => {
     const dispatcher = agent(await revokedProvider());
     const from = api.requests.length;

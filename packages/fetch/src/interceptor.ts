@@ -40,27 +40,26 @@ type Headers = DispatchOptions['headers'];
 export function tokenInterceptor(tokens: TokenProvider, options: TokenInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
   const client = createTokenClient(tokens, { origins: options.origins, retryOn401: options.retryOn401 });
   // undici's redirect and retry interceptors, composed outside this one, dispatch every hop and retry of a request
-  // with the same handler: its lifecycle goes on the handler (a WeakMap costs microseconds per request in GC).
-  const REQUEST = Symbol('tokenkit.request');
+  // with the same handler, after an answer that is not a success: the request's lifecycle is kept for such a
+  // handler only (one WeakMap entry, or one property added to undici's handler, per request costs microseconds).
+  const again = new WeakMap<Handler, OutgoingRequest>();
   return (dispatch) =>
     function dispatchWithToken(opts: DispatchOptions, handler: Handler): boolean {
       // A handler of undici 6's shape (onConnect, onHeaders; Node's own fetch before undici 8) is refused by
       // undici 8 dispatchers, and undici 7 wraps it before any interceptor: passed on untouched, never given a token.
       if (typeof handler.onRequestStart !== 'function') return dispatch(opts, handler);
       const url = urlOf(opts);
-      const linked = handler as Handler & { [REQUEST]?: OutgoingRequest };
-      let request = linked[REQUEST];
+      let request = again.get(handler);
       let now: string | null | undefined;
       if (request === undefined) {
-        request = linked[REQUEST] = client.start({ callerAuthorization: hasAuthorization(opts.headers), replayable: isReplayable(opts.body) });
+        request = client.start({ callerAuthorization: hasAuthorization(opts.headers), replayable: isReplayable(opts.body) });
         now = request.headerSync(url);
       } else now = request.redirect(url) ? request.headerSync(url) : null;
-      if (now === null) return dispatch(opts, handler);
-      const call = new Call(client, request, dispatch, opts, url, handler);
+      const call = new Call(client, request, dispatch, opts, url, handler, again);
       if (now !== undefined) return call.send(now);
       call
         .header()
-        .then((value) => (value === undefined ? dispatch(opts, handler) : call.send(value)))
+        .then((value) => call.send(value ?? null))
         .catch((error: unknown) => call.fail(null, error));
       return true;
     };
@@ -75,10 +74,18 @@ class Call {
     readonly opts: DispatchOptions,
     readonly url: string,
     readonly handler: Handler,
+    readonly again: WeakMap<Handler, OutgoingRequest>,
   ) {}
 
-  send(authorization: string): boolean {
-    return this.dispatch({ ...this.opts, headers: withAuthorization(this.opts.headers, authorization) }, new Attempt(this));
+  /** Sends an attempt with our header, or (null) without: watched all the same, for the hops that may follow. */
+  send(authorization: string | null): boolean {
+    const opts = authorization === null ? this.opts : { ...this.opts, headers: withAuthorization(this.opts.headers, authorization) };
+    return this.dispatch(opts, new Attempt(this));
+  }
+
+  /** The answer was not a success: a redirect or retry interceptor may dispatch this handler again. */
+  mayComeAgain(): void {
+    this.again.set(this.handler, this.request);
   }
 
   /** The header for an attempt, waiting for a token if needed; the request's `signal` ends the wait. */
@@ -132,7 +139,8 @@ class Attempt implements Handler {
       // A redirect interceptor composed inside this one followed these hops (the first is the URL dispatched).
       const history = (this.#context as { history?: unknown } | undefined)?.history;
       if (Array.isArray(history)) for (const hop of history.slice(1)) this.#call.request.redirect(hop as URL);
-      if (statusCode === 401) return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
+      if (statusCode >= 300) this.#call.mayComeAgain();
+      if (statusCode === 401 && this.#call.request.sent !== undefined) return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
     }
     this.#call.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
@@ -148,6 +156,7 @@ class Attempt implements Handler {
   }
 
   onResponseError(controller: Controller | null, error: Error): void {
+    this.#call.mayComeAgain();
     if (this.#held === undefined) this.#call.fail(controller, error);
     else if (this.#held !== null) this.#settle(this.#held, { error });
   }
