@@ -101,7 +101,7 @@ class Call {
 
 type ResponseHeaders = Record<string, string | string[] | undefined>;
 
-/** A 401 held back while core decides whether it earns the retry. */
+/** An answer that may earn the retry (a 401 to our token), held back while core decides whether it does. */
 interface Held {
   controller: Controller;
   statusCode: number;
@@ -140,7 +140,7 @@ class Attempt implements Handler {
       const history = (this.#context as { history?: unknown } | undefined)?.history;
       if (Array.isArray(history)) for (const hop of history.slice(1)) this.#call.request.redirect(hop as URL);
       if (statusCode >= 300) this.#call.mayComeAgain();
-      if (statusCode === 401 && this.#call.request.sent !== undefined) return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
+      if (this.#call.request.mayRetry(statusCode)) return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
     }
     this.#call.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }

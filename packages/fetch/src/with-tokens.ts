@@ -88,8 +88,7 @@ export function withTokens<F extends FetchFunction = typeof fetch>(tokens: Token
       };
       let response = await attempt(value);
       if (response.redirected === true && response.url) request.answeredBy(response.url); // a fetch that followed anyway
-      // Only a 401 can earn the retry (core decides whether it does): other answers skip the await.
-      if (response.status === 401 && (await request.retryAfter(response.status))) {
+      if (request.mayRetry(response.status) && (await request.retryAfter(response.status))) {
         const fresh = await request.header(url, { signal: signal ?? undefined });
         if (fresh !== undefined) {
           await response.arrayBuffer?.().catch(() => undefined); // frees the connection
