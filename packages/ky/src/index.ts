@@ -1,6 +1,7 @@
 import type { BeforeErrorHook, InitHook, KyInstance, Options } from 'ky';
 import { ConfigurationError, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
-import { createTokenClient, sendFollowingRedirects, type HopInit, type OutgoingRequest, type TokenClientOptions } from '@tokenkit/core/adapter';
+import { createTokenClient, sendFollowingRedirects, type HopInit, type OutgoingRequest } from '@tokenkit/core/adapter';
+import type { TokenClientOptions } from '@tokenkit/core/adapter';
 
 export * from '@tokenkit/core';
 
@@ -54,7 +55,10 @@ const globalFetch: Fetch = (input, init) => globalThis.fetch(input, init);
  * const api = ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens, { origins: ['https://api.example.com'] }) });
  * ```
  */
-export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions & { origins: readonly (string | URL)[] }): TokenHooks {
+export function tokenHooks(
+  tokens: TokenProvider,
+  options: TokenHooksOptions & { origins: readonly (string | URL)[] },
+): TokenHooks {
   return hooksFor(tokens, options);
 }
 
@@ -80,7 +84,9 @@ export function withTokens(instance: KyInstance, tokens: TokenProvider, options:
 function hooksFor(tokens: TokenProvider, options: TokenHooksOptions & TokenClientOptions): TokenHooks {
   const client = createTokenClient(tokens, options);
   const limit = options.maxReplayBytes ?? DEFAULT_MAX_REPLAY_BYTES;
-  if (typeof limit !== 'number' || !(limit >= 0)) throw new ConfigurationError('maxReplayBytes', 'must be a number of bytes, 0 or more');
+  if (typeof limit !== 'number' || !(limit >= 0)) {
+    throw new ConfigurationError('maxReplayBytes', 'must be a number of bytes, 0 or more');
+  }
   return {
     init: [
       (o) => {
@@ -104,7 +110,8 @@ function hooksFor(tokens: TokenProvider, options: TokenHooksOptions & TokenClien
           const copy = replayable && sending.body !== null ? sending.clone() : undefined; // for a 307, a 308, a 401
           const hops = { request, send, copy, init, follow };
           const response = await sendHops(hops, sending);
-          if (!(await request.retryAfter(response.status))) return response;
+          // mayRetry first: most answers need no promise.
+          if (!request.mayRetry(response.status) || !(await request.retryAfter(response.status))) return response;
           void response.body?.cancel().catch(() => {}); // frees the connection, also if no fresh token comes
           const fresh = await request.header(sending.url, { signal: sending.signal });
           const headers = new Headers(sending.headers);
