@@ -1,18 +1,14 @@
-import type { AfterResponseHook, BeforeErrorHook, BeforeRedirectHook, BeforeRequestHook, Headers, Hooks, InitHook, NormalizedOptions } from 'got';
-import { requestAuthorizerPerBase, type GetTokenOptions, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
+import http, { type RequestOptions } from 'node:http';
+import https from 'node:https';
+import type { AfterResponseHook, BeforeErrorHook, BeforeRedirectHook, BeforeRequestHook, Hooks, InitHook, NativeRequestOptions, NormalizedOptions, Options, RequestFunction } from 'got';
+import { assertTokenProvider, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
+import { createTokenClient, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
 
-export {
-  ConfigurationError, OAuthError, TokenEndpointError, TokenKitError, createTokenProvider, findTokenKitError,
-  isOAuthError, isTokenEndpointError, isTokenKitError, memoryStore,
-} from '@tokenkit/core';
-export type {
-  AccessToken, CertificateInput, ClientAuthMethod, GetTokenOptions, Grant, PrivateKeyInput, RequestAuthOptions, StoredToken,
-  TokenEndpointErrorCode, TokenEvent, TokenKitErrorCode, TokenProvider, TokenProviderOptions, TokenStore,
-} from '@tokenkit/core';
+export * from '@tokenkit/core';
 
 /**
- * Options of {@link tokenHooks}: `origins` that receive the token besides the
- * instance's `prefixUrl`, and `retryOn401` (default true).
+ * Options of {@link tokenHooks}: `origins` that receive the token besides the instance's `prefixUrl`, and
+ * `retryOn401` (default true).
  *
  * @example
  * ```ts
@@ -25,32 +21,27 @@ export type TokenHooksOptions = RequestAuthOptions;
 export type TokenHooks = Pick<Hooks, 'init' | 'beforeRequest' | 'beforeRedirect' | 'afterResponse' | 'beforeError'>;
 
 /**
- * Our mark in `options.context`, which got copies to every redirect hop and retry: the request
- * was re-sent after a 401. A string key: got merges context with Object.entries, dropping symbols.
+ * Where a request's {@link Flight} is found: `options.context`, which got copies to every redirect hop and retry.
+ * A string key: got copies a context holding a symbol key on a slower path (about 1 % of a loopback request).
  */
-const RETRIED = 'tokenkitRetried';
-/** Our mark in `options.context` of a request that got redirected (set by our beforeRedirect hook). */
-const REDIRECTED = 'tokenkitRedirected';
-/** got 14 only: the instance's prefixUrl, kept in `options.context` by our init hook (see `init`). */
+const FLIGHT = 'tokenkitFlight';
+/** got 14 empties `prefixUrl` before beforeRequest hooks run: our init hook keeps it here (see `init`). */
 const PREFIX = 'tokenkitPrefixUrl';
-/** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
-const REMEMBERED = 8;
+/** How many prefixes get a client of their own kept; per-call prefixes from varying input cannot grow memory. */
+const MAX_BASES = 32;
 
 /**
- * got hooks that put `Authorization: Bearer <token>` from `tokens` on every
- * request to the instance's `prefixUrl` origin (or to `origins`), and nowhere
- * else: not to absolute URLs of other origins, and not on a redirect hop to
- * another origin (got strips it there; `beforeRequest` runs on every hop and
- * removes ours on a hop that is not allowed). A redirect hop never gains the
- * token: once dropped, or never sent, it stays off. A 401 answer to a request that carried the token drops that
- * token and re-sends the request once with a fresh one (not when the body is a
- * stream). An `authorization` header set by the caller (also `undefined`:
- * "send none") is left alone.
+ * got hooks that put `Authorization: Bearer <token>` from `tokens` on requests to the instance's `prefixUrl`
+ * origin (or to `origins`), and nowhere else. Where the token goes is decided on the URL actually sent, after every
+ * `beforeRequest` hook, on every redirect hop and retry: by our `beforeRequest` hook when it runs last, else in got's
+ * `request` function (ours wraps it), which got calls after the hooks added later. A 401 answer to a
+ * hop that carried the token drops that token and re-sends the request once with a fresh one (not when the body is
+ * a stream). An `authorization` header set by the caller or another hook (or `undefined`, "send none", on got 15+)
+ * is left alone. The token is removed from the errors got throws.
  *
- * The wait for a token ends with the request's `signal` or its
- * `timeout.request`. Token failures reject the request with a got
- * `RequestError` whose `cause` is core's typed error (`findTokenKitError(err)`).
- * Without a `prefixUrl` and without `origins`, requests fail with a `ConfigurationError`.
+ * The wait for a token ends with the request's `signal` or its `timeout.request`. Token failures reject the
+ * request with a got `RequestError` whose `cause` is core's typed error (`findTokenKitError(err)`). Without a
+ * `prefixUrl` and without `origins`, requests fail with a `ConfigurationError`.
  *
  * @example
  * ```ts
@@ -63,88 +54,47 @@ const REMEMBERED = 8;
  * ```
  */
 export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {}): TokenHooks {
-  // The hooks exist before got.extend() gives them a prefixUrl: core keeps one authorizer per prefix.
-  // With `origins`, bad `tokens` or `origins` throw here, not on the first request.
-  const authorizerFor = requestAuthorizerPerBase(tokens, options);
+  const clientFor = clientPerBase(tokens, options);
 
-  // The Authorization values we have set: on a redirect hop, a 401 or an error, a header holding
-  // one of them is ours. (A mark in options.context per request showed in the benchmark.)
-  const issued = new Set<string>();
-  let lastIssued: string | undefined;
-  const ours = (value: unknown): value is string => typeof value === 'string' && (value === lastIssued || issued.has(value));
-  const remember = (value: string): string => {
-    if (value === lastIssued) return value;
-    lastIssued = value;
-    if (!issued.has(value)) {
-      if (issued.size === REMEMBERED) issued.delete(issued.values().next().value!);
-      issued.add(value);
-    }
-    return value;
-  };
-  const beforeRequest: BeforeRequestHook = (request) => {
-    const url = request.url;
-    if (url === undefined) return;
-    const current = headersOf(request)['authorization'];
-    if (current !== undefined) {
-      // The caller's own (left alone), or ours carried to a redirect hop or a got retry: kept only
-      // while this URL may have it (got 16 strips it on a cross-origin hop itself; older got did not).
-      if (ours(current) && !authorizerFor(prefixOf(request)).allows(url.href)) deleteHeader(request);
-      return;
-    }
-    // The caller's `undefined` ("send none"); or a redirect hop: a token dropped on the way
-    // (or never sent) is not put back, not even on an origin that may have it.
-    if (request.context[REDIRECTED] === true || request.isHeaderExplicitlySet?.('authorization')) return;
-    const href = url.href;
-    const auth = authorizerFor(prefixOf(request));
-    // While a token is cached, core answers at once: no promise for got to await.
-    const cached = auth.authorizeSync(href);
-    if (typeof cached === 'string') {
-      setHeader(request, remember(cached));
-      return;
-    }
-    if (cached === null) return; // an origin that may not have the token
-    return auth.authorize(href, waitOptions(request)).then((value) => {
-      if (value !== undefined) setHeader(request, remember(value));
-    });
-  };
-
-  // got 14 empties `prefixUrl` before it runs beforeRequest hooks (got 15 and newer keep it). got runs
-  // init hooks when options are merged: at got.extend() (where `self` becomes the instance's defaults,
-  // which every request copies, context included) and for a request's own options. There the prefix is
-  // still known, so it goes into the context.
+  // got runs init hooks when options are merged: at got.extend() (its `self` becomes the defaults every request
+  // copies, context included) and for a request's own options, where the prefix is still known.
   const init: InitHook = (plain, self) => {
-    if (typeof (self as unknown as InternalHeaders).getInternalHeaders === 'function') return; // got 15+
     const prefix = plain.prefixUrl ?? self.prefixUrl;
     if (prefix !== undefined && prefix !== '') self.context[PREFIX] = String(prefix);
   };
 
-  // Runs on every redirect, before got's next beforeRequest: marks the request as redirected.
-  const beforeRedirect: BeforeRedirectHook = (next) => {
-    next.context[REDIRECTED] = true;
+  // Starts the request's lifecycle once (hops and retries find it in the context), then decides on the URL sent.
+  const beforeRequest: BeforeRequestHook = (options) => {
+    let flight = flightOf(options);
+    if (flight === undefined) {
+      const client = clientFor(options.prefixUrl || String(options.context[PREFIX] ?? ''));
+      const request = client.start({ callerAuthorization: options.isHeaderExplicitlySet?.('authorization'), replayable: !isStream(options.body) });
+      const started: Flight = { client, request, send: undefined };
+      options.context[FLIGHT] = () => started;
+      flight = started;
+    }
+    const hooks = options.hooks.beforeRequest;
+    // Ours runs last: the URL it sees is the URL sent. (Deciding here spares got's costlier custom-request path.)
+    if (hooks[hooks.length - 1] === beforeRequest) return authorize(flight, options.url!.href, headersOf(options), options);
+    // Hooks after ours may change the URL: our request function, which got calls after them, decides.
+    if (flight.send === undefined || options.request !== flight.send) options.request = flight.send = sendThrough(flight, options, options.request);
   };
+
+  const beforeRedirect: BeforeRedirectHook = (next) => void flightOf(next)?.request.redirect(next.url!);
 
   const afterResponse: AfterResponseHook = (response, retryWithMergedOptions) => {
-    if (response.statusCode !== 401) return response;
-    const request = response.request.options as NormalizedOptions;
-    const sent = headersOf(request)['authorization'];
-    if (!ours(sent) || request.url === undefined) return response;
-    const href = request.url.href;
-    const auth = authorizerFor(prefixOf(request));
-    const state = { retried: request.context[RETRIED] === true, replayable: !isStream(request.body) };
-    return auth.shouldRetry(401, sent, state).then(async (retry) => {
-      const fresh = retry ? await auth.authorize(href, waitOptions(request)) : undefined;
-      if (fresh === undefined) return response;
-      // preserveHooks: afterResponse hooks after ours still see the retried response. Neither that
-      // nor retry.limit bounds retryWithMergedOptions: the RETRIED mark is what stops a second retry.
-      return retryWithMergedOptions({ headers: { authorization: remember(fresh) }, context: { [RETRIED]: true }, preserveHooks: true });
-    });
+    const flight = flightOf(response.request.options);
+    // got awaits what a hook returns: most answers go back as they are, without a promise.
+    if (flight === undefined || !flight.request.mayRetry(response.statusCode)) return response;
+    // preserveHooks: afterResponse hooks after ours (and ours: no second retry) see the retried response.
+    return flight.request.retryAfter(response.statusCode).then((again) => (again ? retryWithMergedOptions({ preserveHooks: true }) : response));
   };
 
-  // got's errors carry the request options, headers included: keep the token out of util.inspect and JSON.
+  // got's options hold their headers where only their own inspect and toJSON reach: concealed there too.
   const beforeError: BeforeErrorHook = (error) => {
-    const request = error.options as NormalizedOptions | undefined;
-    if (request !== undefined && ours(headersOf(request)['authorization'])) deleteHeader(request);
-    return error;
+    const client = flightOf(error.options)?.client;
+    client?.conceal(headersOf(error.options));
+    return client?.conceal(error) ?? error;
   };
 
   // Without 401 retries, no afterResponse hook: got snapshots the request's state before each one.
@@ -157,45 +107,114 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
   };
 }
 
+/** One got request: its client, its lifecycle (every hop and retry) and our request function, once installed. */
+interface Flight {
+  client: TokenClient;
+  request: OutgoingRequest;
+  send: RequestFunction | undefined;
+}
+
 /**
- * got 15+ keeps headers behind a Proxy that marks every header written through it as the
- * caller's; writing around it costs half as much per request, and leaves our token
- * unmarked, so got's own rules (a cross-origin hop strips it) apply to it as to a generated header.
- * got 14 has a plain headers object.
+ * The request's {@link Flight}. The context holds a function returning it: what got's errors reach of it
+ * (`error.options.context`) shows nothing when logged, and concealing an error does not walk into it.
  */
-type InternalHeaders = {
-  getInternalHeaders?: () => Headers;
-  setInternalHeader?: (name: string, value: string) => void;
-  deleteInternalHeader?: (name: string) => void;
-};
-function headersOf(request: NormalizedOptions): Headers {
-  const internal = request as unknown as InternalHeaders;
-  return internal.getInternalHeaders === undefined ? request.headers : internal.getInternalHeaders();
-}
-function setHeader(request: NormalizedOptions, value: string): void {
-  const internal = request as unknown as InternalHeaders;
-  if (internal.setInternalHeader === undefined) request.headers['authorization'] = value;
-  else internal.setInternalHeader('authorization', value);
-}
-function deleteHeader(request: NormalizedOptions): void {
-  const internal = request as unknown as InternalHeaders;
-  if (internal.deleteInternalHeader === undefined) delete request.headers['authorization'];
-  else internal.deleteInternalHeader('authorization');
+function flightOf(options: { context: object } | undefined): Flight | undefined {
+  return (options?.context as Record<string, (() => Flight) | undefined> | undefined)?.[FLIGHT]?.();
 }
 
-/** The base the request was made against: its `prefixUrl`, or on got 14 what our init hook kept of it. */
-function prefixOf(request: NormalizedOptions): string {
-  const prefix = request.prefixUrl;
-  if (prefix !== '') return prefix;
-  const kept = request.context[PREFIX];
-  return typeof kept === 'string' ? kept : '';
+type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** The headers got will send, written past got 15+'s header Proxy (which would mark ours as the caller's). */
+function headersOf(options: NormalizedOptions | Options): HeaderMap {
+  return (options as { getInternalHeaders?: () => HeaderMap }).getInternalHeaders?.() ?? options.headers;
 }
 
-/** The request's signal and overall timeout bound the wait for a token: got's own timers do not cover hooks. */
-function waitOptions(request: NormalizedOptions): GetTokenOptions | undefined {
-  const signal = request.signal;
-  const timeoutMs = request.timeout.request;
-  return signal === undefined && timeoutMs === undefined ? undefined : { signal, timeoutMs };
+/**
+ * Puts our header on `headers` for a request to `url`, or takes ours off; undefined when done, a promise while a
+ * token is waited for. A value that is not ours (the caller's, another hook's, got's Basic from URL credentials)
+ * stays.
+ */
+function authorize({ client, request }: Flight, url: string, headers: HeaderMap, options: NormalizedOptions): Promise<void> | undefined {
+  const current = headers['authorization'];
+  if (current !== undefined && !client.isOurs(current)) return undefined;
+  const value = request.headerSync(url);
+  if (value !== undefined) return put(headers, current, url, value, request);
+  // The request's signal and overall timeout bound the wait: got's own timers do not cover hook time.
+  const wait = { signal: options.signal, timeoutMs: options.timeout.request };
+  return request.header(url, wait).then((later) => put(headers, current, url, later ?? null, request));
+}
+
+/** got's request function, wrapped: it gets the URL actually sent and the headers about to go out. */
+function sendThrough(flight: Flight, options: NormalizedOptions, inner: RequestFunction | undefined): RequestFunction {
+  return (first, second, callback) => {
+    // got calls it as (url, options, callback); through its `cache` option, as (options, callback).
+    const cached = !(first instanceof URL);
+    const target = cached ? (first as unknown as Target) : second;
+    const pending = authorize(flight, cached ? hrefOf(target as Target) : first.href, target.headers as HeaderMap, options);
+    const send = () => forward(inner, first, second, callback, cached && options);
+    return pending === undefined ? send() : pending.then(send);
+  };
+}
+
+/** What cacheable-request passes a request function: Node's request options, with the URL in parts. */
+interface Target {
+  protocol: string;
+  hostname: string;
+  port?: string | number | null;
+  path?: string | null;
+  headers: Record<string, unknown>;
+}
+
+function hrefOf({ protocol, hostname, port, path }: Target): string {
+  return `${protocol}//${hostname.includes(':') ? `[${hostname}]` : hostname}${port ? `:${port}` : ''}${path ?? '/'}`;
+}
+
+/**
+ * Calls the request function ours wraps; without one, undefined: got calls its own. Only got 14 (whose options still
+ * have `getFallbackRequestFunction`), through its cache, needs a request from us then.
+ */
+function forward(inner: RequestFunction | undefined, first: URL, second: NativeRequestOptions, callback: unknown, cached: false | object): ReturnType<RequestFunction> {
+  const result = inner?.(first, second, callback as never);
+  if (result !== undefined || cached === false || !('getFallbackRequestFunction' in cached)) return result;
+  // Through the cache: (options, callback).
+  const options = first as unknown as RequestOptions;
+  return (options.protocol === 'https:' ? https : http).request(options, second as unknown as () => void);
+}
+
+/** Puts `value` on `headers`; null: this hop goes without, and ours (from an earlier hop) comes off. */
+function put(headers: HeaderMap, current: unknown, url: string, value: string | null, request: OutgoingRequest): undefined {
+  if (value !== null) {
+    headers['authorization'] = value;
+  } else {
+    if (current !== undefined) delete headers['authorization'];
+    // If an earlier hop carried the token, a 401 from this one is not about it.
+    request.answeredBy(url);
+  }
+  return undefined;
+}
+
+/**
+ * The hooks exist before got.extend() gives them a `prefixUrl`: one {@link TokenClient} per prefix, built on
+ * first use. With `origins`, bad `tokens` or `origins` throw at once, not on the first request.
+ */
+function clientPerBase(tokens: TokenProvider, options: RequestAuthOptions): (base: string) => TokenClient {
+  assertTokenProvider(tokens);
+  const kept = new Map<string, TokenClient>();
+  // The last one at hand: an instance sends all its requests with one prefix.
+  let last: [string, TokenClient] | undefined;
+  const clientFor = (base: string): TokenClient => {
+    if (last?.[0] === base) return last[1];
+    let client = kept.get(base);
+    if (client === undefined) {
+      client = createTokenClient(tokens, { ...options, baseUrl: base });
+      if (kept.size < MAX_BASES) kept.set(base, client);
+    }
+    last = [base, client];
+    return client;
+  };
+  const { origins } = options;
+  if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0)) clientFor('');
+  return clientFor;
 }
 
 /** A body that is read once: a Node stream, a web ReadableStream, an iterator or async iterable. */
