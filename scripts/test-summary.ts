@@ -2,6 +2,7 @@
 // failures in full. The last line, `tests: N passed, N failed, N skipped`, is what CI reads.
 import { readFileSync } from 'node:fs';
 
+// eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
 const log = readFileSync(process.argv[2] ?? '.tmp/test.log', 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
 const packages = new Map<string, { passed: number; failed: number; skipped: number; summary: boolean; lines: string[] }>();
 for (const line of log.split('\n')) {

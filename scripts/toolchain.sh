@@ -9,10 +9,10 @@ tk_node_ok() {
 # `npm install --prefix DIR` reads DIR/etc/npmrc instead of the user's global npmrc: pass the user's own
 # configuration on, so a registry or cafile set there (a TLS-inspecting proxy) still applies.
 tk_npm_install() {
-  local globalconfig
-  globalconfig=$(npm config get globalconfig 2>/dev/null || true)
-  npm install --prefix "$tk_cache" ${globalconfig:+--globalconfig="$globalconfig"} --no-audit --no-fund --loglevel=error "$@" >&2
+  npm install --prefix "$tk_cache" ${tk_globalconfig:+--globalconfig="$tk_globalconfig"} --no-audit --no-fund --loglevel=error "$@" >&2
 }
+# Read before the cached Node goes first on PATH: npm run by it would name a path inside the cache.
+tk_globalconfig=$(npm config get globalconfig 2>/dev/null || true)
 if [ -x "$tk_cache/node_modules/.bin/node" ]; then
   PATH="$tk_cache/node_modules/.bin:$PATH"
 fi

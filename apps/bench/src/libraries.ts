@@ -8,7 +8,7 @@ import { OAuthRESTDataSource, type OAuthDataSourceConfig } from '@tokenkit/apoll
 import { createTokenProvider, type TokenProvider, type TokenProviderOptions } from '@tokenkit/core';
 import { tokenInterceptor as fetchTokenInterceptor, withTokens } from '@tokenkit/fetch';
 import { tokenHooks as gotTokenHooks } from '@tokenkit/got';
-import { tokenHooks as kyTokenHooks } from '@tokenkit/ky';
+import { withTokens as kyWithTokens } from '@tokenkit/ky';
 import axios, { type AxiosInstance } from 'axios';
 import { clientCredentials } from 'axios-oauth-client';
 import tokenInterceptor from 'axios-token-interceptor';
@@ -176,10 +176,10 @@ export const tokenkitLibraries: Library[] = [
     label: '@tokenkit/ky',
     kind: 'tokenkit',
     client: 'ky',
-    usage: '`ky.create({ baseUrl, hooks: tokenHooks(tokens) })`',
+    usage: '`withTokens(ky.create({ baseUrl }), tokens)`',
     async setup(endpoints, options) {
       const tokens = provider(endpoints, options);
-      const api = ky.create({ baseUrl: endpoints.apiOrigin, hooks: kyTokenHooks(tokens) });
+      const api = kyWithTokens(ky.create({ baseUrl: endpoints.apiOrigin }), tokens);
       return { get: (path) => kyGet(api, path), getToken: () => tokens.getToken(), tokens };
     },
   },

@@ -86,6 +86,20 @@ describe('one request', () => {
     expect(await request.retryAfter(401)).toBe(false); // never twice
   });
 
+  it('an attempt that goes without the token (a later hop to another origin) makes its 401 not ours', async () => {
+    const request = client().start();
+    await request.header('https://api.example.com/a');
+    expect(request.headerSync('https://evil.example.com/rewritten')).toBeNull();
+    expect(await request.retryAfter(401)).toBe(false);
+  });
+
+  it('an already aborted caller starts no token request', async () => {
+    const own = createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const before = server.count;
+    await expect(own.getToken({ signal: AbortSignal.abort(new Error('gone')) })).rejects.toThrow('gone');
+    expect(server.count).toBe(before);
+  });
+
   it('a body that cannot be sent again is not retried, but the token is still dropped', async () => {
     // A provider of its own: one that just replaced a rejected token keeps the next for a while (see invalidate).
     const own = createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });

@@ -152,7 +152,10 @@ class RequestLifecycle implements OutgoingRequest {
 
   headerSync(url: string | URL): string | null | undefined {
     const origin = this.#caller || this.#lost ? undefined : this.#policy.originFor(url);
-    if (origin === undefined) return null;
+    if (origin === undefined) {
+      this.#carriedTo = undefined; // this attempt goes without: a 401 to it is not ours
+      return null;
+    }
     const value = this.#policy.tokens.cachedAuthorizationHeader();
     if (value !== undefined) this.#put(value, origin);
     return value;

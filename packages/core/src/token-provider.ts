@@ -192,11 +192,14 @@ class OAuthTokenProvider implements TokenProvider {
 
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
     const entry = this.#servable();
+    // A caller who already gave up starts no token request (and leaves no rejection unhandled).
+    if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
     return entry !== undefined ? entry.promise : this.#wait(this.#acquire(undefined), options).then((e) => e.token);
   }
 
   authorizationHeader(options?: GetTokenOptions): Promise<string> {
     const entry = this.#servable();
+    if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
     return entry !== undefined ? entry.header : this.#wait(this.#acquire(undefined), options).then((e) => e.header);
   }
 
