@@ -248,7 +248,8 @@ describe('deleteIf (what invalidate() uses): compare-and-delete on the value rea
     const rejected = await p.tokens.getToken();
     await waitFor(async () => (await peer.get(p.tokens.key))?.accessToken === rejected.accessToken, { what: 'the store write' });
 
-    const successor = token(); // what a peer process fetched after the API refused `rejected`
+    // What a peer process fetched after the API refused `rejected`: newer, so it expires later.
+    const successor = { ...token(), expiresAt: rejected.expiresAt + 60_000 };
     peerWritesAfterNextGet(() => peer.set(p.tokens.key, successor, 60_000));
     expect(await p.tokens.invalidate(rejected.accessToken)).toBe(true);
     expect(await peer.get(p.tokens.key)).toEqual(successor);
@@ -409,7 +410,8 @@ describe('when Redis fails', () => {
     expect(errors[0]!.message).toMatch(/^token store get failed/);
 
     await redis.start();
-    if ((client.status as string) !== 'ready') await once(client, 'ready');
+    // Not once(client, 'ready'): a reconnect attempt that failed just before the restart emits 'error' first.
+    await waitFor(() => (client.status as string) === 'ready', { timeoutMs: 30_000, what: 'the client reconnecting' });
     c.advance(3_600_000);
     const after = await p.tokens.getToken();
     expect(p.types().filter((t) => t === 'store_recovered')).toHaveLength(1);
