@@ -19,12 +19,9 @@ describe.skipIf(!hasDjangoOAuth())('Django OAuth Toolkit (python3-django-oauth-t
   it('password grant, a rotating refresh, then a revoked token: 401, invalidated, retried once, recovered', async () => {
     let now = Date.now();
     const events: TokenEvent[] = [];
-    const { clientId, clientSecret, username, password } = dot.clients.password;
+    const { clientId, username } = dot.clients.password;
     const tokens = createTokenProvider({
-      tokenEndpoint: dot.tokenEndpoint,
-      clientId,
-      clientSecret,
-      grant: { type: 'password', username, password },
+      ...dot.passwordGrant(),
       now: () => now,
       onEvent: (event) => events.push(event),
     });

@@ -58,28 +58,13 @@ describe.skipIf(!hasDjangoOAuth())(SUITE, { timeout: 60_000 }, () => {
 
   function passwordProvider(extra: Partial<TokenProviderOptions> = {}) {
     const events: TokenEvent[] = [];
-    const { clientId, clientSecret, username, password } = dot.clients.password;
-    const tokens = createTokenProvider({
-      tokenEndpoint: dot.tokenEndpoint,
-      clientId,
-      clientSecret,
-      grant: { type: 'password', username, password },
-      onEvent: (event) => events.push(event),
-      ...extra,
-    });
+    const tokens = createTokenProvider({ ...dot.passwordGrant(), onEvent: (event) => events.push(event), ...extra });
     return { tokens, events };
   }
 
   /** A refresh token from a password grant made outside tokenkit (as an operator would hand one over). */
   async function refreshTokenFromPasswordGrant(): Promise<string> {
-    const { clientId, clientSecret, username, password } = dot.clients.password;
-    const res = await fetch(dot.tokenEndpoint, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'password', username, password }),
-    });
-    const body = (await res.json()) as { refresh_token: string };
-    return body.refresh_token;
+    return (await dot.passwordGrantByHand()).refresh_token;
   }
 
   describe('a. a dead refresh token does not wedge the provider: the password grant in the same call', () => {

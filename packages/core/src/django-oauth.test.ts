@@ -56,15 +56,7 @@ describe.skipIf(!hasDjangoOAuth())('Django OAuth Toolkit (python3-django-oauth-t
 
   function passwordProvider(extra: Partial<TokenProviderOptions> = {}) {
     const events: TokenEvent[] = [];
-    const { clientId, clientSecret, username, password } = dot.clients.password;
-    const tokens = createTokenProvider({
-      tokenEndpoint: dot.tokenEndpoint,
-      clientId,
-      clientSecret,
-      grant: { type: 'password', username, password },
-      onEvent: (event) => events.push(event),
-      ...extra,
-    });
+    const tokens = createTokenProvider({ ...dot.passwordGrant(), onEvent: (event) => events.push(event), ...extra });
     return { tokens, events };
   }
 
@@ -220,14 +212,7 @@ describe.skipIf(!hasDjangoOAuth())('Django OAuth Toolkit (python3-django-oauth-t
   });
 
   it('revoking a refresh token revokes its access token too; an unknown token: 200 (RFC 7009)', async () => {
-    const { clientId, clientSecret, username, password } = dot.clients.password;
-    const basic = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
-    const res = await fetch(dot.tokenEndpoint, {
-      method: 'POST',
-      headers: { authorization: basic },
-      body: new URLSearchParams({ grant_type: 'password', username, password }),
-    });
-    const answer = (await res.json()) as { access_token: string; refresh_token: string };
+    const answer = await dot.passwordGrantByHand();
     expect(answer).toMatchObject({ token_type: 'Bearer', expires_in: TTL, scope: 'read write' });
     expect(typeof answer.refresh_token).toBe('string');
 

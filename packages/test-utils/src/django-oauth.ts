@@ -49,6 +49,15 @@ export interface DjangoOAuthServer {
    * token also deletes its access token; revoking an access token leaves its refresh token in the database.
    */
   revoke(token: string, hint?: 'access_token' | 'refresh_token'): Promise<void>;
+  /** Provider options for the password client: its endpoint, credentials and grant (spread into createTokenProvider). */
+  passwordGrant(): {
+    tokenEndpoint: string;
+    clientId: string;
+    clientSecret: string;
+    grant: { type: 'password'; username: string; password: string };
+  };
+  /** A password grant made by hand, outside tokenkit, as an operator would (its answer: access and refresh token). */
+  passwordGrantByHand(): Promise<{ access_token: string; refresh_token: string; [field: string]: unknown }>;
   /** Token endpoint requests so far (counted before they are answered), all or those of one `grant_type`. */
   tokenRequests(grantType?: string): Promise<number>;
   /** What the server wrote to stderr (tracebacks of its 500 answers), the last 64 KiB. */
@@ -180,6 +189,16 @@ export async function startDjangoOAuth(options: DjangoOAuthOptions = {}): Promis
       dotGenericApiUrl: `${url}/api/dot-generic`,
       accessTokenTtl,
       clients,
+      passwordGrant() {
+        const { clientId, clientSecret, username, password } = clients.password;
+        return { tokenEndpoint, clientId, clientSecret, grant: { type: 'password', username, password } };
+      },
+      async passwordGrantByHand() {
+        const { username, password } = clients.password;
+        const body = new URLSearchParams({ grant_type: 'password', username, password });
+        const res = await fetch(tokenEndpoint, { method: 'POST', headers: { authorization: basic }, body });
+        return (await res.json()) as { access_token: string; refresh_token: string };
+      },
       async revoke(token, hint) {
         const body = new URLSearchParams({ token, ...(hint === undefined ? {} : { token_type_hint: hint }) });
         const res = await fetch(revocationEndpoint, { method: 'POST', headers: { authorization: basic }, body });
