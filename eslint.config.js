@@ -22,7 +22,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '^@tokenkit/core/(?!adapter$)', message: 'Import only from @tokenkit/core or @tokenkit/core/adapter.' },
+            {
+              regex: '^@tokenkit/core/(?!adapter$)',
+              message: 'Import only from @tokenkit/core or @tokenkit/core/adapter.',
+            },
             { group: ['**/core/src/**', '../../core/**'], message: 'Packages may not reach into core internals.' },
           ],
         },

@@ -14,7 +14,14 @@
 // Keep such blocks rare, and say in the text around them where they belong.
 // Prints each failing block's diagnostics as <file>:<line> and exits 1; the temporary directory is removed.
 import {
-  existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
@@ -33,7 +40,9 @@ interface Block {
 
 const mdFiles = [
   'README.md',
-  ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
   ...readdirSync(join(ROOT, 'packages'))
     .map((p) => `packages/${p}/README.md`)
     .filter((f) => existsSync(join(ROOT, f))),

@@ -47,10 +47,18 @@ const FEATURES: Record<string, [string, string, string]> = {
   'bad-client': ['client_credentials', 'basic / post', 'wrong client credentials: typed error, no secret in it'],
   password: ['password', 'client_secret_basic', 'a token for the user'],
   'bad-password': ['password', 'client_secret_basic', 'wrong password: `OAuthError`, no password or secret in it'],
-  'refresh-rotation': ['password, refresh_token', 'client_secret_basic', 'renewed past the cutoff, refresh token rotated'],
+  'refresh-rotation': [
+    'password, refresh_token',
+    'client_secret_basic',
+    'renewed past the cutoff, refresh token rotated',
+  ],
   'refresh-ahead': ['password, refresh_token', 'client_secret_basic', 'refresh ahead of expiry, in the background'],
   'refresh-store': ['password, refresh_token', 'client_secret_basic', 'newest refresh token shared through a store'],
-  'dead-refresh': ['password, refresh_token', 'client_secret_basic', 'dead refresh token (revoked; a 500): password grant'],
+  'dead-refresh': [
+    'password, refresh_token',
+    'client_secret_basic',
+    'dead refresh token (revoked; a 500): password grant',
+  ],
   'unknown-refresh': ['refresh_token', 'basic / post', 'unknown refresh token: typed error, no token in it'],
   'revoke-recover': ['password', 'client_secret_basic', 'revocation → 401 → `invalidate()` → recovery'],
   'adapter-recover': ['password', 'client_secret_basic', 'revocation → 401 → retry → recovery, `@tokenkit/axios`'],
@@ -142,10 +150,12 @@ function runTests(): Result[] {
         if (file.assertionResults.length === 0 && file.status === 'failed') {
           throw new Error(`${prefix} failed before its tests ran: ${file.message ?? ''}`);
         }
-        return file.assertionResults.map((t): Result => ({
-          name: [prefix, ...t.ancestorTitles, t.title].join(' › '),
-          status: t.status === 'passed' ? 'passed' : t.status === 'failed' ? 'failed' : 'skipped',
-        }));
+        return file.assertionResults.map(
+          (t): Result => ({
+            name: [prefix, ...t.ancestorTitles, t.title].join(' › '),
+            status: t.status === 'passed' ? 'passed' : t.status === 'failed' ? 'failed' : 'skipped',
+          }),
+        );
       });
     });
   } finally {
@@ -196,7 +206,8 @@ function render(results: Result[]): string {
     `| grant | client authentication | feature | ${servers.map((s) => SERVERS[s]).join(' | ')} |`,
     `| --- | --- | --- |${' :---: |'.repeat(servers.length)}`,
     ...Object.entries(FEATURES).map(
-      ([id, [grant, auth, what]]) => `| ${grant} | ${auth} | ${what} | ${servers.map((s) => cell(s, id)).join(' | ')} |`,
+      ([id, [grant, auth, what]]) =>
+        `| ${grant} | ${auth} | ${what} | ${servers.map((s) => cell(s, id)).join(' | ')} |`,
     ),
   ];
   const count = (status: Status) => results.filter((r) => r.status === status).length;

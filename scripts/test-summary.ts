@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 
 // eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC
 const log = readFileSync(process.argv[2] ?? '.tmp/test.log', 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
-const packages = new Map<string, { passed: number; failed: number; skipped: number; summary: boolean; lines: string[] }>();
+const packages = new Map<
+  string,
+  { passed: number; failed: number; skipped: number; summary: boolean; lines: string[] }
+>();
 for (const line of log.split('\n')) {
   const match = /^(\S+?):test: ?(.*)$/.exec(line);
   if (match === null) continue;
@@ -22,7 +25,9 @@ for (const line of log.split('\n')) {
     }
   }
 }
-const failedTasks = new Set([...log.matchAll(/(\S+)#test/g)].map((m) => m[1]!).filter((name) => new RegExp(`Failed:.*${name}#test`).test(log)));
+const failedTasks = new Set(
+  [...log.matchAll(/(\S+)#test/g)].map((m) => m[1]!).filter((name) => new RegExp(`Failed:.*${name}#test`).test(log)),
+);
 
 let passed = 0;
 let failed = 0;
@@ -39,15 +44,24 @@ for (const [name, entry] of [...packages].sort(([a], [b]) => a.localeCompare(b))
   passed += entry.passed;
   failed += failures;
   skipped += entry.skipped;
-  const counts = [`${entry.passed} passed`, entry.failed > 0 ? `${entry.failed} failed` : '', entry.skipped > 0 ? `${entry.skipped} skipped` : '']
+  const counts = [
+    `${entry.passed} passed`,
+    entry.failed > 0 ? `${entry.failed} failed` : '',
+    entry.skipped > 0 ? `${entry.skipped} skipped` : '',
+  ]
     .filter(Boolean)
     .join(', ');
-  rows.push(`  ${failures > 0 ? '✗' : '✓'} ${name.padEnd(28)} ${entry.summary ? counts : 'did not finish (see above)'}`);
+  rows.push(
+    `  ${failures > 0 ? '✗' : '✓'} ${name.padEnd(28)} ${entry.summary ? counts : 'did not finish (see above)'}`,
+  );
 }
 // Real-server suites skipped by name (their server is not installed) are said plainly.
-const skippedSuites = new Set([...log.matchAll(/↓ (.*\((?:python3-django-oauth-toolkit|Debian glewlwyd)\))/g)].map((m) => m[1]!.trim()));
+const skippedSuites = new Set(
+  [...log.matchAll(/↓ (.*\((?:python3-django-oauth-toolkit|Debian glewlwyd)\))/g)].map((m) => m[1]!.trim()),
+);
 console.log('\ntests by package');
 console.log(rows.join('\n'));
-for (const suite of skippedSuites) console.log(`  skipped: ${suite} — its server is not installed (see scripts/servers.sh)`);
+for (const suite of skippedSuites)
+  console.log(`  skipped: ${suite} — its server is not installed (see scripts/servers.sh)`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || packages.size === 0 ? 1 : 0);

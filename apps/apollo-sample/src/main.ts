@@ -86,12 +86,17 @@ const { url } = await startStandaloneServer(server, {
 demo.say(`GraphQL server at ${url}`);
 
 try {
-  await demo.coldCache('five concurrent GraphQL queries', () => Promise.all(Array.from({ length: 5 }, () => graphql('{ payments { id } }'))));
+  await demo.coldCache('five concurrent GraphQL queries', () =>
+    Promise.all(Array.from({ length: 5 }, () => graphql('{ payments { id } }'))),
+  );
 
   await demo.untilTwoTokensExpired('create, read and refund payments through GraphQL', async (round) => {
-    const created = await graphql<{ createPayment: Payment }>('mutation($amount: Float!) { createPayment(amount: $amount) { id } }', {
-      amount: round * 10,
-    });
+    const created = await graphql<{ createPayment: Payment }>(
+      'mutation($amount: Float!) { createPayment(amount: $amount) { id } }',
+      {
+        amount: round * 10,
+      },
+    );
     if (created === undefined) return;
     const id = created.createPayment.id;
     await Promise.all([
@@ -102,7 +107,9 @@ try {
 
   // The data source drops the refused token, gets one new token for all three queries' REST calls
   // and retries each once; the GraphQL clients never see the 401.
-  await demo.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, () => graphql('{ payments { id } }'))));
+  await demo.afterRevocation(tokens, () =>
+    Promise.all(Array.from({ length: 3 }, () => graphql('{ payments { id } }'))),
+  );
 } finally {
   await server.stop();
 }
@@ -112,10 +119,16 @@ demo.report();
 /** Runs one GraphQL operation as a client would; errors are counted and printed, never thrown. */
 async function graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T | undefined> {
   try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
     const body = (await res.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
     if (body.errors === undefined && body.data != null) return body.data;
-    demo.fail(`GraphQL error: ${(body.errors ?? []).map((error) => `${error.extensions?.code ?? ''} ${error.message}`).join('; ')}`);
+    demo.fail(
+      `GraphQL error: ${(body.errors ?? []).map((error) => `${error.extensions?.code ?? ''} ${error.message}`).join('; ')}`,
+    );
   } catch (error) {
     demo.fail(`GraphQL request failed: ${String(error)}`);
   }

@@ -9,7 +9,8 @@ import { startSample, type Payment } from '@tokenkit-apps/demo-stack/sample-kit'
 const demo = startSample({
   name: 'axios',
   isTokenKitError,
-  describeError: (error) => (axios.isAxiosError(error) ? `${error.response?.status ?? error.code} ${error.message}` : undefined),
+  describeError: (error) =>
+    axios.isAxiosError(error) ? `${error.response?.status ?? error.code} ${error.message}` : undefined,
 });
 const { env, need } = demo;
 

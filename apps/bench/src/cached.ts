@@ -44,11 +44,20 @@ async function wallRate(fn: () => Promise<unknown>, calls: number): Promise<numb
  * peers run in their own interleaved rounds with a Map lookup of their own, so
  * every ratio compares with a lookup measured alongside it.
  */
-export async function measureCached(peers: Library[], { calls = 2_000_000, rounds = 7, uncachedCalls = 2_000 } = {}): Promise<CachedResult> {
+export async function measureCached(
+  peers: Library[],
+  { calls = 2_000_000, rounds = 7, uncachedCalls = 2_000 } = {},
+): Promise<CachedResult> {
   const core = await measureGetToken({ calls, rounds });
   const rows: CachedRow[] = [
     { id: 'map', label: 'async Map lookup (reference)', kind: 'reference', rate: core.mapLookup, ratio: 1 },
-    { id: 'tokenkit-getToken', label: '@tokenkit/core getToken()', kind: 'tokenkit', rate: core.getToken, ratio: core.ratio },
+    {
+      id: 'tokenkit-getToken',
+      label: '@tokenkit/core getToken()',
+      kind: 'tokenkit',
+      rate: core.getToken,
+      ratio: core.ratio,
+    },
     {
       id: 'tokenkit-authorizationHeader',
       label: '@tokenkit/core authorizationHeader()',
@@ -74,11 +83,15 @@ export async function measureCached(peers: Library[], { calls = 2_000_000, round
     }
     const map = new Map([['token', { accessToken: 'x' }]]);
     const lookup = async (key: string) => map.get(key);
-    const contenders = [{ id: 'map', fn: () => lookup('token') }, ...cached.map((c) => ({ id: c.library.id, fn: c.getToken }))];
+    const contenders = [
+      { id: 'map', fn: () => lookup('token') },
+      ...cached.map((c) => ({ id: c.library.id, fn: c.getToken })),
+    ];
     const samples = new Map<string, number[]>(contenders.map((c) => [c.id, []]));
     for (const c of contenders) await rate(c.fn, Math.max(1, Math.floor(calls / 10))); // warm-up
     for (let round = 0; round < rounds; round++) {
-      for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) samples.get(c.id)!.push(await rate(c.fn, calls));
+      for (const c of round % 2 === 0 ? contenders : [...contenders].reverse())
+        samples.get(c.id)!.push(await rate(c.fn, calls));
     }
     const mapRate = median(samples.get('map')!);
     for (const c of cached) {

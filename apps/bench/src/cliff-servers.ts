@@ -22,7 +22,12 @@ process.on('message', async (message: { type: string }) => {
   if (message.type === 'stats') {
     const stats: Record<string, { tokenRequests: number; apiRequests: number; unauthorized: number; ok: number }> = {};
     for (const [id, { tokenServer, api }] of servers) {
-      stats[id] = { tokenRequests: tokenServer.count, apiRequests: api.requests.length, unauthorized: api.unauthorizedCount, ok: api.okCount };
+      stats[id] = {
+        tokenRequests: tokenServer.count,
+        apiRequests: api.requests.length,
+        unauthorized: api.unauthorizedCount,
+        ok: api.okCount,
+      };
     }
     process.send!({ type: 'stats', stats });
   } else if (message.type === 'close') {

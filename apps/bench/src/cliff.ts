@@ -85,8 +85,14 @@ function request<T>(child: ChildProcess, type: string, answer: string): Promise<
  * the loop stays far from saturation (see `utilization`).
  */
 export async function measureCliff(libraries: Library[], settings: CliffSettings): Promise<CliffResult> {
-  const specs = libraries.map((l) => ({ id: l.id, expiresIn: l.kind === 'static' ? 3600 : settings.expiresIn, latencyMs: settings.latencyMs }));
-  const child = fork(fileURLToPath(new URL('./cliff-servers.ts', import.meta.url)), [JSON.stringify(specs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const specs = libraries.map((l) => ({
+    id: l.id,
+    expiresIn: l.kind === 'static' ? 3600 : settings.expiresIn,
+    latencyMs: settings.latencyMs,
+  }));
+  const child = fork(fileURLToPath(new URL('./cliff-servers.ts', import.meta.url)), [JSON.stringify(specs)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   try {
     const { endpoints } = await request<{ endpoints: Endpoints }>(child, '', 'ready');
     const groups = new Map<string, Library[]>();
@@ -105,7 +111,11 @@ export async function measureCliff(libraries: Library[], settings: CliffSettings
     // Grouped by HTTP client: the static twin first, then tokenkit, then the peers.
     const rank = { static: 0, tokenkit: 1, peer: 2 };
     const clients = [...groups.keys()];
-    rows.sort((a, b) => clients.indexOf(a.library.client) - clients.indexOf(b.library.client) || rank[a.library.kind] - rank[b.library.kind]);
+    rows.sort(
+      (a, b) =>
+        clients.indexOf(a.library.client) - clients.indexOf(b.library.client) ||
+        rank[a.library.kind] - rank[b.library.kind],
+    );
     return { settings, rows, utilization };
   } finally {
     if (child.connected) child.send({ type: 'close' });
@@ -120,7 +130,12 @@ export async function measureCliff(libraries: Library[], settings: CliffSettings
   }
 }
 
-async function runGroup(child: ChildProcess, endpoints: Endpoints, libraries: Library[], settings: CliffSettings): Promise<{ rows: CliffRow[]; utilization: number }> {
+async function runGroup(
+  child: ChildProcess,
+  endpoints: Endpoints,
+  libraries: Library[],
+  settings: CliffSettings,
+): Promise<{ rows: CliffRow[]; utilization: number }> {
   const streams: Stream[] = [];
   for (const library of libraries) {
     const ep = endpoints[library.id]!;
@@ -172,7 +187,8 @@ async function runGroup(child: ChildProcess, endpoints: Endpoints, libraries: Li
       if (l >= settings.stallThresholdMs) stalls.push([twin.start[i]!, twin.start[i]! + l]);
     });
   }
-  const inStall = (start: number, latency: number) => stalls.some(([from, to]) => start <= to && start + latency >= from);
+  const inStall = (start: number, latency: number) =>
+    stalls.some(([from, to]) => start <= to && start + latency >= from);
 
   const rows = streams.map((s): CliffRow => {
     const sorted = [...s.latency].sort((a, b) => a - b);

@@ -77,7 +77,10 @@ function axiosGet(api: AxiosInstance) {
 
 async function undiciGet(url: string, dispatcher: Dispatcher, headers?: Record<string, string>): Promise<number> {
   try {
-    const { statusCode, body } = await undiciRequest(url, headers === undefined ? { dispatcher } : { dispatcher, headers });
+    const { statusCode, body } = await undiciRequest(
+      url,
+      headers === undefined ? { dispatcher } : { dispatcher, headers },
+    );
     await body.dump();
     return statusCode;
   } catch {
@@ -96,7 +99,12 @@ async function fetchGet(url: string, init?: RequestInit, send: typeof fetch = fe
 }
 
 function provider(endpoints: Endpoints, options: SetupOptions | undefined): TokenProvider {
-  return createTokenProvider({ tokenEndpoint: endpoints.tokenUrl, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...options?.tokenkit });
+  return createTokenProvider({
+    tokenEndpoint: endpoints.tokenUrl,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    ...options?.tokenkit,
+  });
 }
 
 /** Apollo's `get()` is protected: a data source with one public method, as an app would write it. */
@@ -129,7 +137,8 @@ const apolloGet = (source: { fetchPath(path: string): Promise<unknown> }) => (pa
   source.fetchPath(path).then(
     () => 200,
     (error: unknown) => {
-      const status = (error as { extensions?: { response?: { status?: unknown } } } | null)?.extensions?.response?.status;
+      const status = (error as { extensions?: { response?: { status?: unknown } } } | null)?.extensions?.response
+        ?.status;
       return typeof status === 'number' ? status : 0;
     },
   );
@@ -165,7 +174,11 @@ export const tokenkitLibraries: Library[] = [
       const tokens = provider(endpoints, options);
       const api = got.extend({ prefixUrl: endpoints.apiOrigin, hooks: gotTokenHooks(tokens) });
       return {
-        get: (path) => api.get(path).then((r) => r.statusCode, (e: unknown) => statusOf(e, 'statusCode')),
+        get: (path) =>
+          api.get(path).then(
+            (r) => r.statusCode,
+            (e: unknown) => statusOf(e, 'statusCode'),
+          ),
         getToken: () => tokens.getToken(),
         tokens,
       };
@@ -204,7 +217,11 @@ export const tokenkitLibraries: Library[] = [
     async setup(endpoints, options) {
       const tokens = provider(endpoints, options);
       const send = withTokens(tokens, { origins: [endpoints.apiOrigin] });
-      return { get: (path) => fetchGet(`${endpoints.apiOrigin}/${path}`, undefined, send), getToken: () => tokens.getToken(), tokens };
+      return {
+        get: (path) => fetchGet(`${endpoints.apiOrigin}/${path}`, undefined, send),
+        getToken: () => tokens.getToken(),
+        tokens,
+      };
     },
   },
   {
@@ -217,7 +234,12 @@ export const tokenkitLibraries: Library[] = [
     async setup(endpoints, options) {
       const tokens = provider(endpoints, options);
       const agent = new Agent().compose(fetchTokenInterceptor(tokens, { origins: [endpoints.apiOrigin] }));
-      return { get: (path) => undiciGet(`${endpoints.apiOrigin}/${path}`, agent), getToken: () => tokens.getToken(), tokens, close: () => void agent.close() };
+      return {
+        get: (path) => undiciGet(`${endpoints.apiOrigin}/${path}`, agent),
+        getToken: () => tokens.getToken(),
+        tokens,
+        close: () => void agent.close(),
+      };
     },
   },
 ];
@@ -253,7 +275,13 @@ export const staticLibraries: Library[] = [
     usage: '`got.extend({ prefixUrl, headers: { authorization } })`',
     async setup(endpoints, options) {
       const api = got.extend({ prefixUrl: endpoints.apiOrigin, headers: { authorization: requireHeader(options) } });
-      return { get: (path) => api.get(path).then((r) => r.statusCode, (e: unknown) => statusOf(e, 'statusCode')) };
+      return {
+        get: (path) =>
+          api.get(path).then(
+            (r) => r.statusCode,
+            (e: unknown) => statusOf(e, 'statusCode'),
+          ),
+      };
     },
   },
   {
@@ -298,7 +326,10 @@ export const staticLibraries: Library[] = [
     async setup(endpoints, options) {
       const headers = { authorization: requireHeader(options) };
       const agent = new Agent();
-      return { get: (path) => undiciGet(`${endpoints.apiOrigin}/${path}`, agent, headers), close: () => void agent.close() };
+      return {
+        get: (path) => undiciGet(`${endpoints.apiOrigin}/${path}`, agent, headers),
+        close: () => void agent.close(),
+      };
     },
   },
 ];
@@ -316,13 +347,19 @@ export const peerLibraries: Library[] = [
     client: 'axios',
     usage:
       "axios-oauth-client's `clientCredentials(axios.create(), url, id, secret)` as the token source; axios-token-interceptor's " +
-      "README caching recipe: `tokenProvider.tokenCache(() => getClientCredentials(), { getMaxAge: (body) => body.expires_in * 1000 })` " +
+      'README caching recipe: `tokenProvider.tokenCache(() => getClientCredentials(), { getMaxAge: (body) => body.expires_in * 1000 })` ' +
       "and `api.interceptors.request.use(tokenProvider({ getToken: cache, headerFormatter: (body) => 'Bearer ' + body.access_token }))`",
     async setup(endpoints) {
-      const getClientCredentials = clientCredentials(axios.create(), endpoints.tokenUrl, CLIENT_ID, CLIENT_SECRET) as (scope?: string) => Promise<TokenBody>;
-      const cache = tokenInterceptor.tokenCache(() => getClientCredentials(), { getMaxAge: (body) => (body as TokenBody).expires_in * 1000 });
+      const getClientCredentials = clientCredentials(axios.create(), endpoints.tokenUrl, CLIENT_ID, CLIENT_SECRET) as (
+        scope?: string,
+      ) => Promise<TokenBody>;
+      const cache = tokenInterceptor.tokenCache(() => getClientCredentials(), {
+        getMaxAge: (body) => (body as TokenBody).expires_in * 1000,
+      });
       const api = axios.create({ baseURL: endpoints.apiOrigin });
-      api.interceptors.request.use(tokenInterceptor({ getToken: cache, headerFormatter: (body) => `Bearer ${(body as TokenBody).access_token}` }));
+      api.interceptors.request.use(
+        tokenInterceptor({ getToken: cache, headerFormatter: (body) => `Bearer ${(body as TokenBody).access_token}` }),
+      );
       return { get: axiosGet(api), getToken: () => cache() };
     },
   },
@@ -332,10 +369,15 @@ export const peerLibraries: Library[] = [
     kind: 'peer',
     client: 'fetch',
     usage:
-      "`new OAuth2Fetch({ client: new OAuth2Client({ server, tokenEndpoint, clientId, clientSecret }), getNewToken: () => client.clientCredentials() })`, " +
+      '`new OAuth2Fetch({ client: new OAuth2Client({ server, tokenEndpoint, clientId, clientSecret }), getNewToken: () => client.clientCredentials() })`, ' +
       'requests through `wrapper.fetch(url)`; cached getter `wrapper.getToken()`. It accepts plain http as is (no option needed).',
     async setup(endpoints) {
-      const client = new OAuth2Client({ server: new URL(endpoints.tokenUrl).origin, tokenEndpoint: new URL(endpoints.tokenUrl).pathname, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+      const client = new OAuth2Client({
+        server: new URL(endpoints.tokenUrl).origin,
+        tokenEndpoint: new URL(endpoints.tokenUrl).pathname,
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+      });
       const wrapper = new OAuth2Fetch({ client, getNewToken: () => client.clientCredentials() });
       return {
         get: async (path) => {
@@ -359,10 +401,13 @@ export const peerLibraries: Library[] = [
     usage:
       "`new ClientCredentials({ client: { id, secret }, auth: { tokenHost, tokenPath } })` and its README's check before each use: " +
       '`if (!token || token.expired(EXPIRATION_WINDOW_IN_SECONDS)) token = await client.getToken({})` ' +
-      '(window 300 s as in the README; 1 s in the expiry run, scaled to the 5 s token like tokenkit\'s skew); requests with `fetch`',
+      "(window 300 s as in the README; 1 s in the expiry run, scaled to the 5 s token like tokenkit's skew); requests with `fetch`",
     async setup(endpoints, options) {
       const url = new URL(endpoints.tokenUrl);
-      const client = new ClientCredentials({ client: { id: CLIENT_ID, secret: CLIENT_SECRET }, auth: { tokenHost: url.origin, tokenPath: url.pathname } });
+      const client = new ClientCredentials({
+        client: { id: CLIENT_ID, secret: CLIENT_SECRET },
+        auth: { tokenHost: url.origin, tokenPath: url.pathname },
+      });
       const window = options?.expirationWindowSeconds ?? 300;
       let accessToken: Awaited<ReturnType<typeof client.getToken>> | undefined;
       const getToken = async () => {
@@ -394,13 +439,22 @@ export const peerLibraries: Library[] = [
       'It has no token cache of its own, so every request makes a token request.',
     async setup(endpoints) {
       const origin = new URL(endpoints.tokenUrl).origin;
-      const config = new oidc.Configuration({ issuer: origin, token_endpoint: endpoints.tokenUrl }, CLIENT_ID, CLIENT_SECRET);
+      const config = new oidc.Configuration(
+        { issuer: origin, token_endpoint: endpoints.tokenUrl },
+        CLIENT_ID,
+        CLIENT_SECRET,
+      );
       oidc.allowInsecureRequests(config);
       return {
         get: async (path) => {
           try {
             const tokens = await oidc.clientCredentialsGrant(config);
-            const res = await oidc.fetchProtectedResource(config, tokens.access_token, new URL(`${endpoints.apiOrigin}/${path}`), 'GET');
+            const res = await oidc.fetchProtectedResource(
+              config,
+              tokens.access_token,
+              new URL(`${endpoints.apiOrigin}/${path}`),
+              'GET',
+            );
             await res.arrayBuffer();
             return res.status;
           } catch (error) {

@@ -8,7 +8,13 @@ import { parseArgs } from 'node:util';
 import { measureCached } from './cached.ts';
 import { measureCliff } from './cliff.ts';
 import { measureFleet } from './fleet.ts';
-import { peerLibraries, staticLibraries, tokenkitLibraries as tokenkit, type HttpClient, type Library } from './libraries.ts';
+import {
+  peerLibraries,
+  staticLibraries,
+  tokenkitLibraries as tokenkit,
+  type HttpClient,
+  type Library,
+} from './libraries.ts';
 import { describeMachine } from './machine.ts';
 import { measureMemory } from './memory.ts';
 import { measureOverheads } from './overhead.ts';
@@ -33,17 +39,29 @@ type Section = (typeof SECTIONS)[number];
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const quick = values.quick;
 const only = new Set((values.only?.split(',') ?? SECTIONS).map((s) => s.trim()));
-for (const s of only) if (!SECTIONS.includes(s as Section)) throw new Error(`--only: unknown section ${s} (known: ${SECTIONS.join(', ')})`);
+for (const s of only)
+  if (!SECTIONS.includes(s as Section)) throw new Error(`--only: unknown section ${s} (known: ${SECTIONS.join(', ')})`);
 
 const settings = {
-  cached: quick ? { calls: 200_000, rounds: 3, uncachedCalls: 200 } : { calls: 2_000_000, rounds: 7, uncachedCalls: 2_000 },
+  cached: quick
+    ? { calls: 200_000, rounds: 3, uncachedCalls: 200 }
+    : { calls: 2_000_000, rounds: 7, uncachedCalls: 2_000 },
   overhead: quick ? { requests: 300, rounds: 5 } : { requests: 5_000, rounds: 7 },
   storm: { concurrency: 1_000, latencyMs: 100 },
-  cliff: { durationMs: quick ? 5_500 : 60_000, intervalMs: 10, expiresIn: 5, latencyMs: 300, waitThresholdMs: 250, stallThresholdMs: 50 },
+  cliff: {
+    durationMs: quick ? 5_500 : 60_000,
+    intervalMs: 10,
+    expiresIn: 5,
+    latencyMs: 300,
+    waitThresholdMs: 250,
+    stallThresholdMs: 50,
+  },
   fleet: quick
     ? { processes: 16, tokenLifetimeSeconds: 3, lifetimes: 1, intervalMs: 10, warmCalls: 100_000, warmRounds: 5 }
     : { processes: 16, tokenLifetimeSeconds: 3, lifetimes: 10, intervalMs: 10, warmCalls: 500_000, warmRounds: 15 },
-  memory: quick ? { calls: 1_000_000, tenants: 3_000, tenantRounds: 3 } : { calls: 1_000_000, tenants: 10_000, tenantRounds: 5 },
+  memory: quick
+    ? { calls: 1_000_000, tenants: 3_000, tenantRounds: 3 }
+    : { calls: 1_000_000, tenants: 10_000, tenantRounds: 5 },
 };
 
 const started = performance.now();
@@ -123,7 +141,10 @@ await section('fleet', async () => {
   results.fleet = await measureFleet(settings.fleet);
   if (results.fleet.skipped) results.notes.push(results.fleet.skipped);
   for (const run of results.fleet.runs) {
-    if (run.failures > 0) results.errors.push(`fleet (${run.withStore ? 'redis' : 'memory only'}): ${run.failures} getToken() calls failed`);
+    if (run.failures > 0)
+      results.errors.push(
+        `fleet (${run.withStore ? 'redis' : 'memory only'}): ${run.failures} getToken() calls failed`,
+      );
   }
   return fleetTable(results.fleet);
 });
@@ -137,7 +158,9 @@ results.durationS = (performance.now() - started) / 1000;
 const checks = targets(results);
 if (checks.length > 0) {
   console.log(renderText(targetsTable(checks)));
-  console.log(`\n${checks.filter((c) => c.met).length} of ${checks.length} targets met ${mark(checks.every((c) => c.met))} (a missed target never fails the run).`);
+  console.log(
+    `\n${checks.filter((c) => c.met).length} of ${checks.length} targets met ${mark(checks.every((c) => c.met))} (a missed target never fails the run).`,
+  );
 }
 console.log(`${results.durationS.toFixed(0)} s in all.`);
 

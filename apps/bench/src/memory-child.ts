@@ -26,7 +26,8 @@ const heap = async () => {
 let kept = 0;
 const keepAlive = (value: object) => void (kept += Object.keys(value).length);
 
-const make = (scope: string) => createTokenProvider({ tokenEndpoint: job.tokenUrl, clientId: 'client-id', clientSecret: 'client-secret', scope });
+const make = (scope: string) =>
+  createTokenProvider({ tokenEndpoint: job.tokenUrl, clientId: 'client-id', clientSecret: 'client-secret', scope });
 
 /** Heap with one provider and its token, before and after many cached calls. */
 async function manyCalls(): Promise<{ beforeCalls: number; afterCalls: number }> {

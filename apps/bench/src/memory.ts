@@ -26,7 +26,9 @@ export async function measureMemory(settings: MemorySettings): Promise<MemoryRes
   const tokenServer = await startTokenServer();
   try {
     type ChildResult = Omit<MemoryResult, 'settings' | 'tokenRequests'>;
-    const result = await runChild<ChildResult>('./memory-child.ts', { tokenUrl: tokenServer.url, ...settings }, ['--expose-gc']);
+    const result = await runChild<ChildResult>('./memory-child.ts', { tokenUrl: tokenServer.url, ...settings }, [
+      '--expose-gc',
+    ]);
     return { settings, ...result, tokenRequests: tokenServer.count };
   } finally {
     await tokenServer.close();

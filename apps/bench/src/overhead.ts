@@ -35,7 +35,10 @@ interface AdapterResult {
 
 const packagesDir = fileURLToPath(new URL('../../../packages/', import.meta.url));
 
-export async function measureOverheads(libraries: Library[], { requests = 5000, rounds = 5 } = {}): Promise<{ rows: OverheadRow[]; missing: string[] }> {
+export async function measureOverheads(
+  libraries: Library[],
+  { requests = 5000, rounds = 5 } = {},
+): Promise<{ rows: OverheadRow[]; missing: string[] }> {
   const rows: OverheadRow[] = [];
   const missing: string[] = [];
   for (const library of libraries) {
@@ -46,8 +49,17 @@ export async function measureOverheads(libraries: Library[], { requests = 5000, 
       missing.push(`${library.label}: ${source} does not exist, no overhead figure`);
       continue;
     }
-    const result = await runChild<Partial<AdapterResult>>('./overhead-child.ts', { file, requests, rounds, options: library.overhead?.options });
-    if (!Array.isArray(result.rounds) || typeof result.medianRatio !== 'number' || typeof result.requests !== 'number') {
+    const result = await runChild<Partial<AdapterResult>>('./overhead-child.ts', {
+      file,
+      requests,
+      rounds,
+      options: library.overhead?.options,
+    });
+    if (
+      !Array.isArray(result.rounds) ||
+      typeof result.medianRatio !== 'number' ||
+      typeof result.requests !== 'number'
+    ) {
       throw new Error(`${source}: measureOverhead() answered an unexpected shape`);
     }
     const count = result.requests;

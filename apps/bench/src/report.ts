@@ -53,7 +53,9 @@ export function cachedTable(r: CachedResult): Table {
       row.label + (row.note ? ` (${row.note})` : ''),
       formatRate(row.rate),
       percent(row.ratio),
-      row === tokenkit ? `${mark(row.ratio >= CACHED_TARGET)} ≥ 80 %, ${mark(peers.every((p) => row.ratio > p.ratio))} ahead of every peer` : '',
+      row === tokenkit
+        ? `${mark(row.ratio >= CACHED_TARGET)} ≥ 80 %, ${mark(peers.every((p) => row.ratio > p.ratio))} ahead of every peer`
+        : '',
     ]),
     footnotes: [
       `Map lookup in tokenkit's rounds (packages/core/bench/get-token.ts) ${formatRate(r.mapLookupRates[0]!)}/s, in the peers' rounds ${formatRate(r.mapLookupRates[1]!)}/s.`,
@@ -66,7 +68,7 @@ export function overheadTable(rows: OverheadRow[]): Table {
     title: '2. Request overhead per adapter',
     note:
       `${rows[0]?.requests.toLocaleString('en') ?? '?'} sequential loopback GETs per variant and round through the adapter and through the same client with a static Authorization header, ` +
-      'the two taking turns (the shared harness packages/test-utils/src/bench.ts, run by each adapter\'s bench/overhead.ts, each in a fresh process); ratio = static / adapter (1 = no overhead) as that bench computes it ' +
+      "the two taking turns (the shared harness packages/test-utils/src/bench.ts, run by each adapter's bench/overhead.ts, each in a fresh process); ratio = static / adapter (1 = no overhead) as that bench computes it " +
       '(per-request medians; Apollo: paired blocks), median over the rounds. µs/request: total time of a round / requests, median round.',
     columns: ['adapter', 'µs/request', 'static µs/request', 'median ratio', 'rounds', 'target ≥ 0.97', 'measured by'],
     rows: rows.map((row) => [
@@ -111,7 +113,20 @@ export function cliffTable(r: CliffResult): Table {
       `"waits": requests slower than ${s.waitThresholdMs} ms, i.e. that waited on the token endpoint; "stalled": requests as slow during a pause the static-header twin saw too ` +
       `(one of its requests took ≥ ${s.stallThresholdMs} ms at the same time: the machine or process paused, not the token logic). "expired sent": requests the API answered 401. ` +
       `"p99 vs static": p99 / p99 of the same HTTP client with a static header.`,
-    columns: ['library', 'requests', 'p50', 'p99', 'max', 'waits', 'stalled', 'expired sent', 'failed', 'token requests', 'p99 vs static', 'target'],
+    columns: [
+      'library',
+      'requests',
+      'p50',
+      'p99',
+      'max',
+      'waits',
+      'stalled',
+      'expired sent',
+      'failed',
+      'token requests',
+      'p99 vs static',
+      'target',
+    ],
     footnotes: [
       `Event-loop utilization of the clients' process per group: ${Object.entries(r.utilization)
         .map(([client, u]) => `${client} ${percent(u)}`)
@@ -150,7 +165,7 @@ export function fleetTable(r: FleetResult): Table {
     title: `5. Fleet: ${s.processes} processes, one client`,
     note:
       `Each process calls getToken() every ${s.intervalMs} ms for ${s.lifetimes} token lifetimes of ${s.tokenLifetimeSeconds} s, from a cold start, ` +
-      'with tokenkit\'s default skew and refresh-ahead (on a token this short, each is refreshed once half its usable life has passed). ' +
+      "with tokenkit's default skew and refresh-ahead (on a token this short, each is refreshed once half its usable life has passed). " +
       'Measured by packages/redis/bench/fleet.ts.',
     columns: ['store', 'processes', 'token requests', 'per token lifetime', 'getToken() calls', 'failed calls'],
     rows: r.runs.map((run) => [
@@ -162,7 +177,11 @@ export function fleetTable(r: FleetResult): Table {
       String(run.failures),
     ]),
     footnotes: [
-      ...(withStore && without ? [`@tokenkit/redis: ${(without.tokenRequests / Math.max(1, withStore.tokenRequests)).toFixed(1)}× fewer token requests.`] : []),
+      ...(withStore && without
+        ? [
+            `@tokenkit/redis: ${(without.tokenRequests / Math.max(1, withStore.tokenRequests)).toFixed(1)}× fewer token requests.`,
+          ]
+        : []),
       ...(r.warm
         ? [
             `Warm cache with the Redis store attached: ${formatRate(r.warm.medianRedisPerSecond)} getToken()/CPU-s vs ${formatRate(r.warm.medianMemoryPerSecond)} memory only ` +
@@ -178,11 +197,19 @@ export function memoryTable(r: MemoryResult): Table {
   const rows: string[][] = [
     ['process start (after gc)', formatBytes(r.start), ''],
     ['1 provider, 1 token cached', formatBytes(r.beforeCalls), ''],
-    [`after ${r.settings.calls.toLocaleString('en')} getToken() calls`, formatBytes(r.afterCalls), formatBytes(r.afterCalls - r.beforeCalls)],
+    [
+      `after ${r.settings.calls.toLocaleString('en')} getToken() calls`,
+      formatBytes(r.afterCalls),
+      formatBytes(r.afterCalls - r.beforeCalls),
+    ],
   ];
   let previous = r.tenantsStart;
   r.rounds.forEach((round, i) => {
-    rows.push([`round ${i + 1}: ${r.settings.tenants.toLocaleString('en')} providers alive, each with a token`, formatBytes(round.alive), formatBytes(round.alive - previous)]);
+    rows.push([
+      `round ${i + 1}: ${r.settings.tenants.toLocaleString('en')} providers alive, each with a token`,
+      formatBytes(round.alive),
+      formatBytes(round.alive - previous),
+    ]);
     rows.push([`round ${i + 1}: all dropped`, formatBytes(round.dropped), formatBytes(round.dropped - previous)]);
     previous = round.dropped;
   });
@@ -192,7 +219,9 @@ export function memoryTable(r: MemoryResult): Table {
     note: 'A child process under `node --expose-gc`; the token server runs in the parent so its records do not count. Tenants differ by scope, so each provider has its own cache key and token.',
     columns: ['state', 'heap', 'change'],
     rows,
-    footnotes: [`About ${formatBytes(tenantGrowth(r).perProvider)} per live provider with its token (rounds after the first).`],
+    footnotes: [
+      `About ${formatBytes(tenantGrowth(r).perProvider)} per live provider with its token (rounds after the first).`,
+    ],
   };
 }
 
@@ -220,17 +249,40 @@ export function targets(res: Results): Target[] {
   if (res.cached) {
     const tk = res.cached.rows.find((r) => r.id === 'tokenkit-getToken')!;
     const peers = res.cached.rows.filter((r) => r.kind === 'peer');
-    const best = peers.reduce<(typeof peers)[number] | undefined>((a, b) => (a === undefined || b.ratio > a.ratio ? b : a), undefined);
-    out.push({ measure: 'cached getToken()', target: '≥ 80 % of an async Map lookup', result: percent(tk.ratio), met: tk.ratio >= CACHED_TARGET });
+    const best = peers.reduce<(typeof peers)[number] | undefined>(
+      (a, b) => (a === undefined || b.ratio > a.ratio ? b : a),
+      undefined,
+    );
+    out.push({
+      measure: 'cached getToken()',
+      target: '≥ 80 % of an async Map lookup',
+      result: percent(tk.ratio),
+      met: tk.ratio >= CACHED_TARGET,
+    });
     if (best) {
-      out.push({ measure: 'cached getToken()', target: 'ahead of every peer', result: `${percent(tk.ratio)} vs best peer ${percent(best.ratio)} (${best.label})`, met: tk.ratio > best.ratio });
+      out.push({
+        measure: 'cached getToken()',
+        target: 'ahead of every peer',
+        result: `${percent(tk.ratio)} vs best peer ${percent(best.ratio)} (${best.label})`,
+        met: tk.ratio > best.ratio,
+      });
     }
   }
   for (const row of res.overhead ?? []) {
-    out.push({ measure: `overhead ${row.library.label}`, target: 'median ratio ≥ 0.97', result: row.medianRatio.toFixed(3), met: row.medianRatio >= OVERHEAD_TARGET });
+    out.push({
+      measure: `overhead ${row.library.label}`,
+      target: 'median ratio ≥ 0.97',
+      result: row.medianRatio.toFixed(3),
+      met: row.medianRatio >= OVERHEAD_TARGET,
+    });
   }
   for (const row of (res.storm ?? []).filter((r) => r.library.kind === 'tokenkit')) {
-    out.push({ measure: `cold storm ${row.library.label}`, target: '1 token request', result: String(row.tokenRequests), met: row.tokenRequests === 1 });
+    out.push({
+      measure: `cold storm ${row.library.label}`,
+      target: '1 token request',
+      result: String(row.tokenRequests),
+      met: row.tokenRequests === 1,
+    });
   }
   if (res.cliff) {
     for (const row of res.cliff.rows.filter((r) => r.library.kind === 'tokenkit')) {
@@ -247,7 +299,12 @@ export function targets(res: Results): Target[] {
   if (res.memory) {
     const m = res.memory;
     const calls = m.afterCalls - m.beforeCalls;
-    out.push({ measure: 'memory, 1,000,000 getToken()', target: 'no growth (< 64 KiB)', result: formatBytes(calls), met: calls < 64 * 1024 });
+    out.push({
+      measure: 'memory, 1,000,000 getToken()',
+      target: 'no growth (< 64 KiB)',
+      result: formatBytes(calls),
+      met: calls < 64 * 1024,
+    });
     const { kept, used } = tenantGrowth(m);
     out.push({
       measure: `memory, ${m.settings.tenants.toLocaleString('en')} tenants created and dropped ×${m.rounds.length}`,
@@ -260,12 +317,17 @@ export function targets(res: Results): Target[] {
 }
 
 export function targetsTable(list: Target[]): Table {
-  return { title: 'Targets', columns: ['measure', 'target', 'result', 'met'], rows: list.map((t) => [t.measure, t.target, t.result, mark(t.met)]) };
+  return {
+    title: 'Targets',
+    columns: ['measure', 'target', 'result', 'met'],
+    rows: list.map((t) => [t.measure, t.target, t.result, mark(t.met)]),
+  };
 }
 
 // ---- charts and the Markdown report --------------------------------------------
 
-const kindOf = (kind: string): BarKind => (kind === 'reference' ? 'reference' : kind === 'tokenkit' ? 'tokenkit' : kind === 'static' ? 'static' : 'peer');
+const kindOf = (kind: string): BarKind =>
+  kind === 'reference' ? 'reference' : kind === 'tokenkit' ? 'tokenkit' : kind === 'static' ? 'static' : 'peer';
 
 export function charts(res: Results): Map<string, string> {
   const files = new Map<string, string>();
@@ -275,7 +337,12 @@ export function charts(res: Results): Map<string, string> {
       barChart({
         title: 'Cached token: calls per second (higher is better)',
         subtitle: 'median of interleaved rounds; green: async Map lookup, blue: tokenkit, amber: peers',
-        bars: res.cached.rows.map((r) => ({ label: r.label, value: r.rate, kind: kindOf(r.kind), text: `${formatRate(r.rate)}/s (${percent(r.ratio)})` })),
+        bars: res.cached.rows.map((r) => ({
+          label: r.label,
+          value: r.rate,
+          kind: kindOf(r.kind),
+          text: `${formatRate(r.rate)}/s (${percent(r.ratio)})`,
+        })),
       }),
     );
   }

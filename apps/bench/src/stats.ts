@@ -57,14 +57,20 @@ export interface Table {
 
 /** Columns whose cells are all figures are right-aligned; the rest left. */
 function numericColumns(table: Table): boolean[] {
-  return table.columns.map((_, i) => i > 0 && table.rows.every((r) => (r[i] ?? '') === '' || /^([-+]?[\d.]|n\/a$)/.test(r[i]!)));
+  return table.columns.map(
+    (_, i) => i > 0 && table.rows.every((r) => (r[i] ?? '') === '' || /^([-+]?[\d.]|n\/a$)/.test(r[i]!)),
+  );
 }
 
 /** A table as aligned plain text for the terminal. */
 export function renderText(table: Table): string {
   const widths = table.columns.map((c, i) => Math.max(c.length, ...table.rows.map((r) => (r[i] ?? '').length)));
   const numeric = numericColumns(table);
-  const line = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [`\n${table.title}`];
   if (table.note) out.push(table.note);
   out.push(line(table.columns), widths.map((w) => '-'.repeat(w)).join('  '));

@@ -13,7 +13,10 @@ export interface StormRow {
   latencyMs: number;
 }
 
-export async function measureStorm(libraries: Library[], { concurrency = 1000, latencyMs = 100 } = {}): Promise<StormRow[]> {
+export async function measureStorm(
+  libraries: Library[],
+  { concurrency = 1000, latencyMs = 100 } = {},
+): Promise<StormRow[]> {
   const rows: StormRow[] = [];
   for (const library of libraries) {
     const tokenServer = await startTokenServer({ latencyMs });
@@ -25,7 +28,14 @@ export async function measureStorm(libraries: Library[], { concurrency = 1000, l
       const statuses = await Promise.all(Array.from({ length: concurrency }, (_, i) => contender.get(`payments/${i}`)));
       const durationMs = performance.now() - started;
       contender.close?.();
-      rows.push({ library, requests: concurrency, tokenRequests: tokenServer.count, failed: statuses.filter((s) => s !== 200).length, durationMs, latencyMs });
+      rows.push({
+        library,
+        requests: concurrency,
+        tokenRequests: tokenServer.count,
+        failed: statuses.filter((s) => s !== 200).length,
+        durationMs,
+        latencyMs,
+      });
     } finally {
       await Promise.all([api.close(), tokenServer.close()]);
     }

@@ -6,7 +6,8 @@ const STATIC = '#6b7280';
 const PEER = '#f59e0b';
 const REFERENCE = '#10b981';
 
-const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+const esc = (s: string) =>
+  s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 const n = (x: number) => (Math.round(x * 10) / 10).toString();
 
 export type BarKind = 'tokenkit' | 'static' | 'peer' | 'reference';
@@ -21,7 +22,17 @@ export interface Bar {
 }
 
 /** Horizontal bars; `log` for values that span orders of magnitude (e.g. 1 vs 1000). */
-export function barChart({ title, subtitle, bars, log = false }: { title: string; subtitle?: string; bars: Bar[]; log?: boolean }): string {
+export function barChart({
+  title,
+  subtitle,
+  bars,
+  log = false,
+}: {
+  title: string;
+  subtitle?: string;
+  bars: Bar[];
+  log?: boolean;
+}): string {
   const width = 820;
   const labelWidth = 330;
   const barArea = width - labelWidth - 160;
@@ -84,7 +95,8 @@ export function latencyChart(input: LatencyChartInput): string {
   const yMin = Math.log10(0.1);
   const yMax = Math.log10(2000);
   const x = (ms: number) => left + (ms / input.durationMs) * plotW;
-  const y = (latency: number) => top + plotH - ((Math.log10(Math.min(2000, Math.max(0.1, latency))) - yMin) / (yMax - yMin)) * plotH;
+  const y = (latency: number) =>
+    top + plotH - ((Math.log10(Math.min(2000, Math.max(0.1, latency))) - yMin) / (yMax - yMin)) * plotH;
   const color = colour(input.kind);
 
   const bucketMs = Math.max(50, input.durationMs / 400);

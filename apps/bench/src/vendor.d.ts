@@ -13,7 +13,10 @@ declare module 'axios-token-interceptor' {
   }
   interface TokenInterceptor {
     (options: InterceptorOptions): <C>(config: C) => Promise<C>;
-    tokenCache(getToken: () => Promise<unknown>, options: { maxAge?: number; getMaxAge?: (token: unknown) => number }): TokenCache;
+    tokenCache(
+      getToken: () => Promise<unknown>,
+      options: { maxAge?: number; getMaxAge?: (token: unknown) => number },
+    ): TokenCache;
   }
   const tokenInterceptor: TokenInterceptor;
   export default tokenInterceptor;

@@ -39,18 +39,35 @@ const ALL_SAMPLES: { name: string; auth: string; env: (stack: DemoStack) => Reco
   { name: 'apollo', auth: 'basic + discovery', env: (s) => s.env('basic', 'issuer') },
   { name: 'fetch', auth: 'post + discovery', env: (s) => s.env('post', 'issuer') },
 ];
-const only = process.env['TOKENKIT_DEMO_SAMPLES']?.split(',').map((name) => name.trim()).filter(Boolean);
+const only = process.env['TOKENKIT_DEMO_SAMPLES']
+  ?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 const SAMPLES = only?.length ? ALL_SAMPLES.filter((s) => only.includes(s.name)) : ALL_SAMPLES;
-if (SAMPLES.length === 0) throw new Error(`TOKENKIT_DEMO_SAMPLES names no sample; known: ${ALL_SAMPLES.map((s) => s.name).join(', ')}`);
+if (SAMPLES.length === 0)
+  throw new Error(`TOKENKIT_DEMO_SAMPLES names no sample; known: ${ALL_SAMPLES.map((s) => s.name).join(', ')}`);
 /** Variables a sample reads: never inherited from the caller's shell, so a pasted `export` cannot redirect the demo. */
-const SAMPLE_VARS = ['TOKEN_ISSUER', 'TOKEN_URL', 'CLIENT_ID', 'CLIENT_SECRET', 'CLIENT_AUTH_METHOD', 'PRIVATE_KEY', 'SCOPE', 'RESOURCE', 'AUDIENCE', 'API_URL'];
+const SAMPLE_VARS = [
+  'TOKEN_ISSUER',
+  'TOKEN_URL',
+  'CLIENT_ID',
+  'CLIENT_SECRET',
+  'CLIENT_AUTH_METHOD',
+  'PRIVATE_KEY',
+  'SCOPE',
+  'RESOURCE',
+  'AUDIENCE',
+  'API_URL',
+];
 
 const ttl = Number(process.env['TOKENKIT_DEMO_TOKEN_TTL'] ?? 5);
 const timeoutMs = Number(process.env['TOKENKIT_DEMO_TIMEOUT'] ?? 60) * 1000;
 const started = Date.now();
 
 const stack = await startDemoStack({ tokenTtlSeconds: ttl });
-console.log(`demo stack: OpenID provider ${stack.provider.issuer}, payments API ${stack.api.origin}, access tokens live ${ttl} s`);
+console.log(
+  `demo stack: OpenID provider ${stack.provider.issuer}, payments API ${stack.api.origin}, access tokens live ${ttl} s`,
+);
 console.log(`running ${SAMPLES.map((s) => s.name).join(', ')} side by side\n`);
 
 let outcomes: Outcome[];
@@ -72,12 +89,22 @@ const rows = outcomes.map((o) => [
   `${o.seconds.toFixed(1)} s`.padStart(6),
   o.problem === undefined ? 'ok' : `FAILED: ${o.problem}`,
 ]);
-const header = ['sample'.padEnd(width), 'client auth'.padEnd(19), 'API calls', 'tokens fetched', 'retries', 'failures', '  time', 'result'];
+const header = [
+  'sample'.padEnd(width),
+  'client auth'.padEnd(19),
+  'API calls',
+  'tokens fetched',
+  'retries',
+  'failures',
+  '  time',
+  'result',
+];
 console.log(`\n${header.join('  ')}`);
 console.log(header.map((h) => '-'.repeat(h.length)).join('  '));
 for (const row of rows) console.log(row.join('  '));
 
-const reported = (key: 'apiCalls' | 'tokensFetched' | 'retries') => outcomes.reduce((sum, o) => sum + (o.report?.[key] ?? 0), 0);
+const reported = (key: 'apiCalls' | 'tokensFetched' | 'retries') =>
+  outcomes.reduce((sum, o) => sum + (o.report?.[key] ?? 0), 0);
 console.log(
   `\npayments API saw ${stats.requests} requests: ${stats.accepted} accepted, ${stats.unauthorized} rejected with 401, ${stats.forbidden} with 403;` +
     ` the provider answered ${stack.provider.tokenRequests} token requests. (${((Date.now() - started) / 1000).toFixed(1)} s)`,

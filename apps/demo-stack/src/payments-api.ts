@@ -79,13 +79,24 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
   const stats: PaymentsApiStats = { requests: 0, accepted: 0, unauthorized: 0, forbidden: 0, byClient: {} };
   let nextId = 1;
 
-  const reject = (res: ServerResponse, status: 401 | 403, error: string | undefined, description: string, scope?: string) => {
+  const reject = (
+    res: ServerResponse,
+    status: 401 | 403,
+    error: string | undefined,
+    description: string,
+    scope?: string,
+  ) => {
     if (status === 401) stats.unauthorized++;
     else stats.forbidden++;
     let challenge = `Bearer realm="${REALM}"`;
     if (error !== undefined) challenge += `, error="${error}", error_description="${description}"`;
     if (scope !== undefined) challenge += `, scope="${scope}"`;
-    sendJson(res, status, { error: error ?? 'unauthorized', error_description: description }, { 'www-authenticate': challenge });
+    sendJson(
+      res,
+      status,
+      { error: error ?? 'unauthorized', error_description: description },
+      { 'www-authenticate': challenge },
+    );
   };
 
   /** The verified claims, or undefined after answering 401. */
@@ -94,7 +105,8 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
     if (header === undefined || header === '') return void reject(res, 401, undefined, 'a bearer token is required');
     const match = /^Bearer ([\x21-\x7e]+)$/i.exec(header);
-    if (match === null) return void reject(res, 401, 'invalid_request', 'the Authorization header is not a bearer token');
+    if (match === null)
+      return void reject(res, 401, 'invalid_request', 'the Authorization header is not a bearer token');
     try {
       const { payload } = await jwtVerify(match[1]!, jwks, {
         issuer: options.issuer,
@@ -103,7 +115,8 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
         requiredClaims: ['exp'],
         currentDate: new Date(now()),
       });
-      if (payload.jti !== undefined && revoked.has(payload.jti)) return void reject(res, 401, 'invalid_token', 'the token was revoked');
+      if (payload.jti !== undefined && revoked.has(payload.jti))
+        return void reject(res, 401, 'invalid_token', 'the token was revoked');
       return payload;
     } catch (error) {
       return void reject(res, 401, 'invalid_token', describe(error));
@@ -131,7 +144,8 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
     const claims = await authenticate(req, res);
     if (claims === undefined) return;
     const granted = scopesOf(claims);
-    if (!granted.has(route.scope)) return reject(res, 403, 'insufficient_scope', `this call needs ${route.scope}`, route.scope);
+    if (!granted.has(route.scope))
+      return reject(res, 403, 'insufficient_scope', `this call needs ${route.scope}`, route.scope);
 
     const clientId = typeof claims['client_id'] === 'string' ? claims['client_id'] : String(claims.sub);
     stats.accepted++;
@@ -154,7 +168,10 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
         const amount = input?.['amount'];
         const currency = input?.['currency'] ?? 'EUR';
         if (typeof amount !== 'number' || !(amount > 0) || typeof currency !== 'string') {
-          return sendJson(res, 400, { error: 'invalid_payment', error_description: 'amount must be a positive number' });
+          return sendJson(res, 400, {
+            error: 'invalid_payment',
+            error_description: 'amount must be a positive number',
+          });
         }
         const payment: Payment = { id: `pay_${nextId++}`, amount, currency, status: 'captured', createdBy: clientId };
         payments.set(payment.id, payment);
@@ -199,7 +216,8 @@ function matchRoute(method: string, path: string): Route | undefined {
 /** `scope` (RFC 9068, space-delimited) or `scp` (Okta, Entra: string or array). */
 function scopesOf(claims: JWTPayload): Set<string> {
   const raw = claims['scope'] ?? claims['scp'];
-  const list = typeof raw === 'string' ? raw.split(' ') : Array.isArray(raw) ? raw.filter((s) => typeof s === 'string') : [];
+  const list =
+    typeof raw === 'string' ? raw.split(' ') : Array.isArray(raw) ? raw.filter((s) => typeof s === 'string') : [];
   return new Set(list);
 }
 

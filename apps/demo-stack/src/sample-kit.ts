@@ -132,8 +132,13 @@ export function startSample(options: SampleOptions): Sample {
       await sleep(10);
       ({ accessToken } = await tokens.getToken());
     }
-    const { jti } = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: string };
-    const res = await fetch(new URL('/admin/revoke', need('API_URL')), { method: 'POST', body: JSON.stringify({ jti }) });
+    const { jti } = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      jti?: string;
+    };
+    const res = await fetch(new URL('/admin/revoke', need('API_URL')), {
+      method: 'POST',
+      body: JSON.stringify({ jti }),
+    });
     if (res.status !== 204) throw new Error(`the demo API did not revoke the token: ${res.status}`);
   };
 
@@ -155,7 +160,9 @@ export function startSample(options: SampleOptions): Sample {
           refreshing--;
         }
         const life = ((expiresAt - Date.now()) / 1000).toFixed(1);
-        say(`token #${tally.tokensFetched} fetched ${event.background ? 'in the background' : 'on demand'}, expires in ${life} s`);
+        say(
+          `token #${tally.tokensFetched} fetched ${event.background ? 'in the background' : 'on demand'}, expires in ${life} s`,
+        );
       } else if (event.type === 'invalidate') {
         tally.retries++; // the adapter dropped a token the API refused and re-sends the call once
       } else if (event.type === 'refresh') {
@@ -182,7 +189,10 @@ export function startSample(options: SampleOptions): Sample {
       say(`1. ${what} on a cold cache`);
       const before = tally.apiCalls;
       await calls();
-      check(tally.tokensFetched === 1, `${tally.apiCalls - before} concurrent ${apiCalls} shared ${tally.tokensFetched} token request(s)`);
+      check(
+        tally.tokensFetched === 1,
+        `${tally.apiCalls - before} concurrent ${apiCalls} shared ${tally.tokensFetched} token request(s)`,
+      );
     },
 
     async untilTwoTokensExpired(what, round) {
@@ -204,13 +214,17 @@ export function startSample(options: SampleOptions): Sample {
       await revokeCurrentToken(tokens);
       await calls();
       check(
-        tally.failures === before.failures && tally.retries > before.retries && tally.tokensFetched > before.tokensFetched,
+        tally.failures === before.failures &&
+          tally.retries > before.retries &&
+          tally.tokensFetched > before.tokensFetched,
         `${tally.retries - before.retries} ${apiCalls} got 401 and were retried once with ${tally.tokensFetched - before.tokensFetched} new token`,
       );
     },
 
     report() {
-      say(`done: ${tally.apiCalls} ${apiCalls}, ${tally.tokensFetched} tokens fetched, ${tally.retries} retried after 401, ${tally.failures} failures`);
+      say(
+        `done: ${tally.apiCalls} ${apiCalls}, ${tally.tokensFetched} tokens fetched, ${tally.retries} retried after 401, ${tally.failures} failures`,
+      );
       console.log(JSON.stringify({ report: 'tokenkit-sample', sample: name, ...tally }));
       process.exitCode = tally.failures === 0 ? 0 : 1;
     },

@@ -16,16 +16,27 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 /** A token straight from the provider's token endpoint (client_secret_post), no tokenkit involved. */
-async function getToken(scope = 'payments:read payments:write', resource = stack.provider.resource): Promise<{ token: string; jti: string }> {
+async function getToken(
+  scope = 'payments:read payments:write',
+  resource = stack.provider.resource,
+): Promise<{ token: string; jti: string }> {
   const { clientId, clientSecret } = stack.provider.clients.post;
   const res = await fetch(stack.provider.tokenEndpoint, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope, resource }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+      scope,
+      resource,
+    }),
   });
   expect(res.status).toBe(200);
   const body = (await res.json()) as { access_token: string; token_type: string };
   expect(body.token_type).toBe('Bearer');
-  const claims = JSON.parse(Buffer.from(body.access_token.split('.')[1]!, 'base64url').toString('utf8')) as { jti: string };
+  const claims = JSON.parse(Buffer.from(body.access_token.split('.')[1]!, 'base64url').toString('utf8')) as {
+    jti: string;
+  };
   return { token: body.access_token, jti: claims.jti };
 }
 
@@ -46,7 +57,10 @@ describe('the payments API behind the demo provider', () => {
   it('accepts a token from the provider and counts the calls per client', async () => {
     const before = stack.api.stats();
     const { token } = await getToken();
-    const created = await call('/payments', token, { method: 'POST', body: JSON.stringify({ amount: 12.5, currency: 'EUR' }) });
+    const created = await call('/payments', token, {
+      method: 'POST',
+      body: JSON.stringify({ amount: 12.5, currency: 'EUR' }),
+    });
     expect(created.status).toBe(201);
     const payment = (await created.json()) as { id: string; createdBy: string };
     expect(payment.createdBy).toBe('post-client');
@@ -55,7 +69,9 @@ describe('the payments API behind the demo provider', () => {
     expect(one.status).toBe(200);
     expect(await one.json()).toMatchObject({ id: payment.id, amount: 12.5, status: 'captured' });
     const list = await call('/payments', token);
-    expect(((await list.json()) as { payments: unknown[] }).payments).toContainEqual(expect.objectContaining({ id: payment.id }));
+    expect(((await list.json()) as { payments: unknown[] }).payments).toContainEqual(
+      expect.objectContaining({ id: payment.id }),
+    );
 
     const after = stack.api.stats();
     expect(after.accepted - before.accepted).toBe(3);
@@ -72,17 +88,31 @@ describe('the payments API behind the demo provider', () => {
     expect((await call('/payments', token)).status).toBe(200);
     apiClockAheadMs = (stack.tokenTtlSeconds + 1) * 1000;
     try {
-      await expectRejected(await call('/payments', token), 401, /^Bearer realm="payments", error="invalid_token", error_description="the token expired"$/, /expired/);
+      await expectRejected(
+        await call('/payments', token),
+        401,
+        /^Bearer realm="payments", error="invalid_token", error_description="the token expired"$/,
+        /expired/,
+      );
     } finally {
       apiClockAheadMs = 0;
     }
   });
 
   it('rejects a token issued for another audience with 401 invalid_token', async () => {
-    const other = await startPaymentsApi({ issuer: stack.provider.issuer, jwksUri: stack.provider.jwksUri, audience: 'https://ledger.tokenkit.test/' });
+    const other = await startPaymentsApi({
+      issuer: stack.provider.issuer,
+      jwksUri: stack.provider.jwksUri,
+      audience: 'https://ledger.tokenkit.test/',
+    });
     try {
       const { token } = await getToken();
-      await expectRejected(await call('/payments', token, {}, other.origin), 401, /error="invalid_token"/, /aud claim is not accepted/);
+      await expectRejected(
+        await call('/payments', token, {}, other.origin),
+        401,
+        /error="invalid_token"/,
+        /aud claim is not accepted/,
+      );
       expect(other.stats()).toMatchObject({ requests: 1, accepted: 0, unauthorized: 1 });
     } finally {
       await other.close();
@@ -93,9 +123,17 @@ describe('the payments API behind the demo provider', () => {
     const revoked = await getToken();
     const kept = await getToken();
     expect((await call('/payments', revoked.token)).status).toBe(200);
-    const res = await fetch(`${stack.api.origin}/admin/revoke`, { method: 'POST', body: JSON.stringify({ jti: revoked.jti }) });
+    const res = await fetch(`${stack.api.origin}/admin/revoke`, {
+      method: 'POST',
+      body: JSON.stringify({ jti: revoked.jti }),
+    });
     expect(res.status).toBe(204);
-    await expectRejected(await call('/payments', revoked.token), 401, /error="invalid_token", error_description="the token was revoked"/, /revoked/);
+    await expectRejected(
+      await call('/payments', revoked.token),
+      401,
+      /error="invalid_token", error_description="the token was revoked"/,
+      /revoked/,
+    );
     expect((await call('/payments', kept.token)).status).toBe(200);
   });
 

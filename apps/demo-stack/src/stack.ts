@@ -41,9 +41,12 @@ export interface DemoStack {
  */
 export async function startDemoStack(options: DemoStackOptions = {}): Promise<DemoStack> {
   const tokenTtlSeconds = options.tokenTtlSeconds ?? 5;
-  if (!Number.isInteger(tokenTtlSeconds) || tokenTtlSeconds < 2) throw new RangeError('tokenTtlSeconds must be an integer >= 2');
+  if (!Number.isInteger(tokenTtlSeconds) || tokenTtlSeconds < 2)
+    throw new RangeError('tokenTtlSeconds must be an integer >= 2');
   const resource = options.resource ?? 'https://payments.tokenkit.test/';
-  const provider = await quietly(() => startOidcProvider({ accessTokenTtl: tokenTtlSeconds, resource, scopes: ['payments:read', 'payments:write'] }));
+  const provider = await quietly(() =>
+    startOidcProvider({ accessTokenTtl: tokenTtlSeconds, resource, scopes: ['payments:read', 'payments:write'] }),
+  );
   let api: PaymentsApi;
   try {
     api = await startPaymentsApi({
@@ -66,7 +69,11 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       const common = { ...endpoint, SCOPE: provider.scopes.join(' '), RESOURCE: resource, API_URL: api.origin };
       switch (client) {
         case 'basic':
-          return { ...common, CLIENT_ID: provider.clients.basic.clientId, CLIENT_SECRET: provider.clients.basic.clientSecret };
+          return {
+            ...common,
+            CLIENT_ID: provider.clients.basic.clientId,
+            CLIENT_SECRET: provider.clients.basic.clientSecret,
+          };
         case 'post':
           return {
             ...common,

@@ -25,7 +25,9 @@ if (trustIssuer) {
   closers.push(stack.close);
   const { provider, api } = stack;
   console.log(`tokenkit demo stack (access tokens live ${ttl} s)`);
-  console.log(`  OpenID provider  ${provider.issuer}  token endpoint ${provider.tokenEndpoint}, keys ${provider.jwksUri}`);
+  console.log(
+    `  OpenID provider  ${provider.issuer}  token endpoint ${provider.tokenEndpoint}, keys ${provider.jwksUri}`,
+  );
   console.log(`  payments API     ${api.origin}  audience ${provider.resource}, stats at ${api.origin}/admin/stats`);
   console.log('\nPaste one block into another shell, then run a sample, e.g. `node apps/axios-sample/src/main.ts`:\n');
   const blocks = [

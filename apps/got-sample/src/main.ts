@@ -9,7 +9,8 @@ import { startSample, type Payment } from '@tokenkit-apps/demo-stack/sample-kit'
 const demo = startSample({
   name: 'got',
   isTokenKitError,
-  describeError: (error) => (error instanceof RequestError ? `${error.response?.statusCode ?? error.code} ${error.message}` : undefined),
+  describeError: (error) =>
+    error instanceof RequestError ? `${error.response?.statusCode ?? error.code} ${error.message}` : undefined,
 });
 const { env, need } = demo;
 
@@ -35,7 +36,9 @@ const listPayments = () => demo.call(() => payments.get('payments').json<{ payme
 await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, listPayments)));
 
 await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
-  const created = await demo.call(() => payments.post('payments', { json: { amount: round * 10, currency: 'EUR' } }).json<Payment>());
+  const created = await demo.call(() =>
+    payments.post('payments', { json: { amount: round * 10, currency: 'EUR' } }).json<Payment>(),
+  );
   if (created === undefined) return;
   await Promise.all([
     demo.call(() => payments.get(`payments/${created.id}`).json<Payment>()),

@@ -40,7 +40,9 @@ const listPayments = () => demo.call(() => payments.get('payments').json<{ payme
 await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, listPayments)));
 
 await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
-  const created = await demo.call(() => payments.post('payments', { json: { amount: round * 10, currency: 'EUR' } }).json<Payment>());
+  const created = await demo.call(() =>
+    payments.post('payments', { json: { amount: round * 10, currency: 'EUR' } }).json<Payment>(),
+  );
   if (created === undefined) return;
   await Promise.all([
     demo.call(() => payments.get(`payments/${created.id}`).json<Payment>()),

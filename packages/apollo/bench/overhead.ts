@@ -31,60 +31,89 @@ export interface OverheadResult {
 const NO_DEDUP: RequestDeduplicationPolicy = { policy: 'do-not-deduplicate' };
 
 /** The comparison as the harness reports it; `control`: a second static data source in place of the adapter. */
-async function measure({ requests, rounds, control }: { requests: number; rounds: number; control: boolean }): Promise<PairedResult> {
-  return withBenchServers(async ({ tokenServer, api }) => {
-    const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
-    const staticHeader = await tokens.authorizationHeader(); // both send a valid token; the adapter's is cached too
+async function measure({
+  requests,
+  rounds,
+  control,
+}: {
+  requests: number;
+  rounds: number;
+  control: boolean;
+}): Promise<PairedResult> {
+  return withBenchServers(
+    async ({ tokenServer, api }) => {
+      const tokens = createTokenProvider({
+        tokenEndpoint: tokenServer.url,
+        clientId: 'client-id',
+        clientSecret: 'client-secret',
+      });
+      const staticHeader = await tokens.authorizationHeader(); // both send a valid token; the adapter's is cached too
 
-    class StaticAPI extends RESTDataSource {
-      override baseURL = api.origin + '/';
-      protected override willSendRequest(_path: string, request: AugmentedRequest) {
-        request.headers['authorization'] = staticHeader;
+      class StaticAPI extends RESTDataSource {
+        override baseURL = api.origin + '/';
+        protected override willSendRequest(_path: string, request: AugmentedRequest) {
+          request.headers['authorization'] = staticHeader;
+        }
+        protected override requestDeduplicationPolicyFor() {
+          return NO_DEDUP;
+        }
+        item(i: number) {
+          return this.get(`items/${i}`, { skipCache: true });
+        }
       }
-      protected override requestDeduplicationPolicyFor() {
-        return NO_DEDUP;
+      class AdapterAPI extends OAuthRESTDataSource {
+        override baseURL = api.origin + '/';
+        protected override requestDeduplicationPolicyFor() {
+          return NO_DEDUP;
+        }
+        item(i: number) {
+          return this.get(`items/${i}`, { skipCache: true });
+        }
       }
-      item(i: number) {
-        return this.get(`items/${i}`, { skipCache: true });
-      }
-    }
-    class AdapterAPI extends OAuthRESTDataSource {
-      override baseURL = api.origin + '/';
-      protected override requestDeduplicationPolicyFor() {
-        return NO_DEDUP;
-      }
-      item(i: number) {
-        return this.get(`items/${i}`, { skipCache: true });
-      }
-    }
 
-    const plain = new StaticAPI();
-    const adapter = control ? new StaticAPI() : new AdapterAPI({ tokens });
-    return measurePaired({
-      adapter: (i) => adapter.item(i),
-      baseline: (i) => plain.item(i),
-      requests,
-      rounds,
-      block: 50,
-      ratio: 'blocks',
-      afterRound(n) {
-        const ok = api.requests.filter((r) => r.authorization === staticHeader).length;
-        if (api.requests.length !== 2 * n || ok !== 2 * n) throw new Error(`expected ${2 * n} authorized API requests, got ${ok}/${api.requests.length}`);
-        api.requests.length = 0;
-      },
-    });
-  }, { 'cache-control': 'no-store' });
+      const plain = new StaticAPI();
+      const adapter = control ? new StaticAPI() : new AdapterAPI({ tokens });
+      return measurePaired({
+        adapter: (i) => adapter.item(i),
+        baseline: (i) => plain.item(i),
+        requests,
+        rounds,
+        block: 50,
+        ratio: 'blocks',
+        afterRound(n) {
+          const ok = api.requests.filter((r) => r.authorization === staticHeader).length;
+          if (api.requests.length !== 2 * n || ok !== 2 * n)
+            throw new Error(`expected ${2 * n} authorized API requests, got ${ok}/${api.requests.length}`);
+          api.requests.length = 0;
+        },
+      });
+    },
+    { 'cache-control': 'no-store' },
+  );
 }
 
 /**
  * Measures the adapter's cost per request. `control: true` runs the same bench with a second static data
  * source in place of the adapter (an A/A run): its ratio shows the bench's own noise and bias.
  */
-export async function measureOverhead({ requests = 5000, rounds = 7, control = false }: { requests?: number; rounds?: number; control?: boolean } = {}): Promise<OverheadResult> {
+export async function measureOverhead({
+  requests = 5000,
+  rounds = 7,
+  control = false,
+}: {
+  requests?: number;
+  rounds?: number;
+  control?: boolean;
+} = {}): Promise<OverheadResult> {
   const result = await measure({ requests, rounds, control });
   return {
     requests,
-    rounds: result.rounds.map((r) => ({ staticMs: r.staticMs, adapterMs: r.adapterMs, ratio: r.ratio, totalRatio: r.totalRatio })),
+    rounds: result.rounds.map((r) => ({
+      staticMs: r.staticMs,
+      adapterMs: r.adapterMs,
+      ratio: r.ratio,
+      totalRatio: r.totalRatio,
+    })),
     medianRatio: result.medianRatio,
     medianTotalRatio: result.medianTotalRatio,
     staticUsPerRequest: result.staticMicros,
@@ -93,11 +122,18 @@ export async function measureOverhead({ requests = 5000, rounds = 7, control = f
 }
 
 if (import.meta.main) {
-  const { flags, ...options } = benchArgs({ full: { requests: 5000, rounds: 7 }, quick: { requests: 500, rounds: 5 } }, ['control']);
+  const { flags, ...options } = benchArgs(
+    { full: { requests: 5000, rounds: 7 }, quick: { requests: 500, rounds: 5 } },
+    ['control'],
+  );
   const control = flags['control'] === true;
-  printPaired(control ? 'A/A control (static vs static)' : '@tokenkit/apollo overhead', await measure({ ...options, control }), {
-    adapter: control ? 'second static data source' : 'OAuthRESTDataSource',
-    baseline: 'static header',
-    ratio: 'by paired blocks of 50',
-  });
+  printPaired(
+    control ? 'A/A control (static vs static)' : '@tokenkit/apollo overhead',
+    await measure({ ...options, control }),
+    {
+      adapter: control ? 'second static data source' : 'OAuthRESTDataSource',
+      baseline: 'static header',
+      ratio: 'by paired blocks of 50',
+    },
+  );
 }

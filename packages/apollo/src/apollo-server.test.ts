@@ -5,7 +5,13 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { startApi, startTokenServer, type ApiServer, type TokenServer } from '@tokenkit/test-utils';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createTokenProvider, findTokenKitError, OAuthRESTDataSource, UPSTREAM_AUTHENTICATION_FAILED, type TokenProvider } from './index.ts';
+import {
+  createTokenProvider,
+  findTokenKitError,
+  OAuthRESTDataSource,
+  UPSTREAM_AUTHENTICATION_FAILED,
+  type TokenProvider,
+} from './index.ts';
 import { recordingCache } from './test-helpers.ts';
 
 // Apollo Server and real servers: vitest's 5 s default is too short on a busy machine.
@@ -59,22 +65,34 @@ async function startGateway(tenants: Record<string, TokenProvider>, options: Gat
     context: async ({ req }) => {
       const tokens = tenants[String(req.headers['x-tenant'])];
       if (tokens === undefined) throw new Error('unknown tenant');
-      return { dataSources: { payments: new PaymentsAPI({ tokens, cache: server.cache, origins: [plainApi.origin] }) } };
+      return {
+        dataSources: { payments: new PaymentsAPI({ tokens, cache: server.cache, origins: [plainApi.origin] }) },
+      };
     },
   });
   /** The response as the browser gets it. */
   const raw = async (tenant: string, q: string) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tenant': tenant }, body: JSON.stringify({ query: q }) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-tenant': tenant },
+      body: JSON.stringify({ query: q }),
+    });
     return res.text();
   };
   const query = async (tenant: string, q: string) =>
-    JSON.parse(await raw(tenant, q)) as { data?: Record<string, Payment | null>; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+    JSON.parse(await raw(tenant, q)) as {
+      data?: Record<string, Payment | null>;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    };
   return { server, query, raw };
 }
 
 beforeAll(async () => {
   tokenServer = await startTokenServer({ clients: { 'tenant-a': 'secret-a', 'tenant-b': 'secret-b' } });
-  cachingApi = await startApi({ isValid: (t) => tokenServer.isValid(t), headers: { 'cache-control': 'public, max-age=60' } });
+  cachingApi = await startApi({
+    isValid: (t) => tokenServer.isValid(t),
+    headers: { 'cache-control': 'public, max-age=60' },
+  });
   plainApi = await startApi({ isValid: (t) => tokenServer.isValid(t) });
 });
 afterAll(() => Promise.all([tokenServer.close(), cachingApi.close(), plainApi.close()]));
@@ -85,7 +103,8 @@ beforeEach(() => {
   plainApi.requests.length = 0;
 });
 
-const tenant = (id: string): TokenProvider => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: id, clientSecret: id.replace('tenant', 'secret') });
+const tenant = (id: string): TokenProvider =>
+  createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: id, clientSecret: id.replace('tenant', 'secret') });
 
 describe('multi-tenant safety', () => {
   it('two tenants on the same URL each send their own token and get their own cached response (public, max-age=60)', async () => {
@@ -133,8 +152,14 @@ describe('multi-tenant safety', () => {
     await result.httpCache.cacheWritePromise;
     await new PaymentsAPI({ tokens: b, cache }).raw('payments/1').then((r) => r.httpCache.cacheWritePromise);
     const url = `${cachingApi.origin}/payments/1`;
-    expect(result.requestDeduplication.policy).toEqual({ policy: 'deduplicate-during-request-lifetime', deduplicationKey: `GET ${url} tokenkit:${a.key}` });
-    expect([...entries.keys()]).toEqual([`httpcache:GET ${url} tokenkit:${a.key}`, `httpcache:GET ${url} tokenkit:${b.key}`]);
+    expect(result.requestDeduplication.policy).toEqual({
+      policy: 'deduplicate-during-request-lifetime',
+      deduplicationKey: `GET ${url} tokenkit:${a.key}`,
+    });
+    expect([...entries.keys()]).toEqual([
+      `httpcache:GET ${url} tokenkit:${a.key}`,
+      `httpcache:GET ${url} tokenkit:${b.key}`,
+    ]);
     for (const token of tokenServer.issued) expect(JSON.stringify([...entries])).not.toContain(token);
   });
 });
@@ -145,19 +170,28 @@ describe('a token endpoint failure', () => {
     // A token endpoint that echoes what it was sent, as some do in their error text: secret and Basic credentials.
     tokenServer.misbehave((request) => ({
       status: 401,
-      body: { error: 'invalid_client', error_description: `${said} ${request.headers.authorization} (${request.client?.secret})` },
+      body: {
+        error: 'invalid_client',
+        error_description: `${said} ${request.headers.authorization} (${request.client?.secret})`,
+      },
     }));
     const basic = Buffer.from('tenant-a:secret-a').toString('base64');
     for (const includeStacktraceInErrorResponses of [false, true]) {
       const seen: unknown[] = [];
-      const { server, raw } = await startGateway({ a: tenant('tenant-a') }, {
-        includeStacktraceInErrorResponses,
-        formatError: (formatted, error) => (seen.push(unwrapResolverError(error)), formatted),
-      });
+      const { server, raw } = await startGateway(
+        { a: tenant('tenant-a') },
+        {
+          includeStacktraceInErrorResponses,
+          formatError: (formatted, error) => (seen.push(unwrapResolverError(error)), formatted),
+        },
+      );
       try {
         const body = await raw('a', '{ payment(id: "1") { path } }');
         const { errors } = JSON.parse(body) as { errors: { message: string; extensions: Record<string, unknown> }[] };
-        expect(errors[0]).toMatchObject({ message: 'upstream authentication failed', extensions: { code: UPSTREAM_AUTHENTICATION_FAILED } });
+        expect(errors[0]).toMatchObject({
+          message: 'upstream authentication failed',
+          extensions: { code: UPSTREAM_AUTHENTICATION_FAILED },
+        });
         for (const leak of ['secret-a', basic, said, 'invalid_client']) expect(body).not.toContain(leak);
         // The details stay on the server: core's typed error behind the one the client saw.
         expect(findTokenKitError(seen[0])).toMatchObject({ name: 'OAuthError', error: 'invalid_client', status: 401 });

@@ -7,7 +7,16 @@
 // and makes RESTDataSource generic over it.)
 import { inspect } from 'node:util';
 import { RESTDataSource as RESTDataSource64, type AugmentedRequest } from '@apollo/datasource-rest';
-import { authorizationsSince, rejectionOf, startApi, startRecorder, startTokenServer, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import {
+  authorizationsSince,
+  rejectionOf,
+  startApi,
+  startRecorder,
+  startTokenServer,
+  type ApiServer,
+  type Recorder,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import { RESTDataSource as RESTDataSource62 } from 'datasource-rest-6.2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as current from './index.ts';
@@ -33,13 +42,17 @@ let recorder: Recorder;
 beforeAll(async () => {
   tokenServer = await startTokenServer();
   api = await startApi({ isValid: (token) => tokenServer.isValid(token) });
-  caching = await startApi({ isValid: (token) => tokenServer.isValid(token), headers: { 'cache-control': 'public, max-age=60' } });
+  caching = await startApi({
+    isValid: (token) => tokenServer.isValid(token),
+    headers: { 'cache-control': 'public, max-age=60' },
+  });
   recorder = await startRecorder();
 });
 afterAll(() => Promise.all([tokenServer, api, caching, recorder].map((s) => s.close())));
 
 type HttpFetch = (url: string, init?: Record<string, unknown>) => Promise<unknown>;
-const httpFetchOf = (source: object) => (source as unknown as { httpCache: { httpFetch?: HttpFetch } }).httpCache.httpFetch;
+const httpFetchOf = (source: object) =>
+  (source as unknown as { httpCache: { httpFetch?: HttpFetch } }).httpCache.httpFetch;
 
 it('runs the two releases it claims: 6.2.0 and the current one', () => {
   expect(releases.map(([version]) => version)).toEqual(['6.2.0', '6.4.1']);
@@ -50,7 +63,13 @@ it('runs the two releases it claims: 6.2.0 and the current one', () => {
 
 describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (version, adapter, Base) => {
   const provider = (clientSecret = 'client-secret', scope?: string) =>
-    adapter.createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret, maxRetries: 0, ...(scope === undefined ? {} : { scope }) });
+    adapter.createTokenProvider({
+      tokenEndpoint: tokenServer.url,
+      clientId: 'client-id',
+      clientSecret,
+      maxRetries: 0,
+      ...(scope === undefined ? {} : { scope }),
+    });
 
   /** A data source the way users write one: `baseURL` as a class field. */
   const apiAt = (base: string) =>
@@ -99,7 +118,10 @@ describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (ve
   it('a token failure rejects with "upstream authentication failed", core’s typed error behind it, no secret in it', async () => {
     const from = api.requests.length;
     const error = await rejectionOf(new (apiAt(api.origin))({ tokens: provider('wrong-secret') }).call('payments'));
-    expect(error).toMatchObject({ message: 'upstream authentication failed', extensions: { code: adapter.UPSTREAM_AUTHENTICATION_FAILED } });
+    expect(error).toMatchObject({
+      message: 'upstream authentication failed',
+      extensions: { code: adapter.UPSTREAM_AUTHENTICATION_FAILED },
+    });
     const typed = adapter.findTokenKitError(error);
     expect(adapter.isOAuthError(typed)).toBe(true);
     expect(typed).toMatchObject({ error: 'invalid_client', status: 401 });
@@ -125,7 +147,12 @@ describe.each(releases)('OAuthRESTDataSource on @apollo/datasource-rest %s', (ve
     expect(authorizationsSince(caching, from)).toHaveLength(2);
     expect(sentA).toBe(a.cachedAuthorizationHeader());
     expect(sentB).toBe(b.cachedAuthorizationHeader());
-    expect([...entries.keys()].sort()).toEqual([`httpcache:GET ${caching.origin}/doc tokenkit:${a.key}`, `httpcache:GET ${caching.origin}/doc tokenkit:${b.key}`].sort());
+    expect([...entries.keys()].sort()).toEqual(
+      [
+        `httpcache:GET ${caching.origin}/doc tokenkit:${a.key}`,
+        `httpcache:GET ${caching.origin}/doc tokenkit:${b.key}`,
+      ].sort(),
+    );
     // 6.4 added `responseFromCache` to the result; its absence shows 6.2.0's own fetch() ran.
     expect(again.responseFromCache).toBe(version === '6.2.0' ? undefined : true);
   });

@@ -29,7 +29,11 @@ function contractFor(version: string, adapter: Adapter): void {
   };
   const driverClient = (api: ContractAPI): DriverClient => ({
     send: (request) => api.send(request).then((result) => ({ status: result.response.status }), statusOf),
-    failure: (request) => api.send(request).then(() => undefined, (error: unknown) => error),
+    failure: (request) =>
+      api.send(request).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
   });
 
   adapterContract<current.TokenProvider>({

@@ -1,9 +1,26 @@
 // What is particular to OAuthRESTDataSource; where the token goes, redirects, the 401 retry, abort and timeouts and
 // no token in errors are the shared adapter contract (contract.test.ts).
 import { inspect } from 'node:util';
-import { listen, startApi, startRecorder, startTokenServer, waitFor, type ApiServer, type Recorder, type RunningServer, type TokenServer } from '@tokenkit/test-utils';
+import {
+  listen,
+  startApi,
+  startRecorder,
+  startTokenServer,
+  waitFor,
+  type ApiServer,
+  type Recorder,
+  type RunningServer,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigurationError, createTokenProvider, findTokenKitError, UPSTREAM_AUTHENTICATION_FAILED, type TokenProvider, type TokenProviderOptions } from './index.ts';
+import {
+  ConfigurationError,
+  createTokenProvider,
+  findTokenKitError,
+  UPSTREAM_AUTHENTICATION_FAILED,
+  type TokenProvider,
+  type TokenProviderOptions,
+} from './index.ts';
 import { apiAt, recordingCache, startGraphQL, TestAPI } from './test-helpers.ts';
 
 // Real servers and a GraphQL server: vitest's 5 s default is too short on a busy machine.
@@ -22,14 +39,25 @@ let gql: Awaited<ReturnType<typeof startGraphQL>>;
 beforeAll(async () => {
   tokenServer = await startTokenServer({ clients: { 'client-id': 'client-secret' } });
   api = await startApi({ isValid: (t) => tokenServer.isValid(t) });
-  caching = await startApi({ isValid: (t) => tokenServer.isValid(t), headers: { 'cache-control': 'public, max-age=60' } });
-  varying = await startApi({ isValid: (t) => tokenServer.isValid(t), headers: { 'cache-control': 'public, max-age=60', vary: 'accept-encoding' } });
+  caching = await startApi({
+    isValid: (t) => tokenServer.isValid(t),
+    headers: { 'cache-control': 'public, max-age=60' },
+  });
+  varying = await startApi({
+    isValid: (t) => tokenServer.isValid(t),
+    headers: { 'cache-control': 'public, max-age=60', vary: 'accept-encoding' },
+  });
   maxAge = await startApi({ isValid: (t) => tokenServer.isValid(t), headers: { 'cache-control': 'max-age=60' } });
   recorder = await startRecorder();
   // Redirects to itself forever.
   loop = await listen((req, res) => void res.writeHead(302, { location: req.url ?? '/' }).end());
   // An API whose error answers quote the request's Authorization header.
-  echo = await listen((req, res) => void res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ got: req.headers.authorization })));
+  echo = await listen(
+    (req, res) =>
+      void res
+        .writeHead(500, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ got: req.headers.authorization })),
+  );
   gql = await startGraphQL();
 });
 afterAll(async () => {
@@ -44,7 +72,13 @@ afterEach(() => {
 });
 
 function provider(extra: Partial<TokenProviderOptions> = {}): TokenProvider {
-  return createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', maxRetries: 0, ...extra });
+  return createTokenProvider({
+    tokenEndpoint: tokenServer.url,
+    clientId: 'client-id',
+    clientSecret: 'client-secret',
+    maxRetries: 0,
+    ...extra,
+  });
 }
 const bearer = (token: string | undefined) => `Bearer ${token}`;
 
@@ -65,10 +99,16 @@ describe('the data source', () => {
   it('rejects a missing provider at construction and a data source with nowhere to send the token at request time', async () => {
     expect(() => new TestAPI({} as never)).toThrow(ConfigurationError);
     expect(() => new TestAPI({} as never)).toThrow('tokens: must be a TokenProvider from createTokenProvider()');
-    expect(() => new TestAPI({ tokens: provider(), origins: ['ftp://files.example.com'] })).toThrow('origins: ftp://files.example.com is not an http(s) URL');
-    expect(() => new TestAPI({ tokens: provider(), origins: ['http://files.example.com'] })).toThrow(/origins: http:\/\/files\.example\.com is not HTTPS/);
+    expect(() => new TestAPI({ tokens: provider(), origins: ['ftp://files.example.com'] })).toThrow(
+      'origins: ftp://files.example.com is not an http(s) URL',
+    );
+    expect(() => new TestAPI({ tokens: provider(), origins: ['http://files.example.com'] })).toThrow(
+      /origins: http:\/\/files\.example\.com is not HTTPS/,
+    );
     const { errors } = await gql.execute(() => new TestAPI({ tokens: provider() }).call('GET', api.origin + '/x'));
-    expect(errors?.[0]?.message).toBe('origins: the client has no base URL: pass `origins` to say which API may receive the token');
+    expect(errors?.[0]?.message).toBe(
+      'origins: the client has no base URL: pass `origins` to say which API may receive the token',
+    );
     expect(errors?.[0]?.extensions?.['tokenkit']).toEqual({ code: 'invalid_option', name: 'ConfigurationError' });
     expect(api.requests).toHaveLength(0);
   });
@@ -86,9 +126,14 @@ describe('the data source', () => {
       override resolveURL = (path: string) => new URL(`/tenants/7/${path}`, api.origin);
     }
     const tokens = provider();
-    expect((await gql.execute(() => new Assigned({ tokens }).call('GET', 'payments'))).data).toEqual({ recorded: true });
+    expect((await gql.execute(() => new Assigned({ tokens }).call('GET', 'payments'))).data).toEqual({
+      recorded: true,
+    });
     expect(recorder.authorizations).toEqual([undefined]);
-    expect((await gql.execute(() => new Tenant({ tokens }).call('GET', 'payments'))).data).toMatchObject({ ok: true, path: '/tenants/7/payments' });
+    expect((await gql.execute(() => new Tenant({ tokens }).call('GET', 'payments'))).data).toMatchObject({
+      ok: true,
+      path: '/tenants/7/payments',
+    });
     expect(api.requests.map((r) => r.authorization)).toEqual([bearer(tokenServer.issued.at(-1))]);
   });
 
@@ -111,9 +156,13 @@ describe('the data source', () => {
 describe('redirects, which the data source follows itself', () => {
   it('a 303 after a POST is followed with a GET and no body; a 307 keeps method and body', async () => {
     const tokens = provider();
-    const see = await gql.execute(() => new (apiAt(api.origin))({ tokens }).call('POST', '/redirect?to=/done&status=303', { body: { amount: 5 } }));
+    const see = await gql.execute(() =>
+      new (apiAt(api.origin))({ tokens }).call('POST', '/redirect?to=/done&status=303', { body: { amount: 5 } }),
+    );
     expect(see.data).toMatchObject({ ok: true, path: '/done', method: 'GET', body: '' });
-    const temp = await gql.execute(() => new (apiAt(api.origin))({ tokens }).call('POST', '/redirect?to=/done&status=307', { body: { amount: 5 } }));
+    const temp = await gql.execute(() =>
+      new (apiAt(api.origin))({ tokens }).call('POST', '/redirect?to=/done&status=307', { body: { amount: 5 } }),
+    );
     expect(temp.data).toMatchObject({ ok: true, path: '/done', method: 'POST', body: '{"amount":5}' });
   });
 
@@ -168,12 +217,17 @@ describe('waiting for a token', () => {
     const API = apiAt(api.origin);
     const reason = new Error('caller gave up');
     const controller = new AbortController();
-    const aborted = new API({ tokens: provider() }).call('GET', '/x', { signal: controller.signal }).catch((e: unknown) => e);
+    const aborted = new API({ tokens: provider() })
+      .call('GET', '/x', { signal: controller.signal })
+      .catch((e: unknown) => e);
     await waitFor(() => tokenServer.count === 1, { what: 'the token request' });
     controller.abort(reason);
     expect(await aborted).toBe(reason);
     const timedOut = await new API({ tokens: provider() }).call('GET', '/x', { timeout: 50 }).catch((e: unknown) => e);
-    expect(timedOut).toMatchObject({ message: 'upstream authentication failed', extensions: { code: UPSTREAM_AUTHENTICATION_FAILED } });
+    expect(timedOut).toMatchObject({
+      message: 'upstream authentication failed',
+      extensions: { code: UPSTREAM_AUTHENTICATION_FAILED },
+    });
     expect(findTokenKitError(timedOut)).toMatchObject({ name: 'TokenEndpointError', code: 'timeout' });
     expect(api.requests).toHaveLength(0);
   });

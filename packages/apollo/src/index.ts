@@ -1,6 +1,18 @@
-import { RESTDataSource, type AugmentedRequest, type CacheOptions, type DataSourceConfig, type RequestOptions } from '@apollo/datasource-rest';
+import {
+  RESTDataSource,
+  type AugmentedRequest,
+  type CacheOptions,
+  type DataSourceConfig,
+  type RequestOptions,
+} from '@apollo/datasource-rest';
 import { assertTokenProvider, ConfigurationError, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
-import { createTokenClient, sendFollowingRedirects, type HopInit, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
+import {
+  createTokenClient,
+  sendFollowingRedirects,
+  type HopInit,
+  type OutgoingRequest,
+  type TokenClient,
+} from '@tokenkit/core/adapter';
 import { GraphQLError } from 'graphql';
 
 // One install is enough: core's provider, errors and option types.
@@ -61,10 +73,12 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
     assertTokenProvider(tokens);
     this.tokens = tokens;
     this.#options = { origins, retryOn401 };
-    if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0)) createTokenClient(tokens, this.#options); // a bad origin fails here
+    if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0))
+      createTokenClient(tokens, this.#options); // a bad origin fails here
     const cache = this.httpCache as unknown as { httpFetch?: Fetcher };
     const inner = cache.httpFetch;
-    if (typeof inner !== 'function') throw new ConfigurationError('fetch', 'this @apollo/datasource-rest version is not supported');
+    if (typeof inner !== 'function')
+      throw new ConfigurationError('fetch', 'this @apollo/datasource-rest version is not supported');
     cache.httpFetch = (url, init) => this.#fetch(inner, url, init ?? {});
   }
 
@@ -109,7 +123,9 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
       if (typeof header === 'string') headers['authorization'] = header;
       let response: FetcherResponse;
       try {
-        response = follow ? await sendFollowingRedirects(hop, url, { ...init, headers, redirect: 'manual' }, request, replayable) : await inner(url, init);
+        response = follow
+          ? await sendFollowingRedirects(hop, url, { ...init, headers, redirect: 'manual' }, request, replayable)
+          : await inner(url, init);
       } finally {
         // Sent: the token leaves these headers, which live on. HTTPCache's policy stores them in the shared cache
         // when an answer varies, and RESTDataSource hands them to errorFromResponse and didEncounterError.
@@ -153,7 +169,9 @@ function tokenFor(request: OutgoingRequest, url: string, init: FetcherInit): Pro
  * whose first line is that text, and Apollo shows stacks with `includeStacktraceInErrorResponses`.
  */
 function upstreamFailure(cause: unknown): GraphQLError {
-  const error = new GraphQLError('upstream authentication failed', { extensions: { code: UPSTREAM_AUTHENTICATION_FAILED } });
+  const error = new GraphQLError('upstream authentication failed', {
+    extensions: { code: UPSTREAM_AUTHENTICATION_FAILED },
+  });
   const hidden = { value: cause, writable: true, configurable: true, enumerable: false };
   return Object.defineProperties(error, { originalError: hidden, cause: hidden });
 }

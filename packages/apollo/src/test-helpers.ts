@@ -57,19 +57,27 @@ export async function startGraphQL() {
     includeStacktraceInErrorResponses: true,
     formatError(formatted, error) {
       const tk = findTokenKitError(unwrapResolverError(error));
-      return tk === undefined ? formatted : { ...formatted, extensions: { ...formatted.extensions, tokenkit: { code: tk.code, name: tk.name } } };
+      return tk === undefined
+        ? formatted
+        : { ...formatted, extensions: { ...formatted.extensions, tokenkit: { code: tk.code, name: tk.name } } };
     },
   });
   await server.start();
   return {
     server,
     /** Runs `run` inside a resolver of a real operation; answers the parsed result or the GraphQL errors. */
-    async execute(run: () => Promise<unknown>): Promise<{ data: unknown; errors: readonly GraphQLFormattedError[] | undefined; raw: string }> {
+    async execute(
+      run: () => Promise<unknown>,
+    ): Promise<{ data: unknown; errors: readonly GraphQLFormattedError[] | undefined; raw: string }> {
       const response = await server.executeOperation({ query: '{ result }' }, { contextValue: { run } });
       if (response.body.kind !== 'single') throw new Error('expected a single result');
       const { data, errors } = response.body.singleResult;
       const result = (data as { result?: string | null } | null | undefined)?.result;
-      return { data: typeof result === 'string' ? JSON.parse(result) : result, errors, raw: JSON.stringify(response.body.singleResult) };
+      return {
+        data: typeof result === 'string' ? JSON.parse(result) : result,
+        errors,
+        raw: JSON.stringify(response.body.singleResult),
+      };
     },
   };
 }

@@ -4,7 +4,11 @@ import type { AugmentedRequest, DataSourceFetchResult } from '@apollo/datasource
 import { expectTypeOf } from 'vitest';
 import { createTokenProvider, OAuthRESTDataSource, type OAuthDataSourceConfig, type TokenProvider } from './index.ts';
 
-const tokens: TokenProvider = createTokenProvider({ tokenEndpoint: 'https://auth.example.com/token', clientId: 'id', clientSecret: 'secret' });
+const tokens: TokenProvider = createTokenProvider({
+  tokenEndpoint: 'https://auth.example.com/token',
+  clientId: 'id',
+  clientSecret: 'secret',
+});
 const server = new ApolloServer({ typeDefs: 'type Query { a: Int }' });
 
 class PaymentsAPI extends OAuthRESTDataSource {
@@ -21,9 +25,15 @@ class PaymentsAPI extends OAuthRESTDataSource {
 // Accepted: the provider plus RESTDataSource's own config and the adapter options.
 new PaymentsAPI({ tokens });
 new PaymentsAPI({ tokens, cache: server.cache, logger: console, fetch: globalThis.fetch as never });
-new PaymentsAPI({ tokens, origins: ['https://files.example.com', new URL('https://cdn.example.com')], retryOn401: false });
+new PaymentsAPI({
+  tokens,
+  origins: ['https://files.example.com', new URL('https://cdn.example.com')],
+  retryOn401: false,
+});
 expectTypeOf<OAuthDataSourceConfig['tokens']>().toEqualTypeOf<TokenProvider>();
-expectTypeOf(new PaymentsAPI({ tokens }).fetch<{ id: string }>('x')).resolves.toEqualTypeOf<DataSourceFetchResult<{ id: string }>>();
+expectTypeOf(new PaymentsAPI({ tokens }).fetch<{ id: string }>('x')).resolves.toEqualTypeOf<
+  DataSourceFetchResult<{ id: string }>
+>();
 expectTypeOf(new PaymentsAPI({ tokens }).payment('1')).resolves.toEqualTypeOf<{ id: string }>();
 
 // @ts-expect-error the provider is required

@@ -27,9 +27,19 @@ async function get(http: AxiosInstance): Promise<void> {
  * static header: a warm-up, then `rounds` rounds of `requests` requests per
  * client, the two clients interleaved request by request.
  */
-export async function measureOverhead({ requests = 5000, rounds = 5 }: { requests?: number; rounds?: number } = {}): Promise<OverheadResult> {
+export async function measureOverhead({
+  requests = 5000,
+  rounds = 5,
+}: {
+  requests?: number;
+  rounds?: number;
+} = {}): Promise<OverheadResult> {
   return withBenchServers(async ({ tokenServer, api }) => {
-    const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const tokens = createTokenProvider({
+      tokenEndpoint: tokenServer.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
     const adapter = axios.create({ baseURL: api.origin });
     installTokenInterceptor(adapter, tokens);
     const plain = axios.create({ baseURL: api.origin, headers: { Authorization: await tokens.authorizationHeader() } });

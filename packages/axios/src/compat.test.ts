@@ -2,12 +2,25 @@
 // servers. The shared adapter contract runs on both as well (contract.test.ts).
 import { Agent, type AgentOptions } from 'node:http';
 import { inspect } from 'node:util';
-import { authorizationsSince, rejectionOf, startAdapterServers, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import {
+  authorizationsSince,
+  rejectionOf,
+  startAdapterServers,
+  type ApiServer,
+  type Recorder,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import axios from 'axios';
 import axios10 from 'axios-1.0';
 import type { AxiosInstance } from 'axios';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTokenProvider, findTokenKitError, installTokenInterceptor, isOAuthError, type TokenInterceptorOptions } from './index.ts';
+import {
+  createTokenProvider,
+  findTokenKitError,
+  installTokenInterceptor,
+  isOAuthError,
+  type TokenInterceptorOptions,
+} from './index.ts';
 
 // Real servers: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -35,7 +48,8 @@ let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => P
 beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
 afterAll(() => close());
 
-const provider = (clientSecret = 'client-secret') => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
+const provider = (clientSecret = 'client-secret') =>
+  createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
 const sentSince = (from: number) => authorizationsSince(api, from);
 
 describe.each(releases)('installTokenInterceptor on %s', (name, lib) => {

@@ -27,7 +27,11 @@ function config(request: ContractRequest): AxiosRequestConfig {
 function driverClient(api: AxiosInstance): DriverClient {
   return {
     send: async (request) => ({ status: (await api.request(config(request))).status }),
-    failure: (request) => api.request({ ...config(request), validateStatus: (status) => status < 400 }).then(() => undefined, (error: unknown) => error),
+    failure: (request) =>
+      api.request({ ...config(request), validateStatus: (status) => status < 400 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
     // A per-request baseURL, which axios merges over the instance's.
     sendWithBase: async (baseURL, request) => ({ status: (await api.request({ ...config(request), baseURL })).status }),
   };

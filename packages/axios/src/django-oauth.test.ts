@@ -59,7 +59,10 @@ describe.skipIf(!hasDjangoOAuth())('Django OAuth Toolkit (python3-django-oauth-t
     expect(await dot.tokenRequests('refresh_token')).toBe(refreshGrants + 1);
     expect(await dot.tokenRequests('password')).toBe(passwordGrants + 1);
     const renewed = await tokens.getToken();
-    expect(seen.map((s) => s.authorization)).toEqual([expect.stringMatching(/^Bearer /), `Bearer ${renewed.accessToken}`]);
+    expect(seen.map((s) => s.authorization)).toEqual([
+      expect.stringMatching(/^Bearer /),
+      `Bearer ${renewed.accessToken}`,
+    ]);
     expect(seen[0]!.authorization).not.toBe(seen[1]!.authorization);
 
     // DOT keeps the refresh token of a revoked access token, but answers it with HTTP 500: the provider drops the
@@ -79,7 +82,11 @@ describe.skipIf(!hasDjangoOAuth())('Django OAuth Toolkit (python3-django-oauth-t
     ]);
     expect(await dot.tokenRequests('password')).toBe(passwordGrants + 2);
     expect(await dot.tokenRequests('refresh_token')).toBe(refreshGrants + 2); // the rotation, then the one refused
-    expect(events.flatMap((e) => (e.type === 'fetch' ? [e.grant] : []))).toEqual(['password', 'refresh_token', 'password']);
+    expect(events.flatMap((e) => (e.type === 'fetch' ? [e.grant] : []))).toEqual([
+      'password',
+      'refresh_token',
+      'password',
+    ]);
     expect(events).toContainEqual(expect.objectContaining({ type: 'invalidate', dropped: true }));
     expect(events).toContainEqual(
       expect.objectContaining({ type: 'refresh_token_dropped', reason: expect.stringMatching(/500/) as unknown }),

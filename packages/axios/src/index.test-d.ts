@@ -13,7 +13,12 @@ declare const tokens: TokenProvider;
 const api = axios.create({ baseURL: 'https://api.example.com' });
 
 expectTypeOf(installTokenInterceptor(api, tokens)).toEqualTypeOf<() => void>();
-expectTypeOf(installTokenInterceptor(api, tokens, { origins: ['https://files.example.com', new URL('https://cdn.example.com')], retryOn401: false })).toBeFunction();
+expectTypeOf(
+  installTokenInterceptor(api, tokens, {
+    origins: ['https://files.example.com', new URL('https://cdn.example.com')],
+    retryOn401: false,
+  }),
+).toBeFunction();
 expectTypeOf(installTokenInterceptor(axios, tokens, { origins: ['https://api.example.com'] })).returns.toBeVoid();
 expectTypeOf<TokenInterceptorOptions>().toEqualTypeOf<RequestAuthOptions>();
 expectTypeOf(createTokenProvider).returns.toEqualTypeOf<TokenProvider>();

@@ -1,10 +1,28 @@
 // What is particular to axios. Where the token goes, redirects, the caller's header, the 401 retry, streams, abort,
 // timeout, cold-cache storms and tokens in errors are the shared adapter contract (contract.test.ts), on both releases.
 import { inspect } from 'node:util';
-import { authorizationsSince, rejectionOf, startAdapterServers, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
-import axios, { type AxiosAdapter, type AxiosError, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
+import {
+  authorizationsSince,
+  rejectionOf,
+  startAdapterServers,
+  type ApiServer,
+  type Recorder,
+  type TokenServer,
+} from '@tokenkit/test-utils';
+import axios, {
+  type AxiosAdapter,
+  type AxiosError,
+  type CreateAxiosDefaults,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigurationError, createTokenProvider, installTokenInterceptor, TokenEndpointError, type TokenProviderOptions } from './index.ts';
+import {
+  ConfigurationError,
+  createTokenProvider,
+  installTokenInterceptor,
+  TokenEndpointError,
+  type TokenProviderOptions,
+} from './index.ts';
 
 // Real servers: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -15,10 +33,19 @@ afterAll(() => close());
 afterEach(() => tokenServer.misbehave(undefined));
 
 function provider(overrides: Partial<TokenProviderOptions> = {}) {
-  return createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', ...overrides } as TokenProviderOptions);
+  return createTokenProvider({
+    tokenEndpoint: tokenServer.url,
+    clientId: 'client-id',
+    clientSecret: 'client-secret',
+    ...overrides,
+  } as TokenProviderOptions);
 }
 
-function client(options: Parameters<typeof installTokenInterceptor>[2] = {}, tokens = provider(), defaults: CreateAxiosDefaults = {}) {
+function client(
+  options: Parameters<typeof installTokenInterceptor>[2] = {},
+  tokens = provider(),
+  defaults: CreateAxiosDefaults = {},
+) {
   const http = axios.create({ baseURL: api.origin, ...defaults });
   const uninstall = installTokenInterceptor(http, tokens, options);
   return { http, tokens, uninstall };
@@ -38,8 +65,14 @@ describe('installTokenInterceptor: the instance', () => {
       }
     })();
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect(error).toMatchObject({ code: 'invalid_option', option: 'origins', message: expect.stringContaining('no base URL') });
-    expect(() => installTokenInterceptor(axios.create({ baseURL: 'http://api.example.com' }), tokens)).toThrow(/not HTTPS/);
+    expect(error).toMatchObject({
+      code: 'invalid_option',
+      option: 'origins',
+      message: expect.stringContaining('no base URL'),
+    });
+    expect(() => installTokenInterceptor(axios.create({ baseURL: 'http://api.example.com' }), tokens)).toThrow(
+      /not HTTPS/,
+    );
   });
 
   it("wraps the instance's own adapter, which sees every attempt as sent: the 401 and the retry", async () => {

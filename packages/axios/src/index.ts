@@ -1,4 +1,9 @@
-import axios, { type AxiosAdapter, type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  type AxiosAdapter,
+  type AxiosInstance,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 import { ConfigurationError, type GetTokenOptions, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
 import { createTokenClient, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
 
@@ -62,7 +67,8 @@ export function installTokenInterceptor(
   const inner = previous ?? axios.defaults.adapter;
   const getAdapter = (axios as { getAdapter?: typeof axios.getAdapter }).getAdapter;
   if (typeof inner !== 'function' && getAdapter === undefined) {
-    const why = 'axios 1.2 to 1.4 keep their adapters private, so tokenkit cannot wrap a named one: use axios 1.5 or later';
+    const why =
+      'axios 1.2 to 1.4 keep their adapters private, so tokenkit cannot wrap a named one: use axios 1.5 or later';
     throw new ConfigurationError('adapter', why);
   }
 
@@ -103,7 +109,9 @@ export function installTokenInterceptor(
   };
   api.defaults.adapter = transport;
   // Errors axios raises after the transport (a transformResponse that throws) still hold the raw request.
-  const concealing = api.interceptors.response.use(undefined, (error: unknown) => Promise.reject(client.conceal(error)));
+  const concealing = api.interceptors.response.use(undefined, (error: unknown) =>
+    Promise.reject(client.conceal(error)),
+  );
   return () => {
     api.interceptors.response.eject(concealing);
     if (api.defaults.adapter !== transport) return;
@@ -115,7 +123,8 @@ export function installTokenInterceptor(
 /** A follow-redirects hop: our header stays (or comes back, where follow-redirects dropped it) only when core says so. */
 function redirect(client: TokenClient, request: OutgoingRequest, hop: Record<string, unknown>): void {
   const headers = (hop['headers'] ??= {}) as Headers;
-  for (const name in headers) if (name.toLowerCase() === 'authorization' && client.isOurs(headers[name])) delete headers[name];
+  for (const name in headers)
+    if (name.toLowerCase() === 'authorization' && client.isOurs(headers[name])) delete headers[name];
   if (request.redirect(String(hop['href']))) headers[AUTHORIZATION] = request.sent;
 }
 

@@ -18,7 +18,11 @@ export interface GetTokenFigures {
 export async function measureGetToken({ calls = 2_000_000, rounds = 7 } = {}): Promise<GetTokenFigures> {
   const server = await startTokenServer();
   try {
-    const tokens = createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const tokens = createTokenProvider({
+      tokenEndpoint: server.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
     const map = new Map([['token', await tokens.getToken()]]);
     const lookup = async (key: string) => map.get(key);
     const contenders: Record<'mapLookup' | 'getToken' | 'authorizationHeader', () => Promise<unknown>> = {
@@ -58,8 +62,12 @@ if (import.meta.main) {
   const quick = process.argv.includes('--quick');
   const f = await measureGetToken(quick ? { calls: 200_000, rounds: 3 } : {});
   const fmt = (n: number) => `${(n / 1e6).toFixed(2)} M/s`;
-  console.log(`Node ${process.version}, ${f.rounds} interleaved rounds of ${f.callsPerRound} awaited calls, median calls per CPU-second:`);
+  console.log(
+    `Node ${process.version}, ${f.rounds} interleaved rounds of ${f.callsPerRound} awaited calls, median calls per CPU-second:`,
+  );
   console.log(`  async Map lookup          ${fmt(f.mapLookup)}`);
-  console.log(`  tokens.getToken()         ${fmt(f.getToken)}  (${(f.ratio * 100).toFixed(0)}% of the Map lookup; target >= 80%)`);
+  console.log(
+    `  tokens.getToken()         ${fmt(f.getToken)}  (${(f.ratio * 100).toFixed(0)}% of the Map lookup; target >= 80%)`,
+  );
   console.log(`  tokens.authorizationHeader() ${fmt(f.authorizationHeader)}`);
 }

@@ -1,4 +1,11 @@
-import { listen, sendJson, startOidcProvider, startTokenServer, type OidcServer, type TokenServer } from '@tokenkit/test-utils';
+import {
+  listen,
+  sendJson,
+  startOidcProvider,
+  startTokenServer,
+  type OidcServer,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenProvider, isTokenEndpointError } from './index.ts';
 
@@ -34,7 +41,13 @@ describe('timeoutMs bounds the whole acquisition', () => {
     let now = Date.now();
     try {
       const password = { type: 'password', username: 'alice', password: 'wonder land' } as const;
-      const tokens = createTokenProvider({ ...base, tokenEndpoint: users.url, timeoutMs: 3000, now: () => now, grant: password });
+      const tokens = createTokenProvider({
+        ...base,
+        tokenEndpoint: users.url,
+        timeoutMs: 3000,
+        now: () => now,
+        grant: password,
+      });
       await tokens.getToken();
       users.misbehave((req) => (req.params['grant_type'] === 'refresh_token' ? { hang: true } : undefined));
       now += 3600_000;
@@ -65,7 +78,11 @@ describe('issuer given as a URL object', () => {
 
 describe('answers that bend the rules, through the provider', () => {
   const jwt = (claims: object) =>
-    [Buffer.from('{"alg":"none"}').toString('base64url'), Buffer.from(JSON.stringify(claims)).toString('base64url'), 'sig'].join('.');
+    [
+      Buffer.from('{"alg":"none"}').toString('base64url'),
+      Buffer.from(JSON.stringify(claims)).toString('base64url'),
+      'sig',
+    ].join('.');
 
   it('a JWT handed out again long after its iat is never kept past its exp', async () => {
     const nowS = Math.floor(Date.now() / 1000);
@@ -86,7 +103,12 @@ describe('answers that bend the rules, through the provider', () => {
       const refused = createTokenProvider({ ...base, tokenEndpoint: endpoint.origin + '/token' });
       await expect(refused.getToken()).rejects.toThrow(/defaultTokenType: 'Bearer'/);
       const before = Date.now();
-      const tokens = createTokenProvider({ ...base, tokenEndpoint: endpoint.origin + '/token', defaultTokenType: 'Bearer', defaultExpiresInSeconds: 120 });
+      const tokens = createTokenProvider({
+        ...base,
+        tokenEndpoint: endpoint.origin + '/token',
+        defaultTokenType: 'Bearer',
+        defaultExpiresInSeconds: 120,
+      });
       const served = await tokens.getToken();
       expect(served.tokenType).toBe('Bearer');
       expect(served.expiresAt).toBeGreaterThanOrEqual(before + 119_000);

@@ -51,7 +51,8 @@ describe('createTokenClient', () => {
 });
 
 describe('one request', () => {
-  const client = () => createTokenClient(tokens, { baseUrl: 'https://api.example.com', origins: ['https://files.example.com'] });
+  const client = () =>
+    createTokenClient(tokens, { baseUrl: 'https://api.example.com', origins: ['https://files.example.com'] });
 
   it('gets the token for an allowed URL, none for another origin or over the caller header', async () => {
     const c = client();
@@ -94,7 +95,11 @@ describe('one request', () => {
   });
 
   it('an already aborted caller starts no token request', async () => {
-    const own = createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const own = createTokenProvider({
+      tokenEndpoint: server.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
     const before = server.count;
     await expect(own.getToken({ signal: AbortSignal.abort(new Error('gone')) })).rejects.toThrow('gone');
     expect(server.count).toBe(before);
@@ -102,7 +107,11 @@ describe('one request', () => {
 
   it('a body that cannot be sent again is not retried, but the token is still dropped', async () => {
     // A provider of its own: one that just replaced a rejected token keeps the next for a while (see invalidate).
-    const own = createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const own = createTokenProvider({
+      tokenEndpoint: server.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
     const c = createTokenClient(own, { baseUrl: 'https://api.example.com' });
     const request = c.start({ replayable: false });
     const sent = await request.header('https://api.example.com/a');
@@ -112,14 +121,19 @@ describe('one request', () => {
 });
 
 describe('concealValues', () => {
-  it("removes our values from raw header strings, header maps and nested objects, calling no getter", () => {
+  it('removes our values from raw header strings, header maps and nested objects, calling no getter', () => {
     const value = 'Bearer at-secret-123';
     let getterCalled = false;
     const error = Object.assign(new Error('failed'), {
       request: { _header: `GET / HTTP/1.1\r\nAuthorization: ${value}\r\n\r\n`, res: { req: null as unknown } },
       config: { headers: { Authorization: value, Accept: 'application/json' } },
       fetchHeaders: new Headers({ authorization: value }),
-      frozen: Object.defineProperty({}, 'raw', { value: `token at-secret-123`, writable: false, configurable: true, enumerable: false }),
+      frozen: Object.defineProperty({}, 'raw', {
+        value: `token at-secret-123`,
+        writable: false,
+        configurable: true,
+        enumerable: false,
+      }),
     });
     Object.defineProperty(error, 'lazy', {
       get() {
@@ -149,9 +163,16 @@ describe('sendFollowingRedirects', () => {
     const send = async (url: string, init: HopInit) => {
       seen.push([url, init.headers]);
       const location = hops[url];
-      return { status: location === undefined ? 200 : 302, headers: { get: (name: string) => (name === 'location' ? (location ?? null) : null) } };
+      return {
+        status: location === undefined ? 200 : 302,
+        headers: { get: (name: string) => (name === 'location' ? (location ?? null) : null) },
+      };
     };
-    const init: HopInit = { method: 'GET', headers: { authorization: ours, cookie: 'sid=1', accept: 'x' }, redirect: 'manual' };
+    const init: HopInit = {
+      method: 'GET',
+      headers: { authorization: ours, cookie: 'sid=1', accept: 'x' },
+      redirect: 'manual',
+    };
     const final = await sendFollowingRedirects(send, 'https://api.example.com/start', init, request, true);
     expect(final.status).toBe(200);
     expect(seen.map(([url, headers]) => [url, headers['authorization'], headers['cookie']])).toEqual([

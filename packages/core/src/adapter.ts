@@ -194,7 +194,13 @@ class RequestLifecycle implements OutgoingRequest {
   }
 
   mayRetry(status: number): boolean {
-    return status === 401 && this.#policy.retryOn401 && !this.#retried && this.#carriedTo !== undefined && this.sent !== undefined;
+    return (
+      status === 401 &&
+      this.#policy.retryOn401 &&
+      !this.#retried &&
+      this.#carriedTo !== undefined &&
+      this.sent !== undefined
+    );
   }
 
   async retryAfter(status: number): Promise<boolean> {
@@ -217,7 +223,8 @@ function allowedOrigins(options: TokenClientOptions): Set<string> {
     if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
       throw new ConfigurationError(name, `${String(value)} is not an http(s) URL`);
     }
-    if (!isSecureUrl(url)) throw new ConfigurationError(name, `${url.origin} is not HTTPS; tokens go only over HTTPS (or to loopback)`);
+    if (!isSecureUrl(url))
+      throw new ConfigurationError(name, `${url.origin} is not HTTPS; tokens go only over HTTPS (or to loopback)`);
     origins.add(url.origin);
   };
   if (options.baseUrl !== undefined && options.baseUrl !== '') add(options.baseUrl, 'baseUrl');
@@ -225,7 +232,11 @@ function allowedOrigins(options: TokenClientOptions): Set<string> {
     if (!Array.isArray(options.origins)) throw new ConfigurationError('origins', 'must be an array of URLs');
     for (const origin of options.origins) add(origin, 'origins');
   }
-  if (origins.size === 0) throw new ConfigurationError('origins', 'the client has no base URL: pass `origins` to say which API may receive the token');
+  if (origins.size === 0)
+    throw new ConfigurationError(
+      'origins',
+      'the client has no base URL: pass `origins` to say which API may receive the token',
+    );
   return origins;
 }
 
@@ -238,7 +249,8 @@ function allowedOrigins(options: TokenClientOptions): Set<string> {
 export function originCheck(origins: ReadonlySet<string>, fastPath = true): (url: string | URL) => string | undefined {
   const list = [...origins];
   return (url) => {
-    if (fastPath && typeof url === 'string') for (const origin of list) if (startsWithOrigin(url, origin)) return origin;
+    if (fastPath && typeof url === 'string')
+      for (const origin of list) if (startsWithOrigin(url, origin)) return origin;
     const origin = tryParseUrl(url)?.origin;
     return origin !== undefined && origins.has(origin) ? origin : undefined;
   };
@@ -300,7 +312,9 @@ export function concealValues<T>(root: T, values: readonly string[]): T {
           next.push(value);
         }
       }
-      if (node instanceof Map) for (const [key, value] of node) if (typeof value === 'string' && hide(value) !== value) node.set(key, hide(value));
+      if (node instanceof Map)
+        for (const [key, value] of node)
+          if (typeof value === 'string' && hide(value) !== value) node.set(key, hide(value));
     }
     queue = next;
   }
@@ -325,7 +339,13 @@ export interface HopResponse {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const CREDENTIALS = new Set(['authorization', 'proxy-authorization', 'cookie', 'cookie2']);
-const BODY_HEADERS = new Set(['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']);
+const BODY_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+]);
 /** Redirects followed for one request at most, as in browsers and undici. */
 export const MAX_REDIRECTS = 20;
 

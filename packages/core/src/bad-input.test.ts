@@ -2,7 +2,13 @@ import { inspect } from 'node:util';
 import { listen, startTokenServer, type Misbehaviour, type TokenServer } from '@tokenkit/test-utils';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTokenProvider, parseTokenResponse, TokenEndpointError, type TokenEvent, type TokenProviderOptions } from './index.ts';
+import {
+  createTokenProvider,
+  parseTokenResponse,
+  TokenEndpointError,
+  type TokenEvent,
+  type TokenProviderOptions,
+} from './index.ts';
 
 // A real server, a 50 MB answer and Retry-After waits: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -53,21 +59,106 @@ function expectNoSecrets(error: unknown, ...more: unknown[]) {
 
 // Every answer but the missing one comes at once, so they get the default 10 s budget: on a busy machine a
 // short one could run out before a real answer arrives. `timeoutMs` is for the case that must time out.
-const cases: { name: string; answer: Misbehaviour; code: string; status?: number; message: RegExp; timeoutMs?: number }[] = [
-  { name: 'HTML with 200', answer: { status: 200, body: '<html>login</html>' }, code: 'invalid_response', message: /text\/html\) is not JSON/ },
-  { name: 'JSON without access_token', answer: { status: 200, body: { token_type: 'Bearer', expires_in: 60 } }, code: 'invalid_response', message: /has no access_token/ },
-  { name: 'missing token_type', answer: { status: 200, body: { access_token: 'abc', expires_in: 60 } }, code: 'invalid_response', message: /has no token_type/ },
-  { name: 'a token type other than Bearer', answer: { status: 200, body: { access_token: 'abc', token_type: 'mac', expires_in: 60 } }, code: 'invalid_response', message: /only Bearer/ },
-  { name: 'negative expires_in', answer: { status: 200, body: { access_token: 'abc', token_type: 'Bearer', expires_in: -5 } }, code: 'invalid_response', message: /must be positive/ },
-  { name: 'non-numeric expires_in', answer: { status: 200, body: { access_token: 'abc', token_type: 'Bearer', expires_in: 'soon' } }, code: 'invalid_response', message: /non-numeric expires_in/ },
-  { name: 'absurdly large expires_in', answer: { status: 200, body: { access_token: 'abc', token_type: 'Bearer', expires_in: 1e15 } }, code: 'invalid_response', message: /more than a year/ },
-  { name: 'a token with a newline', answer: { status: 200, body: { access_token: 'ab\r\nX-Evil: 1', token_type: 'Bearer', expires_in: 60 } }, code: 'invalid_response', message: /not allowed in an HTTP header/ },
-  { name: '400 invalid_client', answer: { status: 400, body: { error: 'invalid_client', error_description: 'unknown client' } }, code: 'oauth_error', status: 400, message: /400 invalid_client: unknown client/ },
-  { name: '401 with WWW-Authenticate and no body', answer: { status: 401, body: '', headers: { 'www-authenticate': 'Basic realm="x"' } }, code: 'http_status', status: 401, message: /HTTP 401/ },
-  { name: '429 with a long Retry-After', answer: { status: 429, body: 'slow down', headers: { 'retry-after': '3600' } }, code: 'http_status', status: 429, message: /HTTP 429 .*Retry-After 3600/ },
-  { name: 'a redirect', answer: { status: 302, body: '', headers: { location: 'https://evil.example/' } }, code: 'http_status', status: 302, message: /HTTP 302/ },
-  { name: 'an error that echoes the secret', answer: { status: 400, body: { error: 'invalid_client', error_description: `secret ${SECRET} and password ${PASSWORD} are wrong` } }, code: 'oauth_error', status: 400, message: /\[REDACTED\] and password \[REDACTED\]/ },
-  { name: 'connection reset', answer: { reset: true }, code: 'network', message: /failed: (ECONNRESET|UND_ERR_SOCKET)/ },
+const cases: {
+  name: string;
+  answer: Misbehaviour;
+  code: string;
+  status?: number;
+  message: RegExp;
+  timeoutMs?: number;
+}[] = [
+  {
+    name: 'HTML with 200',
+    answer: { status: 200, body: '<html>login</html>' },
+    code: 'invalid_response',
+    message: /text\/html\) is not JSON/,
+  },
+  {
+    name: 'JSON without access_token',
+    answer: { status: 200, body: { token_type: 'Bearer', expires_in: 60 } },
+    code: 'invalid_response',
+    message: /has no access_token/,
+  },
+  {
+    name: 'missing token_type',
+    answer: { status: 200, body: { access_token: 'abc', expires_in: 60 } },
+    code: 'invalid_response',
+    message: /has no token_type/,
+  },
+  {
+    name: 'a token type other than Bearer',
+    answer: { status: 200, body: { access_token: 'abc', token_type: 'mac', expires_in: 60 } },
+    code: 'invalid_response',
+    message: /only Bearer/,
+  },
+  {
+    name: 'negative expires_in',
+    answer: { status: 200, body: { access_token: 'abc', token_type: 'Bearer', expires_in: -5 } },
+    code: 'invalid_response',
+    message: /must be positive/,
+  },
+  {
+    name: 'non-numeric expires_in',
+    answer: { status: 200, body: { access_token: 'abc', token_type: 'Bearer', expires_in: 'soon' } },
+    code: 'invalid_response',
+    message: /non-numeric expires_in/,
+  },
+  {
+    name: 'absurdly large expires_in',
+    answer: { status: 200, body: { access_token: 'abc', token_type: 'Bearer', expires_in: 1e15 } },
+    code: 'invalid_response',
+    message: /more than a year/,
+  },
+  {
+    name: 'a token with a newline',
+    answer: { status: 200, body: { access_token: 'ab\r\nX-Evil: 1', token_type: 'Bearer', expires_in: 60 } },
+    code: 'invalid_response',
+    message: /not allowed in an HTTP header/,
+  },
+  {
+    name: '400 invalid_client',
+    answer: { status: 400, body: { error: 'invalid_client', error_description: 'unknown client' } },
+    code: 'oauth_error',
+    status: 400,
+    message: /400 invalid_client: unknown client/,
+  },
+  {
+    name: '401 with WWW-Authenticate and no body',
+    answer: { status: 401, body: '', headers: { 'www-authenticate': 'Basic realm="x"' } },
+    code: 'http_status',
+    status: 401,
+    message: /HTTP 401/,
+  },
+  {
+    name: '429 with a long Retry-After',
+    answer: { status: 429, body: 'slow down', headers: { 'retry-after': '3600' } },
+    code: 'http_status',
+    status: 429,
+    message: /HTTP 429 .*Retry-After 3600/,
+  },
+  {
+    name: 'a redirect',
+    answer: { status: 302, body: '', headers: { location: 'https://evil.example/' } },
+    code: 'http_status',
+    status: 302,
+    message: /HTTP 302/,
+  },
+  {
+    name: 'an error that echoes the secret',
+    answer: {
+      status: 400,
+      body: { error: 'invalid_client', error_description: `secret ${SECRET} and password ${PASSWORD} are wrong` },
+    },
+    code: 'oauth_error',
+    status: 400,
+    message: /\[REDACTED\] and password \[REDACTED\]/,
+  },
+  {
+    name: 'connection reset',
+    answer: { reset: true },
+    code: 'network',
+    message: /failed: (ECONNRESET|UND_ERR_SOCKET)/,
+  },
   { name: 'no answer at all', answer: { hang: true }, code: 'timeout', message: /within 500 ms/, timeoutMs: 500 },
 ];
 
@@ -101,9 +192,17 @@ describe('bad answers from the token endpoint end in typed errors without secret
       write();
     });
     try {
-      const tokens = createTokenProvider({ tokenEndpoint: big.origin + '/token', clientId: 'c', clientSecret: SECRET, maxRetries: 0 });
+      const tokens = createTokenProvider({
+        tokenEndpoint: big.origin + '/token',
+        clientId: 'c',
+        clientSecret: SECRET,
+        maxRetries: 0,
+      });
       const used = process.memoryUsage().heapUsed;
-      await expect(tokens.getToken()).rejects.toMatchObject({ code: 'response_too_large', message: /larger than 1048576 bytes/ });
+      await expect(tokens.getToken()).rejects.toMatchObject({
+        code: 'response_too_large',
+        message: /larger than 1048576 bytes/,
+      });
       expect(process.memoryUsage().heapUsed - used).toBeLessThan(40 * 1024 * 1024);
     } finally {
       await big.close();
@@ -123,7 +222,9 @@ describe('retries', () => {
     const { tokens, events } = provider({ maxRetries: 2 });
     await expect(tokens.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
     expect(server.count).toBe(2);
-    expect(events.filter((e) => e.type === 'retry')).toMatchObject([{ attempt: 1, reason: 'http_status', status: 503 }]);
+    expect(events.filter((e) => e.type === 'retry')).toMatchObject([
+      { attempt: 1, reason: 'http_status', status: 503 },
+    ]);
   });
 
   it('429 with Retry-After: 1 waits about a second, then succeeds', async () => {
@@ -167,7 +268,11 @@ describe('the token response parser (property-based)', () => {
         fc.constantFrom('Bearer', 'bearer', 'BEARER'),
         fc.oneof(fc.integer({ min: 1, max: 31_536_000 }), fc.integer({ min: 1, max: 31_536_000 }).map(String)),
         (token, type, expiresIn) => {
-          const parsed = parseTokenResponse({ access_token: token, token_type: type, expires_in: expiresIn }, sentAt, 300);
+          const parsed = parseTokenResponse(
+            { access_token: token, token_type: type, expires_in: expiresIn },
+            sentAt,
+            300,
+          );
           expect(parsed.accessToken).toBe(token);
           expect(parsed.tokenType).toBe('Bearer');
           expect(parsed.expiresAt).toBe(sentAt + Number(expiresIn) * 1000);
@@ -179,7 +284,12 @@ describe('the token response parser (property-based)', () => {
   it('never throws anything but a TokenEndpointError, and never quotes the token', () => {
     fc.assert(
       fc.property(fc.anything(), fc.string({ minLength: 8 }), (junk, token) => {
-        const bodies = [junk, { access_token: junk, token_type: 'Bearer' }, { access_token: token, token_type: junk }, { access_token: token, token_type: 'Bearer', expires_in: junk }];
+        const bodies = [
+          junk,
+          { access_token: junk, token_type: 'Bearer' },
+          { access_token: token, token_type: junk },
+          { access_token: token, token_type: 'Bearer', expires_in: junk },
+        ];
         for (const body of bodies) {
           let outcome: { parsed: ReturnType<typeof parseTokenResponse> } | { error: unknown };
           try {

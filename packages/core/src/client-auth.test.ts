@@ -21,7 +21,11 @@ describe('client_secret_basic (RFC 6749 §2.3.1, Appendix B)', () => {
   });
 
   it('a server that decodes per the RFC recovers the exact credentials', async () => {
-    const tokens = createTokenProvider({ tokenEndpoint: server.url, clientId: 'my client', clientSecret: 'p@ss:w/rd+%' });
+    const tokens = createTokenProvider({
+      tokenEndpoint: server.url,
+      clientId: 'my client',
+      clientSecret: 'p@ss:w/rd+%',
+    });
     await tokens.getToken();
     expect(server.requests.at(-1)!.client).toEqual({ id: 'my client', secret: 'p@ss:w/rd+%', via: 'basic' });
   });
@@ -51,7 +55,11 @@ describe('private_key_jwt (RFC 7523)', () => {
       expect(params['client_assertion_type']).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
       const assertion = params['client_assertion'] as string;
       expect(decodeProtectedHeader(assertion).alg).toBe('RS256');
-      const { payload } = await jwtVerify(assertion, publicKey, { issuer: 'jwt-client', subject: 'jwt-client', audience: server.url });
+      const { payload } = await jwtVerify(assertion, publicKey, {
+        issuer: 'jwt-client',
+        subject: 'jwt-client',
+        audience: server.url,
+      });
       expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(60);
       jtis.add(payload.jti);
     }
@@ -65,7 +73,13 @@ describe('private_key_jwt (RFC 7523)', () => {
     ] as const) {
       const pair = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
       const before = server.requests.length;
-      const tokens = createTokenProvider({ tokenEndpoint: server.url, clientId: 'jwt-client', clientAuthMethod: 'private_key_jwt', privateKey: pair.privateKey, maxRetries: 0 });
+      const tokens = createTokenProvider({
+        tokenEndpoint: server.url,
+        clientId: 'jwt-client',
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: pair.privateKey,
+        maxRetries: 0,
+      });
       await tokens.getToken().catch(() => {});
       const assertion = server.requests[before]!.params['client_assertion'] as string;
       expect(decodeProtectedHeader(assertion).alg).toBe(alg);
@@ -73,19 +87,38 @@ describe('private_key_jwt (RFC 7523)', () => {
     }
     const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'k-7', alg: 'PS256' };
     const before = server.requests.length;
-    const tokens = createTokenProvider({ tokenEndpoint: server.url, clientId: 'jwt-client', clientAuthMethod: 'private_key_jwt', privateKey: jwk, maxRetries: 0 });
+    const tokens = createTokenProvider({
+      tokenEndpoint: server.url,
+      clientId: 'jwt-client',
+      clientAuthMethod: 'private_key_jwt',
+      privateKey: jwk,
+      maxRetries: 0,
+    });
     await tokens.getToken().catch(() => {});
-    expect(decodeProtectedHeader(server.requests[before]!.params['client_assertion'] as string)).toEqual({ alg: 'PS256', kid: 'k-7' });
+    expect(decodeProtectedHeader(server.requests[before]!.params['client_assertion'] as string)).toEqual({
+      alg: 'PS256',
+      kid: 'k-7',
+    });
   });
 
   it('rejects a public key or garbage with a ConfigurationError that quotes no key material', () => {
-    expect(() => createTokenProvider({ tokenEndpoint: server.url, clientId: 'c', clientAuthMethod: 'private_key_jwt', privateKey: publicKey })).toThrow(
-      /privateKey: must be a private key, got a public key/,
-    );
+    expect(() =>
+      createTokenProvider({
+        tokenEndpoint: server.url,
+        clientId: 'c',
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: publicKey,
+      }),
+    ).toThrow(/privateKey: must be a private key, got a public key/);
     const garbage = '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----';
     let error: unknown;
     try {
-      createTokenProvider({ tokenEndpoint: server.url, clientId: 'c', clientAuthMethod: 'private_key_jwt', privateKey: garbage });
+      createTokenProvider({
+        tokenEndpoint: server.url,
+        clientId: 'c',
+        clientAuthMethod: 'private_key_jwt',
+        privateKey: garbage,
+      });
     } catch (e) {
       error = e;
     }
@@ -99,12 +132,21 @@ describe('private_key_jwt with a certificate (x5t#S256, as Microsoft Entra ID as
   // `openssl x509 -noout -fingerprint -sha256` of the fixture certificate, worked out independently of our code.
   const FINGERPRINT = '0F:60:B5:FD:01:58:D1:94:AF:62:34:8C:C8:60:1A:8B:04:55:3F:AA:B7:C9:3D:55:CD:30:71:22:B4:C2:D3:B8';
   const x5t = Buffer.from(FINGERPRINT.replaceAll(':', ''), 'hex').toString('base64url');
-  const certificateOptions = { tokenEndpoint: '', clientId: 'jwt-client', clientAuthMethod: 'private_key_jwt' as const, maxRetries: 0 };
+  const certificateOptions = {
+    tokenEndpoint: '',
+    clientId: 'jwt-client',
+    clientAuthMethod: 'private_key_jwt' as const,
+    maxRetries: 0,
+  };
 
   /** Lets the server answer every request from now on with a token, and returns the next assertion it receives. */
   async function assertionFrom(options: Parameters<typeof createTokenProvider>[0]): Promise<string> {
     const before = server.requests.length;
-    server.misbehave((_, n) => (n > before ? { status: 200, body: { access_token: 'at-certificate', token_type: 'Bearer', expires_in: 3600 } } : undefined));
+    server.misbehave((_, n) =>
+      n > before
+        ? { status: 200, body: { access_token: 'at-certificate', token_type: 'Bearer', expires_in: 3600 } }
+        : undefined,
+    );
     try {
       expect((await createTokenProvider(options).getToken()).accessToken).toBe('at-certificate');
     } finally {
@@ -114,10 +156,20 @@ describe('private_key_jwt with a certificate (x5t#S256, as Microsoft Entra ID as
   }
 
   it("sends the certificate's SHA-256 thumbprint, typ JWT and PS256, with nbf, signed so the certificate verifies it", async () => {
-    const assertion = await assertionFrom({ ...certificateOptions, tokenEndpoint: server.url, privateKey: CLIENT_KEY_PEM, certificate: CLIENT_CERTIFICATE_PEM });
+    const assertion = await assertionFrom({
+      ...certificateOptions,
+      tokenEndpoint: server.url,
+      privateKey: CLIENT_KEY_PEM,
+      certificate: CLIENT_CERTIFICATE_PEM,
+    });
     expect(decodeProtectedHeader(assertion)).toEqual({ alg: 'PS256', typ: 'JWT', 'x5t#S256': x5t });
     const certificate = new X509Certificate(CLIENT_CERTIFICATE_PEM);
-    const { payload } = await jwtVerify(assertion, certificate.publicKey, { algorithms: ['PS256'], issuer: 'jwt-client', subject: 'jwt-client', audience: server.url });
+    const { payload } = await jwtVerify(assertion, certificate.publicKey, {
+      algorithms: ['PS256'],
+      issuer: 'jwt-client',
+      subject: 'jwt-client',
+      audience: server.url,
+    });
     expect(payload.nbf).toBe(payload.iat);
     expect(payload.exp! - payload.iat!).toBe(60);
   });
@@ -125,7 +177,12 @@ describe('private_key_jwt with a certificate (x5t#S256, as Microsoft Entra ID as
   it("takes an X509Certificate too, and a JWK's own alg and kid win", async () => {
     const jwk = { ...createPrivateKey(CLIENT_KEY_PEM).export({ format: 'jwk' }), alg: 'RS256', kid: 'entra-1' };
     const certificate = new X509Certificate(CLIENT_CERTIFICATE_PEM);
-    const assertion = await assertionFrom({ ...certificateOptions, tokenEndpoint: server.url, privateKey: jwk, certificate });
+    const assertion = await assertionFrom({
+      ...certificateOptions,
+      tokenEndpoint: server.url,
+      privateKey: jwk,
+      certificate,
+    });
     expect(decodeProtectedHeader(assertion)).toEqual({ alg: 'RS256', kid: 'entra-1', typ: 'JWT', 'x5t#S256': x5t });
     await jwtVerify(assertion, certificate.publicKey, { algorithms: ['RS256'] });
   });
@@ -134,17 +191,27 @@ describe('private_key_jwt with a certificate (x5t#S256, as Microsoft Entra ID as
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const attempt = (options: Partial<Parameters<typeof createTokenProvider>[0]>) => {
       try {
-        createTokenProvider({ ...certificateOptions, tokenEndpoint: server.url, privateKey: CLIENT_KEY_PEM, certificate: CLIENT_CERTIFICATE_PEM, ...options } as Parameters<typeof createTokenProvider>[0]);
+        createTokenProvider({
+          ...certificateOptions,
+          tokenEndpoint: server.url,
+          privateKey: CLIENT_KEY_PEM,
+          certificate: CLIENT_CERTIFICATE_PEM,
+          ...options,
+        } as Parameters<typeof createTokenProvider>[0]);
       } catch (error) {
         return error as ConfigurationError;
       }
       return expect.fail('expected a ConfigurationError');
     };
     expect(attempt({ privateKey: other }).message).toBe("certificate: does not hold privateKey's public key");
-    const notACertificate = attempt({ certificate: '-----BEGIN CERTIFICATE-----\nbm90LWEtY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----' });
+    const notACertificate = attempt({
+      certificate: '-----BEGIN CERTIFICATE-----\nbm90LWEtY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----',
+    });
     expect(notACertificate.message).toMatch(/^certificate: is not a readable X\.509 certificate/);
     expect(notACertificate.cause).toBeUndefined();
-    expect(attempt({ clientAuthMethod: 'client_secret_post', clientSecret: 'secret' }).message).toMatch(/^certificate: is used only with clientAuthMethod private_key_jwt/);
+    expect(attempt({ clientAuthMethod: 'client_secret_post', clientSecret: 'secret' }).message).toMatch(
+      /^certificate: is used only with clientAuthMethod private_key_jwt/,
+    );
     for (const error of [attempt({ privateKey: other }), notACertificate]) {
       expect(error).toBeInstanceOf(ConfigurationError);
       expect(String(error)).not.toContain('PRIVATE KEY');
@@ -155,7 +222,12 @@ describe('private_key_jwt with a certificate (x5t#S256, as Microsoft Entra ID as
 describe('none', () => {
   it('sends only client_id', async () => {
     const before = server.requests.length;
-    const tokens = createTokenProvider({ tokenEndpoint: server.url, clientId: 'public-client', clientAuthMethod: 'none', maxRetries: 0 });
+    const tokens = createTokenProvider({
+      tokenEndpoint: server.url,
+      clientId: 'public-client',
+      clientAuthMethod: 'none',
+      maxRetries: 0,
+    });
     await tokens.getToken().catch(() => {});
     const req = server.requests[before]!;
     expect(req.headers.authorization).toBeUndefined();

@@ -23,7 +23,12 @@ export interface ClientAuth {
   readonly method: ClientAuthMethod;
   /** What to try when the server answers `invalid_client` to this method, for the error message. */
   readonly hint?: string;
-  apply(params: TokenParams, headers: Record<string, string>, tokenEndpoint: string, nowMs: number): Promise<void> | void;
+  apply(
+    params: TokenParams,
+    headers: Record<string, string>,
+    tokenEndpoint: string,
+    nowMs: number,
+  ): Promise<void> | void;
 }
 
 /**
@@ -44,8 +49,13 @@ export function formEncode(value: string): string {
  * basicAuthorization('my client', 'p@ss:w/rd+%'); // 'Basic bXkrY2xpZW50OnAlNDBzcyUzQXclMkZyZCUyQiUyNQ=='
  * ```
  */
-export function basicAuthorization(clientId: string, clientSecret: string, encoding: 'form' | 'plain' = 'form'): string {
-  const pair = encoding === 'plain' ? `${clientId}:${clientSecret}` : `${formEncode(clientId)}:${formEncode(clientSecret)}`;
+export function basicAuthorization(
+  clientId: string,
+  clientSecret: string,
+  encoding: 'form' | 'plain' = 'form',
+): string {
+  const pair =
+    encoding === 'plain' ? `${clientId}:${clientSecret}` : `${formEncode(clientId)}:${formEncode(clientSecret)}`;
   return 'Basic ' + Buffer.from(pair).toString('base64');
 }
 
@@ -60,17 +70,24 @@ export function createClientAuth(
   basicEncoding: 'form' | 'plain' = 'form',
 ): ClientAuth {
   if (certificate !== undefined && method !== 'private_key_jwt') {
-    throw new ConfigurationError('certificate', `is used only with clientAuthMethod private_key_jwt, not ${String(method)}`);
+    throw new ConfigurationError(
+      'certificate',
+      `is used only with clientAuthMethod private_key_jwt, not ${String(method)}`,
+    );
   }
   switch (method) {
     case 'client_secret_basic': {
       const secret = requireSecret(clientSecret, method);
       if (basicEncoding === 'plain' && clientId.includes(':')) {
-        throw new ConfigurationError('basicEncoding', "'plain' cannot send a client id that contains ':'; use 'form' or client_secret_post");
+        throw new ConfigurationError(
+          'basicEncoding',
+          "'plain' cannot send a client id that contains ':'; use 'form' or client_secret_post",
+        );
       }
       const header = basicAuthorization(clientId, secret, basicEncoding);
       // Only worth saying when the encoding changes something: then the other one may be what the server expects.
-      const encodingMatters = basicAuthorization(clientId, secret, 'form') !== basicAuthorization(clientId, secret, 'plain');
+      const encodingMatters =
+        basicAuthorization(clientId, secret, 'form') !== basicAuthorization(clientId, secret, 'plain');
       const hint =
         basicEncoding === 'form'
           ? "HTTP Basic was sent with id and secret form-encoded (RFC 6749 Appendix B); if the server does not decode them, try basicEncoding: 'plain' or clientAuthMethod: 'client_secret_post'"
@@ -101,7 +118,8 @@ export function createClientAuth(
       const { key, kid } = loaded;
       const thumbprint = certificate === undefined ? undefined : certificateThumbprint(certificate, key);
       // Entra ID, which identifies the key by its certificate, asks for PS256 from RSA keys (as MSAL sends).
-      const alg = thumbprint !== undefined && loaded.algFromKey && key.asymmetricKeyType === 'rsa' ? 'PS256' : loaded.alg;
+      const alg =
+        thumbprint !== undefined && loaded.algFromKey && key.asymmetricKeyType === 'rsa' ? 'PS256' : loaded.alg;
       const header: JWTHeaderParameters = { alg };
       if (kid !== undefined) header.kid = kid;
       if (thumbprint !== undefined) {
@@ -167,13 +185,22 @@ function certificateThumbprint(input: CertificateInput, key: KeyObject): string 
   try {
     certificate = input instanceof X509Certificate ? input : new X509Certificate(input);
   } catch {
-    throw new ConfigurationError('certificate', 'is not a readable X.509 certificate (expected a PEM string or an X509Certificate)');
+    throw new ConfigurationError(
+      'certificate',
+      'is not a readable X.509 certificate (expected a PEM string or an X509Certificate)',
+    );
   }
-  if (!certificate.checkPrivateKey(key)) throw new ConfigurationError('certificate', "does not hold privateKey's public key");
+  if (!certificate.checkPrivateKey(key))
+    throw new ConfigurationError('certificate', "does not hold privateKey's public key");
   return createHash('sha256').update(certificate.raw).digest('base64url');
 }
 
-function loadPrivateKey(input: PrivateKeyInput): { key: KeyObject; alg: string; algFromKey: boolean; kid: string | undefined } {
+function loadPrivateKey(input: PrivateKeyInput): {
+  key: KeyObject;
+  alg: string;
+  algFromKey: boolean;
+  kid: string | undefined;
+} {
   let key: KeyObject;
   let jwk: JWK | undefined;
   try {
@@ -185,9 +212,13 @@ function loadPrivateKey(input: PrivateKeyInput): { key: KeyObject; alg: string; 
     }
   } catch {
     // The cause would quote key material; say only what is wrong.
-    throw new ConfigurationError('privateKey', 'is not a readable private key (expected a private JWK, a PEM string or a KeyObject)');
+    throw new ConfigurationError(
+      'privateKey',
+      'is not a readable private key (expected a private JWK, a PEM string or a KeyObject)',
+    );
   }
-  if (key.type !== 'private') throw new ConfigurationError('privateKey', `must be a private key, got a ${key.type} key`);
+  if (key.type !== 'private')
+    throw new ConfigurationError('privateKey', `must be a private key, got a ${key.type} key`);
   const fromKey = algorithmFor(key);
   const alg = jwk?.alg ?? fromKey;
   if (!algorithmsFor(key).includes(alg)) {
@@ -226,5 +257,8 @@ function algorithmFor(key: KeyObject): string {
       if (alg) return alg;
     }
   }
-  throw new ConfigurationError('privateKey', `key type ${key.asymmetricKeyType ?? 'unknown'} is not supported (RSA, RSA-PSS, EC P-256/384/521, Ed25519)`);
+  throw new ConfigurationError(
+    'privateKey',
+    `key type ${key.asymmetricKeyType ?? 'unknown'} is not supported (RSA, RSA-PSS, EC P-256/384/521, Ed25519)`,
+  );
 }

@@ -4,7 +4,13 @@ import { systemClock } from './clock.ts';
 /** Two hand-moved sources standing in for the wall clock and the monotonic clock. */
 function sources() {
   const s = { wall: 1_700_000_000_000, mono: 5_000 };
-  return { s, clock: systemClock(() => s.wall, () => s.mono) };
+  return {
+    s,
+    clock: systemClock(
+      () => s.wall,
+      () => s.mono,
+    ),
+  };
 }
 
 describe('systemClock', () => {

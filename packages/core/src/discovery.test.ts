@@ -68,16 +68,26 @@ function provider(issuer: string, extra: object = {}) {
 describe('discovery', () => {
   it('falls back from OpenID Connect discovery to RFC 8414 (well-known inserted before the path)', async () => {
     hits = [];
-    documents = { '/.well-known/oauth-authorization-server/tenant-a': (origin) => ({ issuer: `${origin}/tenant-a`, token_endpoint: tokenServer.url }) };
+    documents = {
+      '/.well-known/oauth-authorization-server/tenant-a': (origin) => ({
+        issuer: `${origin}/tenant-a`,
+        token_endpoint: tokenServer.url,
+      }),
+    };
     const tokens = provider(`${metadata.origin}/tenant-a`);
     await tokens.getToken();
-    expect(hits).toEqual(['/tenant-a/.well-known/openid-configuration', '/.well-known/oauth-authorization-server/tenant-a']);
+    expect(hits).toEqual([
+      '/tenant-a/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server/tenant-a',
+    ]);
     expect(tokenServer.count).toBeGreaterThan(0);
   });
 
   it('caches the document: a second token request does not discover again', async () => {
     hits = [];
-    documents = { '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }) };
+    documents = {
+      '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }),
+    };
     const tokens = provider(metadata.origin, { refreshSkewSeconds: 0 });
     const t1 = await tokens.getToken();
     await tokens.invalidate(t1.accessToken);
@@ -86,7 +96,9 @@ describe('discovery', () => {
   });
 
   it('rejects a document whose issuer does not match', async () => {
-    documents = { '/.well-known/openid-configuration': () => ({ issuer: 'https://evil.example', token_endpoint: tokenServer.url }) };
+    documents = {
+      '/.well-known/openid-configuration': () => ({ issuer: 'https://evil.example', token_endpoint: tokenServer.url }),
+    };
     await expect(provider(metadata.origin).getToken()).rejects.toMatchObject({
       code: 'discovery_failed',
       message: expect.stringMatching(/names issuer "https:\/\/evil\.example", not/),
@@ -94,21 +106,35 @@ describe('discovery', () => {
   });
 
   it('rejects a discovered token endpoint that is plain http to a public host', async () => {
-    documents = { '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: 'http://auth.example.com/token' }) };
+    documents = {
+      '/.well-known/openid-configuration': (origin) => ({
+        issuer: origin,
+        token_endpoint: 'http://auth.example.com/token',
+      }),
+    };
     await expect(provider(metadata.origin).getToken()).rejects.toMatchObject({ code: 'insecure_endpoint' });
   });
 
   it('a failed discovery is not cached', async () => {
     documents = {};
     const tokens = provider(metadata.origin);
-    await expect(tokens.getToken()).rejects.toMatchObject({ code: 'discovery_failed', message: expect.stringMatching(/HTTP 404; .*HTTP 404/) });
-    documents = { '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }) };
+    await expect(tokens.getToken()).rejects.toMatchObject({
+      code: 'discovery_failed',
+      message: expect.stringMatching(/HTTP 404; .*HTTP 404/),
+    });
+    documents = {
+      '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }),
+    };
     await expect(tokens.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
   });
 
   it('uses client_secret_post when the server does not support Basic and no method was chosen', async () => {
     documents = {
-      '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url, token_endpoint_auth_methods_supported: ['client_secret_post'] }),
+      '/.well-known/openid-configuration': (origin) => ({
+        issuer: origin,
+        token_endpoint: tokenServer.url,
+        token_endpoint_auth_methods_supported: ['client_secret_post'],
+      }),
     };
     const before = tokenServer.requests.length;
     await provider(metadata.origin).getToken();
@@ -119,8 +145,13 @@ describe('discovery', () => {
 describe('discovery: redirects', () => {
   it('follows a same-origin 301 to the trailing-slash URL (Django OAuth Toolkit before 2.4)', T, async () => {
     redirects = { '/.well-known/openid-configuration': () => [301, '/.well-known/openid-configuration/'] };
-    documents = { '/.well-known/openid-configuration/': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }) };
-    await expect(discover(metadata.origin, transport())).resolves.toMatchObject({ issuer: metadata.origin, tokenEndpoint: tokenServer.url });
+    documents = {
+      '/.well-known/openid-configuration/': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }),
+    };
+    await expect(discover(metadata.origin, transport())).resolves.toMatchObject({
+      issuer: metadata.origin,
+      tokenEndpoint: tokenServer.url,
+    });
     expect(hits).toEqual(['/.well-known/openid-configuration', '/.well-known/openid-configuration/']);
     // And end to end, through a provider.
     await expect(provider(metadata.origin).getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
@@ -132,7 +163,9 @@ describe('discovery: redirects', () => {
       '/a': () => [307, 'b'],
       '/b': () => [308, '/.well-known/openid-configuration/'],
     };
-    documents = { '/.well-known/openid-configuration/': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }) };
+    documents = {
+      '/.well-known/openid-configuration/': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }),
+    };
     await expect(discover(metadata.origin, transport())).resolves.toMatchObject({ tokenEndpoint: tokenServer.url });
     expect(hits).toEqual(['/.well-known/openid-configuration', '/a', '/b', '/.well-known/openid-configuration/']);
   });
@@ -147,33 +180,52 @@ describe('discovery: redirects', () => {
     documents = { '/d': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }) };
     await expect(discover(metadata.origin, transport())).rejects.toMatchObject({
       code: 'discovery_failed',
-      message: `discovery of ${metadata.origin} failed: ${metadata.origin}/.well-known/openid-configuration redirected more than 3 times; ` +
+      message:
+        `discovery of ${metadata.origin} failed: ${metadata.origin}/.well-known/openid-configuration redirected more than 3 times; ` +
         `${metadata.origin}/.well-known/oauth-authorization-server answered HTTP 404`,
     });
     expect(hits).not.toContain('/d');
   });
 
-  it('a redirect to another origin is not followed: that URL fails naming both origins, the next one is used', T, async () => {
-    redirects = { '/.well-known/openid-configuration': () => [302, `${elsewhere.origin}/.well-known/openid-configuration?x=1`] };
-    documents = { '/.well-known/oauth-authorization-server': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }) };
-    await expect(discover(metadata.origin, transport())).resolves.toMatchObject({ tokenEndpoint: tokenServer.url });
-    expect(elsewhereHits).toEqual([]);
+  it(
+    'a redirect to another origin is not followed: that URL fails naming both origins, the next one is used',
+    T,
+    async () => {
+      redirects = {
+        '/.well-known/openid-configuration': () => [302, `${elsewhere.origin}/.well-known/openid-configuration?x=1`],
+      };
+      documents = {
+        '/.well-known/oauth-authorization-server': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }),
+      };
+      await expect(discover(metadata.origin, transport())).resolves.toMatchObject({ tokenEndpoint: tokenServer.url });
+      expect(elsewhereHits).toEqual([]);
 
-    documents = {};
-    const error = await discover(metadata.origin, transport()).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'discovery_failed' });
-    expect((error as Error).message).toBe(
-      `discovery of ${metadata.origin} failed: ${metadata.origin}/.well-known/openid-configuration redirected to ${elsewhere.origin}, ` +
-        `another origin than ${metadata.origin}; not followed; ${metadata.origin}/.well-known/oauth-authorization-server answered HTTP 404`,
-    );
-    expect(elsewhereHits).toEqual([]);
-  });
+      documents = {};
+      const error = await discover(metadata.origin, transport()).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'discovery_failed' });
+      expect((error as Error).message).toBe(
+        `discovery of ${metadata.origin} failed: ${metadata.origin}/.well-known/openid-configuration redirected to ${elsewhere.origin}, ` +
+          `another origin than ${metadata.origin}; not followed; ${metadata.origin}/.well-known/oauth-authorization-server answered HTTP 404`,
+      );
+      expect(elsewhereHits).toEqual([]);
+    },
+  );
 
   it('after a redirect the document is checked as before: exact issuer, HTTPS token endpoint', T, async () => {
     redirects = { '/.well-known/openid-configuration': () => [301, '/.well-known/openid-configuration/'] };
-    documents = { '/.well-known/openid-configuration/': (origin) => ({ issuer: `${origin}/`, token_endpoint: tokenServer.url }) };
-    await expect(discover(metadata.origin, transport())).rejects.toMatchObject({ code: 'discovery_failed', message: /names issuer/ });
-    documents = { '/.well-known/openid-configuration/': (origin) => ({ issuer: origin, token_endpoint: 'http://auth.example.com/token' }) };
+    documents = {
+      '/.well-known/openid-configuration/': (origin) => ({ issuer: `${origin}/`, token_endpoint: tokenServer.url }),
+    };
+    await expect(discover(metadata.origin, transport())).rejects.toMatchObject({
+      code: 'discovery_failed',
+      message: /names issuer/,
+    });
+    documents = {
+      '/.well-known/openid-configuration/': (origin) => ({
+        issuer: origin,
+        token_endpoint: 'http://auth.example.com/token',
+      }),
+    };
     await expect(discover(metadata.origin, transport())).rejects.toMatchObject({ code: 'insecure_endpoint' });
   });
 });
@@ -182,7 +234,9 @@ describe('discovery: deadline', () => {
   it('a deadline passed in bounds the whole discovery', T, async () => {
     hanging = new Set(['/.well-known/openid-configuration']);
     const started = performance.now();
-    const error = await discover(metadata.origin, transport({ timeoutMs: 60_000 }), deadlineIn(300)).catch((e: unknown) => e);
+    const error = await discover(metadata.origin, transport({ timeoutMs: 60_000 }), deadlineIn(300)).catch(
+      (e: unknown) => e,
+    );
     expect(performance.now() - started).toBeLessThan(1500);
     expect(error).toMatchObject({ code: 'discovery_failed' });
     expect((error as Error).message).toBe(
@@ -196,19 +250,32 @@ describe('discovery: an issuer given as a URL object', () => {
   it('with issuerFromUrlObject, the document may name the issuer with or without the trailing slash', T, async () => {
     const configured = String(new URL(metadata.origin));
     expect(configured).toBe(`${metadata.origin}/`);
-    documents = { '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }) };
+    documents = {
+      '/.well-known/openid-configuration': (origin) => ({ issuer: origin, token_endpoint: tokenServer.url }),
+    };
     await expect(discover(configured, transport())).rejects.toMatchObject({ message: /names issuer/ });
     await expect(discover(configured, transport(), undefined, { issuerFromUrlObject: true })).resolves.toMatchObject({
       issuer: metadata.origin,
       tokenEndpoint: tokenServer.url,
     });
-    documents = { '/.well-known/openid-configuration': (origin) => ({ issuer: `${origin}/`, token_endpoint: tokenServer.url }) };
-    await expect(discover(configured, transport(), undefined, { issuerFromUrlObject: true })).resolves.toMatchObject({ issuer: configured });
+    documents = {
+      '/.well-known/openid-configuration': (origin) => ({ issuer: `${origin}/`, token_endpoint: tokenServer.url }),
+    };
+    await expect(discover(configured, transport(), undefined, { issuerFromUrlObject: true })).resolves.toMatchObject({
+      issuer: configured,
+    });
   });
 
   it('only a bare origin loses its slash: an issuer with a path still matches exactly', T, async () => {
-    documents = { '/tenant/.well-known/openid-configuration': (origin) => ({ issuer: `${origin}/tenant`, token_endpoint: tokenServer.url }) };
-    await expect(discover(`${metadata.origin}/tenant/`, transport(), undefined, { issuerFromUrlObject: true })).rejects.toMatchObject({
+    documents = {
+      '/tenant/.well-known/openid-configuration': (origin) => ({
+        issuer: `${origin}/tenant`,
+        token_endpoint: tokenServer.url,
+      }),
+    };
+    await expect(
+      discover(`${metadata.origin}/tenant/`, transport(), undefined, { issuerFromUrlObject: true }),
+    ).rejects.toMatchObject({
       message: /names issuer/,
     });
   });

@@ -124,12 +124,17 @@ function readMetadata(document: unknown, issuer: string, url: string, accepted: 
   const parsed = typeof endpoint === 'string' ? tryParseUrl(endpoint) : undefined;
   if (parsed === undefined) throw fail('has no valid token_endpoint');
   if (!isSecureUrl(parsed)) {
-    throw new TokenEndpointError('insecure_endpoint', `discovered token endpoint ${describeUrl(parsed.href)} is not HTTPS`);
+    throw new TokenEndpointError(
+      'insecure_endpoint',
+      `discovered token endpoint ${describeUrl(parsed.href)} is not HTTPS`,
+    );
   }
   const methods = doc['token_endpoint_auth_methods_supported'];
   return {
     issuer: named,
     tokenEndpoint: parsed.href,
-    tokenEndpointAuthMethods: Array.isArray(methods) ? methods.filter((m): m is string => typeof m === 'string') : undefined,
+    tokenEndpointAuthMethods: Array.isArray(methods)
+      ? methods.filter((m): m is string => typeof m === 'string')
+      : undefined,
   };
 }

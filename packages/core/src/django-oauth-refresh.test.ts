@@ -4,7 +4,13 @@
 import { hasDjangoOAuth, startDjangoOAuth, type DjangoOAuthServer } from '@tokenkit/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoveryUrls } from './discovery.ts';
-import { createTokenProvider, memoryStore, type FetchLike, type TokenEvent, type TokenProviderOptions } from './index.ts';
+import {
+  createTokenProvider,
+  memoryStore,
+  type FetchLike,
+  type TokenEvent,
+  type TokenProviderOptions,
+} from './index.ts';
 
 const TTL = 300;
 

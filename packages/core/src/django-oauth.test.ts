@@ -143,7 +143,11 @@ describe.skipIf(!hasDjangoOAuth())('Django OAuth Toolkit (python3-django-oauth-t
     const tokens = createTokenProvider({ tokenEndpoint: dot.tokenEndpoint, clientId, clientSecret, grant });
     const error = await tokens.getToken().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OAuthError);
-    expect(error).toMatchObject({ error: 'invalid_grant', errorDescription: 'Invalid credentials given.', status: 400 });
+    expect(error).toMatchObject({
+      error: 'invalid_grant',
+      errorDescription: 'Invalid credentials given.',
+      status: 400,
+    });
     expectNoSecret([error, tokens], password, clientSecret);
   });
 

@@ -96,7 +96,13 @@ export class OAuthError extends TokenKitError {
   }
 
   override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), error: this.error, errorDescription: this.errorDescription, errorUri: this.errorUri, status: this.status };
+    return {
+      ...super.toJSON(),
+      error: this.error,
+      errorDescription: this.errorDescription,
+      errorUri: this.errorUri,
+      status: this.status,
+    };
   }
 }
 
@@ -116,7 +122,11 @@ export class TokenEndpointError extends TokenKitError {
   /** HTTP status, when the endpoint answered. */
   readonly status: number | undefined;
 
-  constructor(code: TokenEndpointErrorCode, message: string, options?: { cause?: unknown; status?: number | undefined }) {
+  constructor(
+    code: TokenEndpointErrorCode,
+    message: string,
+    options?: { cause?: unknown; status?: number | undefined },
+  ) {
     super(code, message, options);
     this.status = options?.status;
   }

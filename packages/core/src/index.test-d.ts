@@ -19,8 +19,12 @@ test('misuse is a compile error', () => {
   createTokenProvider({ tokenEndpoint: 'https://a.example/token' });
   // @ts-expect-error unknown grant type
   createTokenProvider({ tokenEndpoint: 'https://a.example/token', clientId: 'c', grant: { type: 'implicit' } });
-  // @ts-expect-error password grant needs a password
-  createTokenProvider({ tokenEndpoint: 'https://a.example/token', clientId: 'c', grant: { type: 'password', username: 'u' } });
+  createTokenProvider({
+    tokenEndpoint: 'https://a.example/token',
+    clientId: 'c',
+    // @ts-expect-error password grant needs a password
+    grant: { type: 'password', username: 'u' },
+  });
   // @ts-expect-error bodyFormat is 'form' or 'json'
   createTokenProvider({ tokenEndpoint: 'https://a.example/token', clientId: 'c', bodyFormat: 'xml' });
   // @ts-expect-error the token is read-only
@@ -29,8 +33,25 @@ test('misuse is a compile error', () => {
 
 test('a certificate is a PEM string or an X509Certificate', () => {
   const certificate: CertificateInput = new X509Certificate('-----BEGIN CERTIFICATE-----');
-  createTokenProvider({ tokenEndpoint: 'https://login.example.com/token', clientId: 'app', clientAuthMethod: 'private_key_jwt', privateKey: 'pem', certificate });
-  createTokenProvider({ tokenEndpoint: 'https://login.example.com/token', clientId: 'app', clientAuthMethod: 'private_key_jwt', privateKey: 'pem', certificate: 'pem' });
-  // @ts-expect-error a thumbprint is not a certificate
-  createTokenProvider({ tokenEndpoint: 'https://login.example.com/token', clientId: 'app', privateKey: 'pem', certificate: Buffer.from('thumbprint') });
+  createTokenProvider({
+    tokenEndpoint: 'https://login.example.com/token',
+    clientId: 'app',
+    clientAuthMethod: 'private_key_jwt',
+    privateKey: 'pem',
+    certificate,
+  });
+  createTokenProvider({
+    tokenEndpoint: 'https://login.example.com/token',
+    clientId: 'app',
+    clientAuthMethod: 'private_key_jwt',
+    privateKey: 'pem',
+    certificate: 'pem',
+  });
+  createTokenProvider({
+    tokenEndpoint: 'https://login.example.com/token',
+    clientId: 'app',
+    privateKey: 'pem',
+    // @ts-expect-error a thumbprint is not a certificate
+    certificate: Buffer.from('thumbprint'),
+  });
 });

@@ -14,7 +14,10 @@ beforeAll(async () => {
 afterAll(() => op.close());
 
 async function verify(accessToken: string) {
-  const { payload } = await jwtVerify(accessToken, createRemoteJWKSet(new URL(op.jwksUri)), { issuer: op.issuer, audience: op.resource });
+  const { payload } = await jwtVerify(accessToken, createRemoteJWKSet(new URL(op.jwksUri)), {
+    issuer: op.issuer,
+    audience: op.resource,
+  });
   return payload;
 }
 
@@ -82,12 +85,22 @@ describe('against a real OpenID provider (oidc-provider)', () => {
 
   it('a wrong secret is an OAuthError invalid_client that quotes no secret', async () => {
     const secret = 'definitely-wrong-secret-42';
-    const tokens = createTokenProvider({ tokenEndpoint: op.tokenEndpoint, clientId: op.clients.basic.clientId, clientSecret: secret, resource: op.resource });
+    const tokens = createTokenProvider({
+      tokenEndpoint: op.tokenEndpoint,
+      clientId: op.clients.basic.clientId,
+      clientSecret: secret,
+      resource: op.resource,
+    });
     const error = await tokens.getToken().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OAuthError);
     expect(isOAuthError(error) && error.error).toBe('invalid_client');
     expect(isOAuthError(error) && error.status).toBe(401);
-    const outputs = [String(error), inspect(error, { depth: 10, showHidden: true }), JSON.stringify(error), inspect(tokens, { showHidden: true })];
+    const outputs = [
+      String(error),
+      inspect(error, { depth: 10, showHidden: true }),
+      JSON.stringify(error),
+      inspect(tokens, { showHidden: true }),
+    ];
     for (const out of outputs) expect(out).not.toContain(secret);
   });
 

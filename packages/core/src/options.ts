@@ -40,7 +40,13 @@ export type TokenEvent =
    */
   | { type: 'refresh_token_dropped'; key: string; reason: string }
   /** The server granted fewer scopes than requested without an error: `missing` lists the requested ones it left out. */
-  | { type: 'scope_narrowed'; key: string; requested: readonly string[]; granted: readonly string[]; missing: readonly string[] };
+  | {
+      type: 'scope_narrowed';
+      key: string;
+      requested: readonly string[];
+      granted: readonly string[];
+      missing: readonly string[];
+    };
 
 /**
  * Options of {@link createTokenProvider}. Either `tokenEndpoint` or `issuer` is required.
@@ -183,17 +189,24 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     throw new ConfigurationError('clientSecret', 'must be a string');
   }
   const bodyFormat = options.bodyFormat ?? 'form';
-  if (bodyFormat !== 'form' && bodyFormat !== 'json') throw new ConfigurationError('bodyFormat', "must be 'form' or 'json'");
+  if (bodyFormat !== 'form' && bodyFormat !== 'json')
+    throw new ConfigurationError('bodyFormat', "must be 'form' or 'json'");
   const store = options.store;
-  if (store !== undefined && (typeof store?.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function')) {
+  if (
+    store !== undefined &&
+    (typeof store?.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function')
+  ) {
     throw new ConfigurationError('store', 'must implement get, set and delete');
   }
   const fetchFn = options.fetch ?? globalThis.fetch;
   if (typeof fetchFn !== 'function') throw new ConfigurationError('fetch', 'must be a function');
-  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new ConfigurationError('onEvent', 'must be a function');
-  if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigurationError('now', 'must be a function');
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function')
+    throw new ConfigurationError('onEvent', 'must be a function');
+  if (options.now !== undefined && typeof options.now !== 'function')
+    throw new ConfigurationError('now', 'must be a function');
   const basicEncoding = options.basicEncoding ?? 'form';
-  if (basicEncoding !== 'form' && basicEncoding !== 'plain') throw new ConfigurationError('basicEncoding', "must be 'form' or 'plain'");
+  if (basicEncoding !== 'form' && basicEncoding !== 'plain')
+    throw new ConfigurationError('basicEncoding', "must be 'form' or 'plain'");
   if (options.defaultTokenType !== undefined && options.defaultTokenType !== 'Bearer') {
     throw new ConfigurationError('defaultTokenType', "must be 'Bearer'");
   }
@@ -217,7 +230,8 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     aheadMs: seconds(options.refreshAheadSeconds, 60, 'refreshAheadSeconds') * 1000,
     defaultExpiresInSeconds: positive(options.defaultExpiresInSeconds, 300, 'defaultExpiresInSeconds'),
     defaultTokenType: options.defaultTokenType,
-    refreshLifetimeMs: positive(options.refreshTokenLifetimeSeconds, 30 * 24 * 3600, 'refreshTokenLifetimeSeconds') * 1000,
+    refreshLifetimeMs:
+      positive(options.refreshTokenLifetimeSeconds, 30 * 24 * 3600, 'refreshTokenLifetimeSeconds') * 1000,
     store,
     storeTimeoutMs: positive(options.storeTimeoutMs, 1000, 'storeTimeoutMs'),
     fetch: fetchFn,
@@ -238,11 +252,14 @@ function resolveEndpoint(options: TokenProviderOptions): ResolvedOptions['endpoi
   const raw = (tokenEndpoint ?? issuer)!;
   const url = typeof raw === 'string' || raw instanceof URL ? tryParseUrl(raw) : undefined;
   if (url === undefined) throw new ConfigurationError(name, 'must be an absolute URL');
-  if (!isSecureUrl(url)) throw new ConfigurationError(name, 'must use https (plain http is allowed only for loopback addresses)');
+  if (!isSecureUrl(url))
+    throw new ConfigurationError(name, 'must use https (plain http is allowed only for loopback addresses)');
   if (url.username !== '' || url.password !== '') throw new ConfigurationError(name, 'must not contain credentials');
   // An issuer is compared to the discovery document's as given, so keep the caller's spelling.
   // A URL object always has a path: new URL('https://id.example.com') reads back with a '/' the issuer may not have.
-  return tokenEndpoint !== undefined ? { tokenEndpoint: url.href } : { issuer: String(issuer), issuerFromUrlObject: issuer instanceof URL };
+  return tokenEndpoint !== undefined
+    ? { tokenEndpoint: url.href }
+    : { issuer: String(issuer), issuerFromUrlObject: issuer instanceof URL };
 }
 
 function resolveGrant(grant: Grant | undefined): Grant {
@@ -251,7 +268,8 @@ function resolveGrant(grant: Grant | undefined): Grant {
     case 'client_credentials':
       return { type: 'client_credentials' };
     case 'password':
-      if (typeof grant.username !== 'string' || grant.username === '') throw new ConfigurationError('grant.username', 'must be a non-empty string');
+      if (typeof grant.username !== 'string' || grant.username === '')
+        throw new ConfigurationError('grant.username', 'must be a non-empty string');
       if (typeof grant.password !== 'string') throw new ConfigurationError('grant.password', 'must be a string');
       return { type: 'password', username: grant.username, password: grant.password };
     case 'refresh_token':
@@ -289,7 +307,10 @@ function resolveResources(value: string | readonly string[] | undefined): readon
     // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
     const url = /[\s\x00-\x1f\x7f]/.test(resource) ? undefined : tryParseUrl(resource);
     if (url === undefined || resource.includes('#')) {
-      throw new ConfigurationError('resource', `must be absolute URIs without a fragment or white space (RFC 8707), got ${JSON.stringify(resource.slice(0, 100))}`);
+      throw new ConfigurationError(
+        'resource',
+        `must be absolute URIs without a fragment or white space (RFC 8707), got ${JSON.stringify(resource.slice(0, 100))}`,
+      );
     }
   }
   return list;
@@ -300,7 +321,8 @@ function resolveExtraParams(params: TokenProviderOptions['extraParams']): Resolv
   if (typeof params !== 'object' || params === null) throw new ConfigurationError('extraParams', 'must be an object');
   const out: Record<string, string | readonly string[]> = {};
   for (const [name, value] of Object.entries(params)) {
-    if (RESERVED_PARAMS.has(name)) throw new ConfigurationError(`extraParams.${name}`, 'is set by tokenkit; use the dedicated option');
+    if (RESERVED_PARAMS.has(name))
+      throw new ConfigurationError(`extraParams.${name}`, 'is set by tokenkit; use the dedicated option');
     out[name] = typeof value === 'string' ? value : resolveList(value, `extraParams.${name}`);
   }
   return out;
@@ -314,19 +336,22 @@ function optionalString(value: unknown, name: string): string | undefined {
 
 function seconds(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigurationError(name, 'must be a number >= 0');
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new ConfigurationError(name, 'must be a number >= 0');
   return value;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigurationError(name, 'must be a number > 0');
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new ConfigurationError(name, 'must be a number > 0');
   return value;
 }
 
 function integer(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0 || value > 10) throw new ConfigurationError(name, 'must be an integer from 0 to 10');
+  if (!Number.isInteger(value) || value < 0 || value > 10)
+    throw new ConfigurationError(name, 'must be an integer from 0 to 10');
   return value;
 }
 
@@ -336,10 +361,17 @@ export function asStoredToken(value: unknown): StoredToken | undefined {
   const t = value as Record<string, unknown>;
   if (typeof t['accessToken'] !== 'string' || !/^[\x21-\x7e]+$/.test(t['accessToken'])) return undefined;
   if (typeof t['expiresAt'] !== 'number' || typeof t['receivedAt'] !== 'number') return undefined;
-  if (!Number.isFinite(t['expiresAt']) || !Number.isFinite(t['receivedAt']) || t['expiresAt'] <= t['receivedAt']) return undefined;
-  const token: StoredToken = { accessToken: t['accessToken'], tokenType: 'Bearer', expiresAt: t['expiresAt'], receivedAt: t['receivedAt'] };
+  if (!Number.isFinite(t['expiresAt']) || !Number.isFinite(t['receivedAt']) || t['expiresAt'] <= t['receivedAt'])
+    return undefined;
+  const token: StoredToken = {
+    accessToken: t['accessToken'],
+    tokenType: 'Bearer',
+    expiresAt: t['expiresAt'],
+    receivedAt: t['receivedAt'],
+  };
   if (typeof t['scope'] === 'string') token.scope = t['scope'];
   if (typeof t['refreshToken'] === 'string' && t['refreshToken'] !== '') token.refreshToken = t['refreshToken'];
-  if (typeof t['refreshExpiresAt'] === 'number' && Number.isFinite(t['refreshExpiresAt'])) token.refreshExpiresAt = t['refreshExpiresAt'];
+  if (typeof t['refreshExpiresAt'] === 'number' && Number.isFinite(t['refreshExpiresAt']))
+    token.refreshExpiresAt = t['refreshExpiresAt'];
   return token;
 }

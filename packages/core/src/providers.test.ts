@@ -18,7 +18,11 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 describe('Bambora Payments API', () => {
   it('client_credentials, five scopes, HTTP Basic, 2 s timeout; the JWT is reused', async () => {
-    const server = await startTokenServer({ path: '/connect/token', jwt: true, clients: { '<CLIENT_ID>': '<CLIENT_SECRET>' } });
+    const server = await startTokenServer({
+      path: '/connect/token',
+      jwt: true,
+      clients: { '<CLIENT_ID>': '<CLIENT_SECRET>' },
+    });
     try {
       const tokens = createTokenProvider({
         tokenEndpoint: `${server.origin}/connect/token`,
@@ -32,7 +36,10 @@ describe('Bambora Payments API', () => {
       expect(server.count).toBe(1);
       const req = server.requests[0]!;
       expect(req.client).toEqual({ id: '<CLIENT_ID>', secret: '<CLIENT_SECRET>', via: 'basic' });
-      expect(req.params).toEqual({ grant_type: 'client_credentials', scope: 'auth_token_payment cancel_payment capture_payment read_payment refund_payment' });
+      expect(req.params).toEqual({
+        grant_type: 'client_credentials',
+        scope: 'auth_token_payment cancel_payment capture_payment read_payment refund_payment',
+      });
     } finally {
       await server.close();
     }
@@ -41,7 +48,11 @@ describe('Bambora Payments API', () => {
 
 describe('Bindeo', () => {
   it('JSON bodies for client_credentials, password and refresh_token', async () => {
-    const server = await startTokenServer({ path: '/access_token', clients: { 'YOUR CLIENT ID': 'YOUR CLIENT SECRET' }, users: { USERNAME: 'USER PASSWORD' } });
+    const server = await startTokenServer({
+      path: '/access_token',
+      clients: { 'YOUR CLIENT ID': 'YOUR CLIENT SECRET' },
+      users: { USERNAME: 'USER PASSWORD' },
+    });
     try {
       const common = {
         tokenEndpoint: `${server.origin}/access_token`,
@@ -52,15 +63,33 @@ describe('Bindeo', () => {
       } as const;
       await createTokenProvider(common).getToken();
       let now = Date.now();
-      const user = createTokenProvider({ ...common, grant: { type: 'password', username: 'USERNAME', password: 'USER PASSWORD' }, now: () => now });
+      const user = createTokenProvider({
+        ...common,
+        grant: { type: 'password', username: 'USERNAME', password: 'USER PASSWORD' },
+        now: () => now,
+      });
       await user.getToken();
       now += 3600_000; // expired: renewed with the refresh token
       await user.getToken();
       const bodies = server.requests.map((r) => JSON.parse(r.raw) as Record<string, string>);
       expect(server.requests.every((r) => r.contentType === 'application/json')).toBe(true);
-      expect(bodies[0]).toEqual({ grant_type: 'client_credentials', client_id: 'YOUR CLIENT ID', client_secret: 'YOUR CLIENT SECRET' });
-      expect(bodies[1]).toEqual({ grant_type: 'password', username: 'USERNAME', password: 'USER PASSWORD', client_id: 'YOUR CLIENT ID', client_secret: 'YOUR CLIENT SECRET' });
-      expect(bodies[2]).toMatchObject({ grant_type: 'refresh_token', client_id: 'YOUR CLIENT ID', client_secret: 'YOUR CLIENT SECRET' });
+      expect(bodies[0]).toEqual({
+        grant_type: 'client_credentials',
+        client_id: 'YOUR CLIENT ID',
+        client_secret: 'YOUR CLIENT SECRET',
+      });
+      expect(bodies[1]).toEqual({
+        grant_type: 'password',
+        username: 'USERNAME',
+        password: 'USER PASSWORD',
+        client_id: 'YOUR CLIENT ID',
+        client_secret: 'YOUR CLIENT SECRET',
+      });
+      expect(bodies[2]).toMatchObject({
+        grant_type: 'refresh_token',
+        client_id: 'YOUR CLIENT ID',
+        client_secret: 'YOUR CLIENT SECRET',
+      });
       expect(bodies[2]!['refresh_token']).toMatch(/^rt-/);
     } finally {
       await server.close();
@@ -74,7 +103,12 @@ describe('APIMatic-generated SDK: token saved to a database and restored at star
     try {
       const db = join(mkdtempSync(join(tmpdir(), 'tokenkit-sqlite-')), 'tokens.db');
       const start = async () => {
-        const { stdout } = await promisify(execFile)(process.execPath, ['--no-warnings', join(import.meta.dirname, 'fixtures/apimatic-client.ts'), db, server.url]);
+        const { stdout } = await promisify(execFile)(process.execPath, [
+          '--no-warnings',
+          join(import.meta.dirname, 'fixtures/apimatic-client.ts'),
+          db,
+          server.url,
+        ]);
         return JSON.parse(stdout) as { fingerprint: string; fetched: number };
       };
       const first = await start();
@@ -90,10 +124,18 @@ describe('APIMatic-generated SDK: token saved to a database and restored at star
   it('provider errors are told apart from API errors: OAuthError carries the RFC 6749 fields', async () => {
     const server = await startTokenServer({ clients: { OAuthClientId: 'OAuthClientSecret' } });
     try {
-      const tokens = createTokenProvider({ tokenEndpoint: server.url, clientId: 'OAuthClientId', clientSecret: 'wrong' });
+      const tokens = createTokenProvider({
+        tokenEndpoint: server.url,
+        clientId: 'OAuthClientId',
+        clientSecret: 'wrong',
+      });
       const error = await tokens.getToken().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OAuthError);
-      expect(error).toMatchObject({ error: 'invalid_client', errorDescription: 'client authentication failed', status: 401 });
+      expect(error).toMatchObject({
+        error: 'invalid_client',
+        errorDescription: 'client authentication failed',
+        status: 401,
+      });
     } finally {
       await server.close();
     }
@@ -115,7 +157,9 @@ describe('Aritma PSD2 (OpenID Connect)', () => {
       });
       const token = await tokens.getToken();
       await tokens.getToken();
-      const { payload } = await jwtVerify(token.accessToken, createRemoteJWKSet(new URL(op.jwksUri)), { issuer: op.issuer });
+      const { payload } = await jwtVerify(token.accessToken, createRemoteJWKSet(new URL(op.jwksUri)), {
+        issuer: op.issuer,
+      });
       expect(String(payload['scope']).split(' ').sort()).toEqual(['banking.ais.read', 'banking.channel.psd2']);
       expect(events).toEqual(['fetch', 'hit']);
       expect(op.tokenRequests).toBe(1);
@@ -127,7 +171,10 @@ describe('Aritma PSD2 (OpenID Connect)', () => {
 
 describe('AWS Cognito', () => {
   it('HTTP Basic, scope api/write, /oauth2/token', async () => {
-    const server = await startTokenServer({ path: '/oauth2/token', clients: { 'Your-Client-ID': 'Your-Client-Secret' } });
+    const server = await startTokenServer({
+      path: '/oauth2/token',
+      clients: { 'Your-Client-ID': 'Your-Client-Secret' },
+    });
     try {
       const tokens = createTokenProvider({
         tokenEndpoint: `${server.origin}/oauth2/token`,
@@ -156,7 +203,11 @@ describe('Auth0', () => {
         audience: 'https://api.example.com',
       });
       await tokens.getToken();
-      expect(server.requests[0]!.params).toMatchObject({ grant_type: 'client_credentials', audience: 'https://api.example.com', client_id: 'auth0-client' });
+      expect(server.requests[0]!.params).toMatchObject({
+        grant_type: 'client_credentials',
+        audience: 'https://api.example.com',
+        client_id: 'auth0-client',
+      });
     } finally {
       await server.close();
     }
@@ -165,13 +216,23 @@ describe('Auth0', () => {
 
 describe('Keycloak', () => {
   it('issuer with a realm path; discovery finds /protocol/openid-connect/token', async () => {
-    const server = await startTokenServer({ path: '/realms/payments/protocol/openid-connect/token', clients: { 'payments-service': 'kc-secret' } });
+    const server = await startTokenServer({
+      path: '/realms/payments/protocol/openid-connect/token',
+      clients: { 'payments-service': 'kc-secret' },
+    });
     const metadata = await listen((req, res) => {
       if (req.url !== '/realms/payments/.well-known/openid-configuration') return sendJson(res, 404, {});
-      sendJson(res, 200, { issuer: `${metadata.origin}/realms/payments`, token_endpoint: `${server.origin}/realms/payments/protocol/openid-connect/token` });
+      sendJson(res, 200, {
+        issuer: `${metadata.origin}/realms/payments`,
+        token_endpoint: `${server.origin}/realms/payments/protocol/openid-connect/token`,
+      });
     });
     try {
-      const tokens = createTokenProvider({ issuer: `${metadata.origin}/realms/payments`, clientId: 'payments-service', clientSecret: 'kc-secret' });
+      const tokens = createTokenProvider({
+        issuer: `${metadata.origin}/realms/payments`,
+        clientId: 'payments-service',
+        clientSecret: 'kc-secret',
+      });
       await expect(tokens.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
       expect(server.requests[0]!.client?.via).toBe('basic');
     } finally {
@@ -183,7 +244,11 @@ describe('Keycloak', () => {
 describe('Microsoft Entra ID', () => {
   it('scope api://<app>/.default, v2.0 token endpoint; expires_in as a string (v1 style) is accepted', async () => {
     const tenant = '11111111-2222-3333-4444-555555555555';
-    const server = await startTokenServer({ path: `/${tenant}/oauth2/v2.0/token`, expiresIn: '3599', clients: { 'app-client-id': 'entra-secret' } });
+    const server = await startTokenServer({
+      path: `/${tenant}/oauth2/v2.0/token`,
+      expiresIn: '3599',
+      clients: { 'app-client-id': 'entra-secret' },
+    });
     try {
       const tokens = createTokenProvider({
         tokenEndpoint: `${server.origin}/${tenant}/oauth2/v2.0/token`,
@@ -196,7 +261,9 @@ describe('Microsoft Entra ID', () => {
       const token = await tokens.getToken();
       // Counted from the request, on a monotonic clock converted to epoch ms: equal within the clocks' 1 ms resolution.
       expect(token.expiresAt).toBeGreaterThanOrEqual(before + 3_599_000 - 1);
-      expect(server.requests[0]!.params).toMatchObject({ scope: 'api://22222222-aaaa-bbbb-cccc-333333333333/.default' });
+      expect(server.requests[0]!.params).toMatchObject({
+        scope: 'api://22222222-aaaa-bbbb-cccc-333333333333/.default',
+      });
     } finally {
       await server.close();
     }
@@ -213,15 +280,30 @@ describe('Microsoft Entra ID', () => {
       const assertion = params.get('client_assertion') ?? '';
       const header = decodeProtectedHeader(assertion);
       const certificate = certificates.get(String(header['x5t#S256']));
-      if (certificate === undefined || params.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
-        return sendJson(res, 401, { error: 'invalid_client', error_description: 'AADSTS700027: certificate not registered' });
+      if (
+        certificate === undefined ||
+        params.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+      ) {
+        return sendJson(res, 401, {
+          error: 'invalid_client',
+          error_description: 'AADSTS700027: certificate not registered',
+        });
       }
       const url = `http://${req.headers.host}${req.url}`;
       const clientId = params.get('client_id') ?? '';
       try {
-        await jwtVerify(assertion, certificate.publicKey, { algorithms: ['PS256', 'RS256'], audience: url, issuer: clientId, subject: clientId, requiredClaims: ['jti', 'nbf', 'exp'] });
+        await jwtVerify(assertion, certificate.publicKey, {
+          algorithms: ['PS256', 'RS256'],
+          audience: url,
+          issuer: clientId,
+          subject: clientId,
+          requiredClaims: ['jti', 'nbf', 'exp'],
+        });
       } catch {
-        return sendJson(res, 401, { error: 'invalid_client', error_description: 'AADSTS700027: assertion signature invalid' });
+        return sendJson(res, 401, {
+          error: 'invalid_client',
+          error_description: 'AADSTS700027: assertion signature invalid',
+        });
       }
       sendJson(res, 200, { token_type: 'Bearer', expires_in: 3599, access_token: `entra-at-${params.get('scope')}` });
     });
@@ -234,7 +316,9 @@ describe('Microsoft Entra ID', () => {
         certificate: CLIENT_CERTIFICATE_PEM,
         scope: 'api://22222222-aaaa-bbbb-cccc-333333333333/.default',
       });
-      expect((await tokens.getToken()).accessToken).toBe('entra-at-api://22222222-aaaa-bbbb-cccc-333333333333/.default');
+      expect((await tokens.getToken()).accessToken).toBe(
+        'entra-at-api://22222222-aaaa-bbbb-cccc-333333333333/.default',
+      );
       // Without the certificate the server cannot tell which key signed: invalid_client.
       const anonymous = createTokenProvider({
         tokenEndpoint: `${server.origin}${path}`,

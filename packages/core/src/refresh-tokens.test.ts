@@ -13,7 +13,10 @@ import {
 
 let server: TokenServer;
 beforeAll(async () => {
-  server = await startTokenServer({ users: { alice: 'wonder land' }, clients: { 'client-id': 'client-secret', 'odd id': 'a+b c' } });
+  server = await startTokenServer({
+    users: { alice: 'wonder land' },
+    clients: { 'client-id': 'client-secret', 'odd id': 'a+b c' },
+  });
 });
 afterAll(() => server.close());
 beforeEach(() => server.configure({ expiresIn: 600, latencyMs: 0, jwt: false }));
@@ -44,7 +47,8 @@ function provider(extra: Partial<TokenProviderOptions> = {}) {
 }
 
 const grants = () => server.requests.map((r) => r.params['grant_type']);
-const presented = () => server.requests.filter((r) => r.params['grant_type'] === 'refresh_token').map((r) => r.params['refresh_token']);
+const presented = () =>
+  server.requests.filter((r) => r.params['grant_type'] === 'refresh_token').map((r) => r.params['refresh_token']);
 const refreshAnswers = (answer: { status: number; body?: string | object }) =>
   server.misbehave((req) => (req.params['grant_type'] === 'refresh_token' ? answer : undefined));
 
@@ -66,7 +70,10 @@ describe('a refresh token the server refuses', () => {
     ['a bare 400 with an empty body (Glewlwyd)', { status: 400, body: '' }],
     ['400 invalid_request (LemonLDAP::NG)', { status: 400, body: { error: 'invalid_request' } }],
     ['401 invalid_client', { status: 401, body: { error: 'invalid_client' } }],
-    ['500 (Django OAuth Toolkit 1.7 after the access token was revoked)', { status: 500, body: '<h1>Server Error (500)</h1>' }],
+    [
+      '500 (Django OAuth Toolkit 1.7 after the access token was revoked)',
+      { status: 500, body: '<h1>Server Error (500)</h1>' },
+    ],
   ] as const;
 
   it.each(refusals)('%s: dropped, and the configured grant is used in the same getToken()', async (_, answer) => {
@@ -93,7 +100,9 @@ describe('a refresh token the server refuses', () => {
     const c = clock();
     const { tokens } = provider({ now: c.now, grant: password, timeoutMs: 4000 });
     await tokens.getToken();
-    server.misbehave((req, n) => (req.params['grant_type'] === 'refresh_token' && n === 2 ? { hang: true } : undefined));
+    server.misbehave((req, n) =>
+      req.params['grant_type'] === 'refresh_token' && n === 2 ? { hang: true } : undefined,
+    );
     c.advance(600_000);
     await tokens.getToken();
     expect(presented()).toHaveLength(1);
@@ -128,7 +137,10 @@ describe('the newest refresh token, across restarts and processes', () => {
     const c = clock();
     const writes: number[] = [];
     const store = memoryStore({ now: c.now });
-    const recording: TokenStore = { ...store, set: (key, token, ttlMs) => (writes.push(ttlMs), store.set(key, token, ttlMs)) };
+    const recording: TokenStore = {
+      ...store,
+      set: (key, token, ttlMs) => (writes.push(ttlMs), store.set(key, token, ttlMs)),
+    };
     const { tokens } = provider({ now: c.now, grant: password, store: recording, refreshTokenLifetimeSeconds: 86_400 });
     await tokens.getToken();
     expect(writes[0]).toBeGreaterThan(600_000);
@@ -139,8 +151,21 @@ describe('the newest refresh token, across restarts and processes', () => {
     const c = clock();
     let ttl = 0;
     const store = memoryStore({ now: c.now });
-    server.misbehave(() => ({ status: 200, body: { access_token: 'at-x', token_type: 'Bearer', expires_in: 60, refresh_token: 'rt-x', refresh_expires_in: 1800 } }));
-    const { tokens } = provider({ now: c.now, grant: password, store: { ...store, set: (k, t, ms) => ((ttl = ms), store.set(k, t, ms)) } });
+    server.misbehave(() => ({
+      status: 200,
+      body: {
+        access_token: 'at-x',
+        token_type: 'Bearer',
+        expires_in: 60,
+        refresh_token: 'rt-x',
+        refresh_expires_in: 1800,
+      },
+    }));
+    const { tokens } = provider({
+      now: c.now,
+      grant: password,
+      store: { ...store, set: (k, t, ms) => ((ttl = ms), store.set(k, t, ms)) },
+    });
     await tokens.getToken();
     expect(ttl).toBe(1_800_000);
   });
@@ -223,7 +248,14 @@ describe('the newest refresh token, across restarts and processes', () => {
       delete: async (key) => void entries.delete(key),
     };
     const { tokens } = provider({ now: c.now, grant: password, store });
-    entries.set(tokens.key, { accessToken: 'at-old', tokenType: 'Bearer', expiresAt: c.now() - 1000, receivedAt: c.now() - 61_000, refreshToken: 'rt-stale', refreshExpiresAt: c.now() - 1 });
+    entries.set(tokens.key, {
+      accessToken: 'at-old',
+      tokenType: 'Bearer',
+      expiresAt: c.now() - 1000,
+      receivedAt: c.now() - 61_000,
+      refreshToken: 'rt-stale',
+      refreshExpiresAt: c.now() - 1,
+    });
     await tokens.getToken();
     expect(grants()).toEqual(['password']);
   });
@@ -251,7 +283,10 @@ describe('HTTP Basic encoding', () => {
 
 describe('scopes', () => {
   it('a granted scope missing a requested one is reported as an event', async () => {
-    server.misbehave(() => ({ status: 200, body: { access_token: 'at-narrow', token_type: 'Bearer', expires_in: 60, scope: 'read' } }));
+    server.misbehave(() => ({
+      status: 200,
+      body: { access_token: 'at-narrow', token_type: 'Bearer', expires_in: 60, scope: 'read' },
+    }));
     const { tokens, events } = provider({ scope: ['read', 'write'] });
     await tokens.getToken();
     expect(events.find((e) => e.type === 'scope_narrowed')).toEqual({

@@ -11,11 +11,16 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const tokens = () => createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
+const tokens = () =>
+  createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' });
 
 describe('which URLs get the token', () => {
   // Two origins (a base URL and `origins`), and one (only a base URL), which takes a path of its own in allows().
-  const two = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/', origins: ['https://files.example.com:8443'] });
+  const two = () =>
+    createRequestAuthorizer(tokens(), {
+      baseUrl: 'https://api.example.com/v1/',
+      origins: ['https://files.example.com:8443'],
+    });
   const one = () => createRequestAuthorizer(tokens(), { baseUrl: 'https://api.example.com/v1/' });
 
   it.each([
@@ -67,7 +72,9 @@ describe('which URLs get the token', () => {
     expect(() => createRequestAuthorizer(tokens(), {})).toThrow(/origins: the client has no base URL/);
     expect(() => createRequestAuthorizer(tokens(), { baseUrl: 'http://api.example.com' })).toThrow(/is not HTTPS/);
     expect(() => createRequestAuthorizer(tokens(), { origins: ['ftp://x'] })).toThrow(/not an http\(s\) URL/);
-    expect(() => createRequestAuthorizer({} as never, { baseUrl: 'https://a.example' })).toThrow(/tokens: must be a TokenProvider/);
+    expect(() => createRequestAuthorizer({} as never, { baseUrl: 'https://a.example' })).toThrow(
+      /tokens: must be a TokenProvider/,
+    );
   });
 });
 
@@ -124,8 +131,12 @@ describe('requestAuthorizerPerBase (for hooks that learn the base per request)',
 
   it('checks tokens and origins at once when origins are given; without them, at the first base', () => {
     expect(() => requestAuthorizerPerBase({} as never)).toThrow(ConfigurationError);
-    expect(() => requestAuthorizerPerBase(tokens(), { origins: ['http://files.example.com'] })).toThrow(/origins: .*not HTTPS/);
-    expect(() => requestAuthorizerPerBase(tokens(), { origins: 'https://files.example.com' as never })).toThrow(/origins: must be an array/);
+    expect(() => requestAuthorizerPerBase(tokens(), { origins: ['http://files.example.com'] })).toThrow(
+      /origins: .*not HTTPS/,
+    );
+    expect(() => requestAuthorizerPerBase(tokens(), { origins: 'https://files.example.com' as never })).toThrow(
+      /origins: must be an array/,
+    );
     const authorizerFor = requestAuthorizerPerBase(tokens());
     expect(() => authorizerFor('')).toThrow(/origins: the client has no base URL/);
     expect(authorizerFor('https://a.example.com/').allows('https://a.example.com/x')).toBe(true);

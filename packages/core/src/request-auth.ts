@@ -43,7 +43,11 @@ export interface RequestAuthorizer {
    * result is true when its body can be sent again: retry once, with a fresh
    * token. Otherwise false.
    */
-  shouldRetry(status: number, sent: string | undefined, request: { retried: boolean; replayable: boolean }): Promise<boolean>;
+  shouldRetry(
+    status: number,
+    sent: string | undefined,
+    request: { retried: boolean; replayable: boolean },
+  ): Promise<boolean>;
 }
 
 const NO_HEADER: Promise<undefined> = Promise.resolve(undefined);
@@ -59,7 +63,11 @@ const NO_HEADER: Promise<undefined> = Promise.resolve(undefined);
  */
 export function assertTokenProvider(value: unknown): asserts value is TokenProvider {
   const tokens = value as Partial<TokenProvider> | undefined;
-  if (typeof tokens?.authorizationHeader !== 'function' || typeof tokens.cachedAuthorizationHeader !== 'function' || typeof tokens.invalidate !== 'function') {
+  if (
+    typeof tokens?.authorizationHeader !== 'function' ||
+    typeof tokens.cachedAuthorizationHeader !== 'function' ||
+    typeof tokens.invalidate !== 'function'
+  ) {
     throw new ConfigurationError('tokens', 'must be a TokenProvider from createTokenProvider()');
   }
 }
@@ -101,7 +109,8 @@ export function createRequestAuthorizer(
     if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
       throw new ConfigurationError(name, `${String(value)} is not an http(s) URL`);
     }
-    if (!isSecureUrl(url)) throw new ConfigurationError(name, `${url.origin} is not HTTPS; tokens go only over HTTPS (or to loopback)`);
+    if (!isSecureUrl(url))
+      throw new ConfigurationError(name, `${url.origin} is not HTTPS; tokens go only over HTTPS (or to loopback)`);
     origins.add(url.origin);
   };
   if (options.baseUrl !== undefined && options.baseUrl !== '') addOrigin(options.baseUrl, 'baseUrl');
@@ -110,7 +119,10 @@ export function createRequestAuthorizer(
     for (const origin of options.origins) addOrigin(origin, 'origins');
   }
   if (origins.size === 0) {
-    throw new ConfigurationError('origins', "the client has no base URL: pass `origins` to say which API may receive the token");
+    throw new ConfigurationError(
+      'origins',
+      'the client has no base URL: pass `origins` to say which API may receive the token',
+    );
   }
   const retryOn401 = options.retryOn401 ?? true;
   const prefixes = [...origins];
@@ -167,7 +179,10 @@ const MAX_BASES = 32;
  * const header = authorizerFor(options.prefixUrl).authorizeSync(url);
  * ```
  */
-export function requestAuthorizerPerBase(tokens: TokenProvider, options: RequestAuthOptions = {}): (base: string) => RequestAuthorizer {
+export function requestAuthorizerPerBase(
+  tokens: TokenProvider,
+  options: RequestAuthOptions = {},
+): (base: string) => RequestAuthorizer {
   assertTokenProvider(tokens);
   const settings = { origins: options.origins, retryOn401: options.retryOn401 };
   const kept = new Map<string, RequestAuthorizer>();

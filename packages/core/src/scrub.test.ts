@@ -26,12 +26,23 @@ const PASSWORD = 'hunter 2+&=';
 /** Everything a user may see of a failure: message, inspect, JSON, events. */
 async function everythingShown(options: Partial<TokenProviderOptions>): Promise<string> {
   const events: TokenEvent[] = [];
-  const tokens = createTokenProvider({ tokenEndpoint: echo.origin + '/token', clientId: 'my client', maxRetries: 0, onEvent: (e) => events.push(e), ...options } as TokenProviderOptions);
+  const tokens = createTokenProvider({
+    tokenEndpoint: echo.origin + '/token',
+    clientId: 'my client',
+    maxRetries: 0,
+    onEvent: (e) => events.push(e),
+    ...options,
+  } as TokenProviderOptions);
   const error = await tokens.getToken().then(
     () => expect.fail('expected a failure'),
     (e: unknown) => e as Error,
   );
-  return [error.message, inspect(error, { depth: Infinity, showHidden: true }), JSON.stringify(error), inspect(events, { depth: Infinity })].join('\n');
+  return [
+    error.message,
+    inspect(error, { depth: Infinity, showHidden: true }),
+    JSON.stringify(error),
+    inspect(events, { depth: Infinity }),
+  ].join('\n');
 }
 
 function expectNoForm(text: string, secret: string) {
@@ -45,7 +56,9 @@ describe('secrets echoed by the token endpoint are scrubbed in every form we sen
       const shown = await everythingShown({ clientSecret: SECRET });
       expect(shown).toContain('[REDAC');
       expectNoForm(shown, SECRET);
-      const credentials = Buffer.from('my+client:' + new URLSearchParams([['', SECRET]]).toString().slice(1)).toString('base64');
+      const credentials = Buffer.from('my+client:' + new URLSearchParams([['', SECRET]]).toString().slice(1)).toString(
+        'base64',
+      );
       expect(shown).not.toContain('Basic ' + credentials.slice(0, 4));
     });
 

@@ -23,9 +23,20 @@ export function secretForms(secret: string): string[] {
  * The values of a token request that are secrets: the client secret, password, refresh token, subject and actor
  * tokens, the client assertion, and the `Authorization` header (a Basic header's base64, and what it encodes).
  */
-export function sentSecrets(params: Readonly<Record<string, string | readonly string[]>>, headers: Readonly<Record<string, string>>): string[] {
+export function sentSecrets(
+  params: Readonly<Record<string, string | readonly string[]>>,
+  headers: Readonly<Record<string, string>>,
+): string[] {
   const out: string[] = [];
-  for (const name of ['client_secret', 'password', 'refresh_token', 'client_assertion', 'assertion', 'subject_token', 'actor_token']) {
+  for (const name of [
+    'client_secret',
+    'password',
+    'refresh_token',
+    'client_assertion',
+    'assertion',
+    'subject_token',
+    'actor_token',
+  ]) {
     const value = params[name];
     if (typeof value === 'string') out.push(value);
   }

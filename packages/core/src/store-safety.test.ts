@@ -1,6 +1,12 @@
 import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenProvider, memoryStore, type StoredToken, type TokenProviderOptions, type TokenStore } from './index.ts';
+import {
+  createTokenProvider,
+  memoryStore,
+  type StoredToken,
+  type TokenProviderOptions,
+  type TokenStore,
+} from './index.ts';
 
 let server: TokenServer;
 beforeAll(async () => {
@@ -18,9 +24,20 @@ function clock(start = Date.now()) {
 }
 
 const provider = (extra: Partial<TokenProviderOptions> = {}) =>
-  createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret', maxRetries: 0, ...extra });
+  createTokenProvider({
+    tokenEndpoint: server.url,
+    clientId: 'client-id',
+    clientSecret: 'client-secret',
+    maxRetries: 0,
+    ...extra,
+  });
 
-const stored = (accessToken: string, now: number): StoredToken => ({ accessToken, tokenType: 'Bearer', expiresAt: now + 600_000, receivedAt: now });
+const stored = (accessToken: string, now: number): StoredToken => ({
+  accessToken,
+  tokenType: 'Bearer',
+  expiresAt: now + 600_000,
+  receivedAt: now,
+});
 
 describe('invalidate() and the store', () => {
   it('invalidate(A) during a background refresh, while a peer holds the lock, never serves A again', async () => {
@@ -95,7 +112,8 @@ describe('memoryStore keeps memory proportional to live entries', () => {
     const c = clock();
     const store = memoryStore({ now: c.now });
     for (let wave = 0; wave < 3; wave++) {
-      for (let tenant = 0; tenant < 20_000; tenant++) await store.set(`wave${wave}-tenant${tenant}`, stored('at', c.now()), 60_000);
+      for (let tenant = 0; tenant < 20_000; tenant++)
+        await store.set(`wave${wave}-tenant${tenant}`, stored('at', c.now()), 60_000);
       c.advance(61_000); // this wave's tenants are gone and never come back
     }
     expect(store.size).toBeLessThanOrEqual(2 * 20_000);

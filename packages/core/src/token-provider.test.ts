@@ -1,6 +1,12 @@
 import { startTokenServer, waitFor, type TokenServer } from '@tokenkit/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTokenProvider, memoryStore, type TokenEvent, type TokenProviderOptions, type TokenStore } from './index.ts';
+import {
+  createTokenProvider,
+  memoryStore,
+  type TokenEvent,
+  type TokenProviderOptions,
+  type TokenStore,
+} from './index.ts';
 
 // Real servers and up to 1,000 concurrent calls: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -152,7 +158,9 @@ describe('expiry and refresh-ahead', () => {
     for (let i = 0; i < 20; i++) expect((await tokens.getToken()).accessToken).toBe(t1.accessToken);
     await waitFor(() => events.some((e) => e.type === 'error'), { what: 'the failed refresh' });
     expect(server.count).toBe(2); // one refresh attempt, not one per call
-    expect(events.filter((e) => e.type === 'error')).toMatchObject([{ background: true, error: { code: 'http_status', status: 500 } }]);
+    expect(events.filter((e) => e.type === 'error')).toMatchObject([
+      { background: true, error: { code: 'http_status', status: 500 } },
+    ]);
   });
 
   it('tokens shorter-lived than twice the skew are served for half their life', async () => {
@@ -167,7 +175,10 @@ describe('expiry and refresh-ahead', () => {
   });
 
   it('an idle provider keeps no timer alive and makes no requests', async () => {
-    const timers = () => (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timers = () =>
+      (process as unknown as { getActiveResourcesInfo(): string[] })
+        .getActiveResourcesInfo()
+        .filter((r) => r === 'Timeout').length;
     const before = timers();
     const c = clock();
     const { tokens, events } = provider({ now: c.now });
@@ -189,7 +200,7 @@ describe('expires_in variants', () => {
     expect(token.expiresAt).toBe(c.now() + 120_000);
   });
 
-  it("falls back to the JWT exp when expires_in is absent: never later than exp, translated with the Date header", async () => {
+  it('falls back to the JWT exp when expires_in is absent: never later than exp, translated with the Date header', async () => {
     server.configure({ expiresIn: null, jwt: true });
     const c = clock(Date.now() + 5 * 3600_000); // our clock far from the issuer's: the Date header translates exp
     const { tokens } = provider({ now: c.now });
@@ -211,22 +222,37 @@ describe('grants', () => {
   it('password grant sends username and password; the refresh token is used first next time', async () => {
     const c = clock();
     server.configure({ expiresIn: 600 });
-    const { tokens, events } = provider({ now: c.now, grant: { type: 'password', username: 'alice', password: 'wonder land' } });
+    const { tokens, events } = provider({
+      now: c.now,
+      grant: { type: 'password', username: 'alice', password: 'wonder land' },
+    });
     await tokens.getToken();
-    expect(server.requests[0]!.params).toMatchObject({ grant_type: 'password', username: 'alice', password: 'wonder land' });
+    expect(server.requests[0]!.params).toMatchObject({
+      grant_type: 'password',
+      username: 'alice',
+      password: 'wonder land',
+    });
     c.advance(600_000);
     await tokens.getToken();
     expect(server.requests[1]!.params).toMatchObject({ grant_type: 'refresh_token' });
     expect(server.requests[1]!.params['refresh_token']).toMatch(/^rt-/);
-    expect(events.filter((e) => e.type === 'fetch').map((e) => (e as { grant: string }).grant)).toEqual(['password', 'refresh_token']);
+    expect(events.filter((e) => e.type === 'fetch').map((e) => (e as { grant: string }).grant)).toEqual([
+      'password',
+      'refresh_token',
+    ]);
   });
 
   it('falls back to the original grant when the refresh token is rejected with invalid_grant', async () => {
     const c = clock();
     server.configure({ expiresIn: 600 });
-    const { tokens } = provider({ now: c.now, grant: { type: 'password', username: 'alice', password: 'wonder land' } });
+    const { tokens } = provider({
+      now: c.now,
+      grant: { type: 'password', username: 'alice', password: 'wonder land' },
+    });
     await tokens.getToken();
-    server.misbehave((req) => (req.params['grant_type'] === 'refresh_token' ? { status: 400, body: { error: 'invalid_grant' } } : undefined));
+    server.misbehave((req) =>
+      req.params['grant_type'] === 'refresh_token' ? { status: 400, body: { error: 'invalid_grant' } } : undefined,
+    );
     c.advance(600_000);
     const token = await tokens.getToken();
     expect(token.accessToken).toMatch(/^at-/);
@@ -286,7 +312,11 @@ describe('request shape', () => {
     await tokens.getToken();
     const req = server.requests[0]!;
     expect(req.contentType).toBe('application/json');
-    expect(JSON.parse(req.raw)).toEqual({ grant_type: 'client_credentials', client_id: 'client-id', client_secret: 'client-secret' });
+    expect(JSON.parse(req.raw)).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'client-id',
+      client_secret: 'client-secret',
+    });
     expect(req.headers.authorization).toBeUndefined();
   });
 });
@@ -301,7 +331,10 @@ describe('invalidate', () => {
     await tokens.invalidate(t1.accessToken); // a late 401 for the old token
     expect((await tokens.getToken()).accessToken).toBe(t2.accessToken);
     expect(server.count).toBe(2);
-    expect(events.filter((e) => e.type === 'invalidate').map((e) => (e as { dropped: boolean }).dropped)).toEqual([true, false]);
+    expect(events.filter((e) => e.type === 'invalidate').map((e) => (e as { dropped: boolean }).dropped)).toEqual([
+      true,
+      false,
+    ]);
   });
 });
 
@@ -359,7 +392,12 @@ describe('store tier', () => {
     let mode: 'throw' | 'hang' | 'ok' = 'throw';
     const inner = memoryStore();
     const flaky: TokenStore = {
-      get: (key) => (mode === 'throw' ? Promise.reject(new Error('ECONNREFUSED secret-ish')) : mode === 'hang' ? new Promise(() => {}) : inner.get(key)),
+      get: (key) =>
+        mode === 'throw'
+          ? Promise.reject(new Error('ECONNREFUSED secret-ish'))
+          : mode === 'hang'
+            ? new Promise(() => {})
+            : inner.get(key),
       set: (key, token, ttl) => (mode === 'ok' ? inner.set(key, token, ttl) : Promise.reject(new Error('down'))),
       delete: (key) => inner.delete(key),
     };
@@ -409,7 +447,9 @@ describe('cache key', () => {
     ];
     expect(keys[0]).toBe(keys[1]); // the secret does not change the token's identity
     expect(new Set(keys.slice(1)).size).toBe(keys.length - 1);
-    expect(createTokenProvider({ ...base, scope: 'b a' }).key).toBe(createTokenProvider({ ...base, scope: ['a', 'b'] }).key);
+    expect(createTokenProvider({ ...base, scope: 'b a' }).key).toBe(
+      createTokenProvider({ ...base, scope: ['a', 'b'] }).key,
+    );
     for (const key of keys) expect(key).not.toContain('client-secret');
   });
 });
@@ -432,6 +472,9 @@ describe('waiting', () => {
   it('a per-call timeoutMs rejects with TokenEndpointError timeout', async () => {
     server.misbehave(() => ({ hang: true })); // only the 30 ms can end this wait
     const { tokens } = provider();
-    await expect(tokens.getToken({ timeoutMs: 30 })).rejects.toMatchObject({ name: 'TokenEndpointError', code: 'timeout' });
+    await expect(tokens.getToken({ timeoutMs: 30 })).rejects.toMatchObject({
+      name: 'TokenEndpointError',
+      code: 'timeout',
+    });
   });
 });

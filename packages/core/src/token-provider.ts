@@ -6,7 +6,14 @@ import { createClientAuth, type ClientAuth, type TokenParams } from './client-au
 import { discover, type ServerMetadata } from './discovery.ts';
 import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, TokenKitError } from './errors.ts';
 import type { StoredToken } from './memory-store.ts';
-import { asStoredToken, resolveOptions, type Grant, type ResolvedOptions, type TokenEvent, type TokenProviderOptions } from './options.ts';
+import {
+  asStoredToken,
+  resolveOptions,
+  type Grant,
+  type ResolvedOptions,
+  type TokenEvent,
+  type TokenProviderOptions,
+} from './options.ts';
 import { readTokenAnswer, type ParsedToken } from './token-response.ts';
 import { cutoffOf, nextRefreshAttemptAfter, pauseAfter, refreshStartOf } from './refresh-timing.ts';
 import { scrub, sentSecrets } from './scrub.ts';
@@ -75,8 +82,10 @@ interface Target {
  */
 function clientAuthFor(o: ResolvedOptions, metadata: ServerMetadata): ClientAuth {
   const methods = metadata.tokenEndpointAuthMethods;
-  const postOnly = methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
-  const method = o.autoAuthMethod && o.clientSecret !== undefined && postOnly ? 'client_secret_post' : o.clientAuthMethod;
+  const postOnly =
+    methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
+  const method =
+    o.autoAuthMethod && o.clientSecret !== undefined && postOnly ? 'client_secret_post' : o.clientAuthMethod;
   return createClientAuth(method, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
 }
 
@@ -175,9 +184,17 @@ class OAuthTokenProvider implements TokenProvider {
     this.#clock = o.clock;
     this.#now = o.clock.now;
     this.#observed = o.onEvent !== undefined;
-    const auth = createClientAuth(o.clientAuthMethod, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
+    const auth = createClientAuth(
+      o.clientAuthMethod,
+      o.clientId,
+      o.clientSecret,
+      o.privateKey,
+      o.certificate,
+      o.basicEncoding,
+    );
     if ('tokenEndpoint' in o.endpoint) this.#target = { endpoint: o.endpoint.tokenEndpoint, auth };
-    if (o.grant.type === 'refresh_token') this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
+    if (o.grant.type === 'refresh_token')
+      this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
     this.key = cacheKey(o);
     this.#transport = {
       fetch: o.fetch,
@@ -234,7 +251,11 @@ class OAuthTokenProvider implements TokenProvider {
     // The token that replaced a rejected one is rejected too, at once: the API (a wrong audience, a
     // misconfigured client), not the token, is the problem. Fetching again for every such 401 would
     // hammer the token endpoint, so a replacement is dropped only after a cooldown.
-    const refused = current && this.#lastDropAt !== undefined && entry.receivedAt >= this.#lastDropAt && now - this.#lastDropAt < REJECTION_COOLDOWN_MS;
+    const refused =
+      current &&
+      this.#lastDropAt !== undefined &&
+      entry.receivedAt >= this.#lastDropAt &&
+      now - this.#lastDropAt < REJECTION_COOLDOWN_MS;
     const dropped = current && !refused;
     if (dropped) {
       this.#entry = undefined;
@@ -275,7 +296,10 @@ class OAuthTokenProvider implements TokenProvider {
         },
         (error: unknown) => {
           this.#inflight = undefined;
-          const safe = error instanceof TokenKitError ? error : new TokenEndpointError('network', 'token request failed unexpectedly', { cause: error });
+          const safe =
+            error instanceof TokenKitError
+              ? error
+              : new TokenEndpointError('network', 'token request failed unexpectedly', { cause: error });
           const count = (this.#failure?.count ?? 0) + 1;
           this.#failure = { error: safe, count, until: this.#now() + pauseAfter(count) };
           this.#emit({ type: 'error', key: this.key, error: safe, durationMs: this.#now() - started, background });
@@ -340,7 +364,11 @@ class OAuthTokenProvider implements TokenProvider {
     }
   }
 
-  async #fetchAndKeep(current: Entry | undefined, release: (() => Promise<void>) | undefined, useRefreshToken: boolean): Promise<Entry> {
+  async #fetchAndKeep(
+    current: Entry | undefined,
+    release: (() => Promise<void>) | undefined,
+    useRefreshToken: boolean,
+  ): Promise<Entry> {
     let entry: Entry;
     try {
       entry = this.#keep(await this.#fetchToken(current !== undefined, useRefreshToken, deadlineIn(this.#o.timeoutMs)));
@@ -392,8 +420,17 @@ class OAuthTokenProvider implements TokenProvider {
    */
   #refreshWith(refreshToken: string, background: boolean, deadline: Deadline): Promise<FreshToken> {
     const once = { ...this.#transport, maxRetries: 0 };
-    const half: Deadline = { at: Math.min(deadline.at, performance.now() + deadline.budgetMs / 2), budgetMs: deadline.budgetMs / 2 };
-    return this.#request({ grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh_token', background, once, half);
+    const half: Deadline = {
+      at: Math.min(deadline.at, performance.now() + deadline.budgetMs / 2),
+      budgetMs: deadline.budgetMs / 2,
+    };
+    return this.#request(
+      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      'refresh_token',
+      background,
+      once,
+      half,
+    );
   }
 
   #usableRefreshToken(): string | undefined {
@@ -410,8 +447,14 @@ class OAuthTokenProvider implements TokenProvider {
 
   #noRefreshToken(useRefreshToken: boolean): TokenKitError {
     return useRefreshToken
-      ? new TokenEndpointError('refresh_token_refused', 'the refresh token was refused or has expired; grant refresh_token needs a new one')
-      : new TokenEndpointError('refresh_token_refused', 'another process holds the lock for this refresh token and did not finish in time; not presenting it a second time');
+      ? new TokenEndpointError(
+          'refresh_token_refused',
+          'the refresh token was refused or has expired; grant refresh_token needs a new one',
+        )
+      : new TokenEndpointError(
+          'refresh_token_refused',
+          'another process holds the lock for this refresh token and did not finish in time; not presenting it a second time',
+        );
   }
 
   async #request(
@@ -464,7 +507,14 @@ class OAuthTokenProvider implements TokenProvider {
       refreshToken: parsed.refreshToken,
       refreshExpiresAt: refreshExpiresAt === undefined ? undefined : refreshExpiresAt - offset,
     };
-    this.#emit({ type: 'fetch', key: this.key, grant, durationMs: receivedAt - sentAt, expiresAt: Math.floor(parsed.expiresAt), background });
+    this.#emit({
+      type: 'fetch',
+      key: this.key,
+      grant,
+      durationMs: receivedAt - sentAt,
+      expiresAt: Math.floor(parsed.expiresAt),
+      background,
+    });
     this.#checkScope(parsed.scope);
     return token;
   }
@@ -476,13 +526,16 @@ class OAuthTokenProvider implements TokenProvider {
     const grantedList = granted.split(' ').filter(Boolean);
     const requestedList = requested.split(' ');
     const missing = requestedList.filter((scope) => !grantedList.includes(scope));
-    if (missing.length > 0) this.#emit({ type: 'scope_narrowed', key: this.key, requested: requestedList, granted: grantedList, missing });
+    if (missing.length > 0)
+      this.#emit({ type: 'scope_narrowed', key: this.key, requested: requestedList, granted: grantedList, missing });
   }
 
   #targetFor(deadline: Deadline): Target | Promise<Target> {
     const o = this.#o;
     if (this.#target !== undefined || 'tokenEndpoint' in o.endpoint) return this.#target!;
-    const discovered = discover(o.endpoint.issuer, this.#transport, deadline, { issuerFromUrlObject: o.endpoint.issuerFromUrlObject }).then(
+    const discovered = discover(o.endpoint.issuer, this.#transport, deadline, {
+      issuerFromUrlObject: o.endpoint.issuerFromUrlObject,
+    }).then(
       (metadata) => (this.#target = { endpoint: metadata.tokenEndpoint, auth: clientAuthFor(o, metadata) }),
       (error: unknown) => {
         this.#target = undefined; // failures are never cached
@@ -511,7 +564,8 @@ class OAuthTokenProvider implements TokenProvider {
       refreshAt: refreshStartOf(cutoff, token.receivedAt, this.#o.aheadMs),
     };
     this.#entry = entry;
-    if (token.refreshToken !== undefined) this.#holdRefreshToken(token.refreshToken, token.receivedAt, token.refreshExpiresAt);
+    if (token.refreshToken !== undefined)
+      this.#holdRefreshToken(token.refreshToken, token.receivedAt, token.refreshExpiresAt);
     return entry;
   }
 
@@ -571,7 +625,8 @@ class OAuthTokenProvider implements TokenProvider {
     const now = this.#now();
     const offset = this.#clock.wall() - now;
     const refresh = this.#refresh;
-    const refreshUntil = refresh === undefined ? -Infinity : (refresh.expiresAt ?? entry.receivedAt + this.#o.refreshLifetimeMs);
+    const refreshUntil =
+      refresh === undefined ? -Infinity : (refresh.expiresAt ?? entry.receivedAt + this.#o.refreshLifetimeMs);
     const ttlMs = Math.floor(Math.max(entry.expiresAt, refreshUntil) - now);
     if (ttlMs <= 0) return Promise.resolve();
     const token: StoredToken = {
@@ -591,7 +646,11 @@ class OAuthTokenProvider implements TokenProvider {
   async #tryLock(ttlMs: number): Promise<LockResult> {
     const store = this.#o.store!;
     let failed = false;
-    const release = await this.#storeCall('lock', () => store.lock!(this.key, ttlMs), () => (failed = true));
+    const release = await this.#storeCall(
+      'lock',
+      () => store.lock!(this.key, ttlMs),
+      () => (failed = true),
+    );
     if (failed) return { kind: 'store-failed' };
     return release === undefined ? { kind: 'taken' } : { kind: 'held', release };
   }
@@ -603,7 +662,10 @@ class OAuthTokenProvider implements TokenProvider {
       const result = await Promise.race([
         call(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`timed out after ${this.#o.storeTimeoutMs} ms`)), this.#o.storeTimeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`timed out after ${this.#o.storeTimeoutMs} ms`)),
+            this.#o.storeTimeoutMs,
+          );
         }),
       ]);
       if (this.#storeFailing) {
@@ -616,8 +678,12 @@ class OAuthTokenProvider implements TokenProvider {
       if (!this.#storeFailing) {
         this.#storeFailing = true;
         // The store's own error may quote the command and its arguments (a token): say only what kind it was.
-        const reason = error instanceof Error ? this.#scrub(`${error.name}: ${error.message}`).slice(0, 120) : 'unknown error';
-        const safe = new TokenKitError('store', `token store ${operation} failed (${reason}); fetching directly until it recovers`);
+        const reason =
+          error instanceof Error ? this.#scrub(`${error.name}: ${error.message}`).slice(0, 120) : 'unknown error';
+        const safe = new TokenKitError(
+          'store',
+          `token store ${operation} failed (${reason}); fetching directly until it recovers`,
+        );
         this.#emit({ type: 'error', key: this.key, error: safe, durationMs: 0, background: false });
       }
       return undefined;
@@ -678,11 +744,22 @@ class OAuthTokenProvider implements TokenProvider {
     const o = this.#o;
     const password = o.grant.type === 'password' ? o.grant.password : undefined;
     const configuredRefresh = o.grant.type === 'refresh_token' ? o.grant.refreshToken : undefined;
-    return scrub(text, [o.clientSecret, password, configuredRefresh, this.#refresh?.token, this.#deadRefreshToken, this.#entry?.token.accessToken, ...sent]);
+    return scrub(text, [
+      o.clientSecret,
+      password,
+      configuredRefresh,
+      this.#refresh?.token,
+      this.#deadRefreshToken,
+      this.#entry?.token.accessToken,
+      ...sent,
+    ]);
   }
 
   #describe(): string {
-    const where = 'tokenEndpoint' in this.#o.endpoint ? describeUrl(this.#o.endpoint.tokenEndpoint) : `issuer ${this.#o.endpoint.issuer}`;
+    const where =
+      'tokenEndpoint' in this.#o.endpoint
+        ? describeUrl(this.#o.endpoint.tokenEndpoint)
+        : `issuer ${this.#o.endpoint.issuer}`;
     return `TokenProvider { ${where}, clientId: ${JSON.stringify(this.#o.clientId)}, key: ${this.key} }`;
   }
 
@@ -726,7 +803,8 @@ function statusOf(error: unknown): number | undefined {
 /** What went wrong, for events and messages: codes and statuses only, never a token. */
 function failureReason(error: unknown): string {
   if (isOAuthError(error)) return `HTTP ${error.status} ${error.error}`;
-  if (isTokenEndpointError(error)) return error.status === undefined ? error.code : `${error.code} HTTP ${error.status}`;
+  if (isTokenEndpointError(error))
+    return error.status === undefined ? error.code : `${error.code} HTTP ${error.status}`;
   return 'unexpected error';
 }
 
@@ -739,9 +817,19 @@ function isClientRefusal(error: unknown): boolean {
 /** The same error, with what tokenkit suggests appended to its message. */
 function withHint(error: unknown, hint: string): unknown {
   if (isOAuthError(error)) {
-    return new OAuthError({ error: error.error, errorDescription: error.errorDescription, errorUri: error.errorUri, status: error.status, hint });
+    return new OAuthError({
+      error: error.error,
+      errorDescription: error.errorDescription,
+      errorUri: error.errorUri,
+      status: error.status,
+      hint,
+    });
   }
-  if (isTokenEndpointError(error)) return new TokenEndpointError(error.code, `${error.message} (${hint})`, { cause: error.cause, status: error.status });
+  if (isTokenEndpointError(error))
+    return new TokenEndpointError(error.code, `${error.message} (${hint})`, {
+      cause: error.cause,
+      status: error.status,
+    });
   return error;
 }
 

@@ -54,7 +54,8 @@ export function parseTokenResponse(
   const fields = body as Record<string, unknown>;
   const accessToken = fields['access_token'];
   if (typeof accessToken !== 'string' || accessToken === '') throw invalid('has no access_token');
-  if (!TOKEN_CHARS.test(accessToken)) throw invalid('has an access_token with characters not allowed in an HTTP header');
+  if (!TOKEN_CHARS.test(accessToken))
+    throw invalid('has an access_token with characters not allowed in an HTTP header');
   let tokenType = fields['token_type'];
   if (tokenType === undefined || tokenType === null || tokenType === '') {
     if (options.defaultTokenType === undefined) {
@@ -68,7 +69,14 @@ export function parseTokenResponse(
   }
 
   const receivedAt = options.receivedAt ?? sentAt;
-  const expiresAt = computeExpiry(fields['expires_in'], accessToken, sentAt, receivedAt, options.serverDate, defaultExpiresInSeconds);
+  const expiresAt = computeExpiry(
+    fields['expires_in'],
+    accessToken,
+    sentAt,
+    receivedAt,
+    options.serverDate,
+    defaultExpiresInSeconds,
+  );
   const scope = typeof fields['scope'] === 'string' ? fields['scope'] : undefined;
   const refresh = fields['refresh_token'];
   const refreshToken = typeof refresh === 'string' && refresh !== '' ? refresh : undefined;
@@ -83,7 +91,8 @@ export function parseTokenResponse(
 
 /** A number, or a string holding a non-negative decimal number; else undefined. */
 function numeric(raw: unknown): number | undefined {
-  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
+  const value =
+    typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
   return Number.isFinite(value) ? value : undefined;
 }
 
@@ -176,7 +185,8 @@ export function readTokenAnswer(
       defaultTokenType: options.defaultTokenType,
     });
   } catch (error) {
-    if (error instanceof TokenEndpointError) throw new TokenEndpointError(error.code, error.message, { status: answer.status });
+    if (error instanceof TokenEndpointError)
+      throw new TokenEndpointError(error.code, error.message, { status: answer.status });
     throw error;
   }
 }
@@ -186,9 +196,13 @@ function statusError(answer: HttpAnswer, what: string, body: unknown, scrub: (te
   const retryAfter = answer.headers.get('retry-after');
   const hint = retryAfter === null ? '' : `, Retry-After ${retryAfter.slice(0, 40)}`;
   const quoted = body === undefined ? '' : `: ${cut(jsonExcerpt(body, answer.text, scrub), EXCERPT_CHARS)}`;
-  return new TokenEndpointError('http_status', `${what} answered HTTP ${answer.status} (${contentType(answer)}${hint})${quoted}`, {
-    status: answer.status,
-  });
+  return new TokenEndpointError(
+    'http_status',
+    `${what} answered HTTP ${answer.status} (${contentType(answer)}${hint})${quoted}`,
+    {
+      status: answer.status,
+    },
+  );
 }
 
 /** The whole JSON body on one line, every string in it and then the whole text scrubbed. Not yet cut. */

@@ -37,7 +37,11 @@ function transport(extra: Partial<TransportOptions> = {}): TransportOptions & { 
   };
 }
 
-const post = () => ({ method: 'POST' as const, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+const post = () => ({
+  method: 'POST' as const,
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: 'grant_type=client_credentials',
+});
 const url = () => `${server.origin}/token?tenant=secret-in-query`;
 
 async function timed<T>(promise: Promise<T>): Promise<{ error: unknown; ms: number }> {
@@ -54,7 +58,9 @@ describe('sendWithRetries: timeoutMs is the budget of the whole call', () => {
     const { error, ms } = await timed(sendWithRetries(url(), post, transport({ timeoutMs: 300, maxRetries: 2 })));
     expect(ms).toBeLessThan(1500);
     expect(error).toMatchObject({ name: 'TokenEndpointError', code: 'timeout' });
-    expect((error as Error).message).toBe(`no token from ${server.origin}/token within 300 ms: 1 attempt, last: no answer`);
+    expect((error as Error).message).toBe(
+      `no token from ${server.origin}/token within 300 ms: 1 attempt, last: no answer`,
+    );
     expect(requests).toBe(1);
   });
 
@@ -77,7 +83,9 @@ describe('sendWithRetries: timeoutMs is the budget of the whole call', () => {
     const { error, ms } = await timed(sendWithRetries(url(), post, options));
     expect(ms).toBeLessThan(5000);
     expect(error).toMatchObject({ code: 'timeout', status: 503 });
-    expect((error as Error).message).toMatch(new RegExp(`^no token from ${server.origin}/token within 1000 ms: \\d+ attempts, last: HTTP 503$`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`^no token from ${server.origin}/token within 1000 ms: \\d+ attempts, last: HTTP 503$`),
+    );
     expect(options.retries.reduce((sum, r) => sum + r.delayMs, 0)).toBeLessThan(1000);
     expect(requests).toBe(options.retries.length + 1);
   });
@@ -106,7 +114,8 @@ describe('sendWithRetries: timeoutMs is the budget of the whole call', () => {
 describe('sendWithRetries: Retry-After as an HTTP date uses the now seam', () => {
   it('the wait is the date minus now(), not minus the real clock', T, async () => {
     const date = 'Wed, 21 Oct 2015 07:28:01 GMT';
-    behaviour = (res, n) => (n === 1 ? sendJson(res, 429, {}, { 'retry-after': date }) : sendJson(res, 200, { ok: true }));
+    behaviour = (res, n) =>
+      n === 1 ? sendJson(res, 429, {}, { 'retry-after': date }) : sendJson(res, 200, { ok: true });
     const options = transport({ timeoutMs: 10_000, now: () => Date.parse(date) - 200 });
     const answer = await sendWithRetries(url(), post, options);
     expect(answer.status).toBe(200);

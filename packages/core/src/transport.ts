@@ -82,9 +82,15 @@ export async function sendWithRetries(
   let last = '';
   const expired = (attempts: number, extra?: { cause?: unknown; status?: number | undefined }) => {
     const what =
-      attempts === 0 ? 'the time ran out before the first attempt' : `${attempts} attempt${attempts === 1 ? '' : 's'}, last: ${last}`;
+      attempts === 0
+        ? 'the time ran out before the first attempt'
+        : `${attempts} attempt${attempts === 1 ? '' : 's'}, last: ${last}`;
     const subject = options.subject ?? 'token';
-    return new TokenEndpointError('timeout', `no ${subject} from ${where} within ${deadline.budgetMs} ms: ${what}`, extra);
+    return new TokenEndpointError(
+      'timeout',
+      `no ${subject} from ${where} within ${deadline.budgetMs} ms: ${what}`,
+      extra,
+    );
   };
   const left = () => deadline.at - performance.now();
   for (let attempt = 0; ; attempt++) {
@@ -153,7 +159,9 @@ async function sendOnce(
 
 async function readCapped(response: Response, max: number, where: string): Promise<string> {
   const tooLarge = () =>
-    new TokenEndpointError('response_too_large', `answer from ${where} is larger than ${max} bytes`, { status: response.status });
+    new TokenEndpointError('response_too_large', `answer from ${where} is larger than ${max} bytes`, {
+      status: response.status,
+    });
   const declared = Number(response.headers.get('content-length'));
   if (declared > max) {
     await response.body?.cancel().catch(() => {});

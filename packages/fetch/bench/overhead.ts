@@ -40,20 +40,38 @@ export async function measureOverhead({
   requests = 5000,
   rounds = 5,
   adapter = 'withTokens',
-}: { requests?: number; rounds?: number; adapter?: FetchAdapter } = {}): Promise<OverheadResult> {
+}: {
+  requests?: number;
+  rounds?: number;
+  adapter?: FetchAdapter;
+} = {}): Promise<OverheadResult> {
   return withBenchServers(async ({ tokenServer, api }) => {
-    const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const tokens = createTokenProvider({
+      tokenEndpoint: tokenServer.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
     const authorization = await tokens.authorizationHeader();
     const url = `${api.origin}/payments`;
     let result: PairedResult;
     if (adapter === 'withTokens') {
       const send = withTokens(tokens, { origins: [api.origin] });
-      result = await measurePaired({ adapter: () => fetchGet(send, url), baseline: () => fetchGet(fetch, url, { headers: { authorization } }), requests, rounds });
+      result = await measurePaired({
+        adapter: () => fetchGet(send, url),
+        baseline: () => fetchGet(fetch, url, { headers: { authorization } }),
+        requests,
+        rounds,
+      });
     } else {
       const withToken = new Agent().compose(tokenInterceptor(tokens, { origins: [api.origin] }));
       const plain = new Agent();
       try {
-        result = await measurePaired({ adapter: () => undiciGet(url, withToken), baseline: () => undiciGet(url, plain, { authorization }), requests, rounds });
+        result = await measurePaired({
+          adapter: () => undiciGet(url, withToken),
+          baseline: () => undiciGet(url, plain, { authorization }),
+          requests,
+          rounds,
+        });
       } finally {
         await Promise.all([withToken.close(), plain.close()]);
       }
@@ -64,7 +82,9 @@ export async function measureOverhead({
 }
 
 if (import.meta.main) {
-  const options = benchArgs({ full: { requests: 5000, rounds: 7 }, quick: { requests: 500, rounds: 5 } }, ['interceptor']);
+  const options = benchArgs({ full: { requests: 5000, rounds: 7 }, quick: { requests: 500, rounds: 5 } }, [
+    'interceptor',
+  ]);
   const adapter: FetchAdapter = options.flags['interceptor'] === true ? 'tokenInterceptor' : 'withTokens';
   printPaired(`@tokenkit/fetch ${adapter} overhead`, await measureOverhead({ ...options, adapter }), { adapter });
 }

@@ -1,7 +1,13 @@
 // The shared adapter contract, driven by withTokens around the global fetch, and by tokenInterceptor under
 // undici.request with undici's redirect interceptor composed outside it and inside it, on the catalog's undici and
 // on the oldest release of the peer range (7.0.0).
-import { adapterContract, streamBody, type ContractClientOptions, type ContractRequest, type DriverClient } from '@tokenkit/test-utils';
+import {
+  adapterContract,
+  streamBody,
+  type ContractClientOptions,
+  type ContractRequest,
+  type DriverClient,
+} from '@tokenkit/test-utils';
 import * as undici from 'undici';
 import * as undici70 from 'undici-7.0';
 import type { Dispatcher } from 'undici';
@@ -10,15 +16,26 @@ import { createTokenProvider, tokenInterceptor, withTokens, type TokenProvider }
 
 /** fetch has no base URL: the driver resolves paths as a caller would, and the base's origin is one of `origins`. */
 const target = (baseUrl: string | undefined, url: string) => new URL(url, baseUrl).href;
-const originsOf = ({ baseUrl, origins = [] }: ContractClientOptions) => (baseUrl === undefined ? origins : [...origins, baseUrl]);
+const originsOf = ({ baseUrl, origins = [] }: ContractClientOptions) =>
+  baseUrl === undefined ? origins : [...origins, baseUrl];
 /** fetch and undici.request have no timeout option of their own: `AbortSignal.timeout` is how one is given. */
 const signalOf = ({ signal, timeoutMs }: ContractRequest) =>
   timeoutMs === undefined ? signal : AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]);
 
 function fetchClient(api: typeof fetch, baseUrl: string | undefined): DriverClient {
   const send = (r: ContractRequest) => {
-    const body = r.body === 'stream' ? { body: ReadableStream.from(streamBody()), duplex: 'half' as const } : r.body === undefined ? {} : { body: r.body };
-    return api(target(baseUrl, r.url), { method: r.method ?? 'GET', headers: r.headers ?? {}, ...body, signal: signalOf(r) ?? null });
+    const body =
+      r.body === 'stream'
+        ? { body: ReadableStream.from(streamBody()), duplex: 'half' as const }
+        : r.body === undefined
+          ? {}
+          : { body: r.body };
+    return api(target(baseUrl, r.url), {
+      method: r.method ?? 'GET',
+      headers: r.headers ?? {},
+      ...body,
+      signal: signalOf(r) ?? null,
+    });
   };
   return {
     async send(r) {
@@ -42,7 +59,8 @@ adapterContract<TokenProvider>({
     return {
       ...fetchClient(api, options.baseUrl),
       // A wrapper added after tokenkit's wraps what withTokens returned: withTokens sees the URL it rewrote.
-      rewritingTo: (origin) => fetchClient((input, init) => api(new URL(new URL(String(input)).pathname, origin), init), options.baseUrl),
+      rewritingTo: (origin) =>
+        fetchClient((input, init) => api(new URL(new URL(String(input)).pathname, origin), init), options.baseUrl),
     };
   },
 });
@@ -53,11 +71,19 @@ afterAll(() => Promise.all(agents.splice(0).map((agent) => agent.close())));
 /** What the driver uses of an undici release (their types differ in details the driver does not touch). */
 interface Undici {
   Agent: new () => Dispatcher;
-  interceptors: { redirect(options: { maxRedirections: number }): Dispatcher.DispatcherComposeInterceptor; responseError(): Dispatcher.DispatcherComposeInterceptor };
+  interceptors: {
+    redirect(options: { maxRedirections: number }): Dispatcher.DispatcherComposeInterceptor;
+    responseError(): Dispatcher.DispatcherComposeInterceptor;
+  };
   request: typeof undici.request;
 }
 
-function undiciClient(lib: Undici, dispatcher: Dispatcher, baseUrl: string | undefined, failing: Dispatcher): DriverClient {
+function undiciClient(
+  lib: Undici,
+  dispatcher: Dispatcher,
+  baseUrl: string | undefined,
+  failing: Dispatcher,
+): DriverClient {
   const send = (r: ContractRequest, via: Dispatcher) =>
     lib.request(target(baseUrl, r.url), {
       dispatcher: via,
@@ -73,7 +99,11 @@ function undiciClient(lib: Undici, dispatcher: Dispatcher, baseUrl: string | und
       return { status: statusCode };
     },
     // undici.request resolves a 500; its responseError interceptor turns it into the error a caller logs.
-    failure: (r) => send(r, failing).then(() => undefined, (error: unknown) => error),
+    failure: (r) =>
+      send(r, failing).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
   };
 }
 
@@ -89,22 +119,35 @@ const releases: [string, Undici][] = [
   ['undici', undici as unknown as Undici],
   ['undici 7.0.0', undici70 as unknown as Undici],
 ];
-for (const [release, lib] of releases) for (const redirect of ['outside', 'inside'] as const) {
-  adapterContract<TokenProvider>({
-    name: `tokenInterceptor (${release}, request(), redirect interceptor ${redirect})`,
-    createTokenProvider,
-    client(options) {
-      const make = (...outer: Dispatcher.DispatcherComposeInterceptor[]) => {
-        const tokens = tokenInterceptor(options.tokens, { origins: originsOf(options), retryOn401: options.retryOn401 });
-        const follow = lib.interceptors.redirect({ maxRedirections: 5 });
-        const agent = new lib.Agent().compose(...(redirect === 'outside' ? [tokens, follow] : [follow, tokens]), ...outer);
-        agents.push(agent);
-        return agent;
-      };
-      return {
-        ...undiciClient(lib, make(), options.baseUrl, make(lib.interceptors.responseError())),
-        rewritingTo: (origin) => undiciClient(lib, make(rewriteTo(origin)), options.baseUrl, make(rewriteTo(origin), lib.interceptors.responseError())),
-      };
-    },
-  });
-}
+for (const [release, lib] of releases)
+  for (const redirect of ['outside', 'inside'] as const) {
+    adapterContract<TokenProvider>({
+      name: `tokenInterceptor (${release}, request(), redirect interceptor ${redirect})`,
+      createTokenProvider,
+      client(options) {
+        const make = (...outer: Dispatcher.DispatcherComposeInterceptor[]) => {
+          const tokens = tokenInterceptor(options.tokens, {
+            origins: originsOf(options),
+            retryOn401: options.retryOn401,
+          });
+          const follow = lib.interceptors.redirect({ maxRedirections: 5 });
+          const agent = new lib.Agent().compose(
+            ...(redirect === 'outside' ? [tokens, follow] : [follow, tokens]),
+            ...outer,
+          );
+          agents.push(agent);
+          return agent;
+        };
+        return {
+          ...undiciClient(lib, make(), options.baseUrl, make(lib.interceptors.responseError())),
+          rewritingTo: (origin) =>
+            undiciClient(
+              lib,
+              make(rewriteTo(origin)),
+              options.baseUrl,
+              make(rewriteTo(origin), lib.interceptors.responseError()),
+            ),
+        };
+      },
+    });
+  }

@@ -4,14 +4,21 @@ import { Agent, interceptors, type Dispatcher } from 'undici';
 import { expectTypeOf } from 'vitest';
 import { createTokenProvider, tokenInterceptor, withTokens, type TokenProvider } from './index.ts';
 
-const tokens: TokenProvider = createTokenProvider({ tokenEndpoint: 'https://auth.example.com/token', clientId: 'id', clientSecret: 's' });
+const tokens: TokenProvider = createTokenProvider({
+  tokenEndpoint: 'https://auth.example.com/token',
+  clientId: 'id',
+  clientSecret: 's',
+});
 const origins = ['https://api.example.com', new URL('https://files.example.com')];
 
 // withTokens gives exactly the type of the fetch it wraps: the global one by default...
 expectTypeOf(withTokens(tokens, { origins })).toEqualTypeOf<typeof fetch>();
 expectTypeOf(withTokens(tokens, { origins, fetch, retryOn401: false })).toEqualTypeOf<typeof fetch>();
 // ...or another, such as node-fetch's.
-type OtherFetch = (url: string, init?: { method?: string; headers?: Record<string, string> }) => Promise<{ status: number }>;
+type OtherFetch = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string> },
+) => Promise<{ status: number }>;
 declare const otherFetch: OtherFetch;
 expectTypeOf(withTokens(tokens, { origins, fetch: otherFetch })).toEqualTypeOf<OtherFetch>();
 // So it goes where a fetch goes: an SDK's `fetch` option.
@@ -21,7 +28,10 @@ createSdkClient({ fetch: withTokens(tokens, { origins }) });
 // tokenInterceptor composes with undici's own interceptors, on either side.
 expectTypeOf(tokenInterceptor(tokens, { origins })).toEqualTypeOf<Dispatcher.DispatcherComposeInterceptor>();
 new Agent().compose(tokenInterceptor(tokens, { origins }), interceptors.redirect({ maxRedirections: 3 }));
-new Agent().compose(interceptors.redirect({ maxRedirections: 3 }), tokenInterceptor(tokens, { origins, retryOn401: false }));
+new Agent().compose(
+  interceptors.redirect({ maxRedirections: 3 }),
+  tokenInterceptor(tokens, { origins, retryOn401: false }),
+);
 
 // Misuse does not compile.
 // @ts-expect-error fetch has no base URL: `origins` says where the token may go
@@ -34,5 +44,7 @@ withTokens({ getToken: async () => ({ accessToken: 'x' }) }, { origins });
 withTokens(tokens, { origins, fetch: 'https://api.example.com' });
 // @ts-expect-error origins is a list
 tokenInterceptor(tokens, { origins: 'https://api.example.com' });
-// @ts-expect-error the interceptor is passed to compose(), not called with a dispatcher's options
-new Agent().compose(tokenInterceptor(tokens, { origins })({ origin: 'https://api.example.com', path: '/', method: 'GET' }, {}));
+new Agent().compose(
+  // @ts-expect-error the interceptor is passed to compose(), not called with a dispatcher's options
+  tokenInterceptor(tokens, { origins })({ origin: 'https://api.example.com', path: '/', method: 'GET' }, {}),
+);

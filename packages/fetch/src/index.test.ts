@@ -3,7 +3,13 @@
 // fetch, Node's own fetch and the global dispatcher.
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { authorizationsSince, startAdapterServers, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import {
+  authorizationsSince,
+  startAdapterServers,
+  type ApiServer,
+  type Recorder,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import * as undici from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OAuthError, createTokenProvider, tokenInterceptor, withTokens, type TokenProvider } from './index.ts';
@@ -11,7 +17,10 @@ import { OAuthError, createTokenProvider, tokenInterceptor, withTokens, type Tok
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 /** node-fetch 2 (untyped): Node's fetch-like client whose redirects keep Authorization when only the port changes. */
-const nodeFetch = createRequire(import.meta.url)('node-fetch') as (url: string, init?: object) => Promise<{ status: number; text(): Promise<string> }>;
+const nodeFetch = createRequire(import.meta.url)('node-fetch') as (
+  url: string,
+  init?: object,
+) => Promise<{ status: number; text(): Promise<string> }>;
 
 let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => Promise<void>;
 beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
@@ -21,7 +30,8 @@ afterAll(async () => {
   await close();
 });
 
-const provider = () => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
+const provider = () =>
+  createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
 const sentSince = (from: number) => authorizationsSince(api, from);
 const bearer = expect.stringMatching(/^Bearer at-/);
 /** A provider whose cached token the API now refuses: the next request gets a 401. */
@@ -37,7 +47,9 @@ describe('withTokens', () => {
     const fetchApi = withTokens(await revokedProvider(), { origins: [api.origin] });
     const from = api.requests.length;
     const body = '{"amount":2}';
-    const res = await fetchApi(new Request(`${api.origin}/payments`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }));
+    const res = await fetchApi(
+      new Request(`${api.origin}/payments`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }),
+    );
     expect(res.status).toBe(200);
     expect(((await res.json()) as { body: string }).body).toBe(body);
     const [first, second] = api.requests.slice(from);
@@ -48,7 +60,9 @@ describe('withTokens', () => {
   it("a Request with the caller's own Authorization goes untouched, without a token request", async () => {
     const before = tokenServer.count;
     const from = api.requests.length;
-    const res = await withTokens(provider(), { origins: [api.origin] })(new Request(`${api.origin}/payments`, { headers: { Authorization: 'Bearer mine' } }));
+    const res = await withTokens(provider(), { origins: [api.origin] })(
+      new Request(`${api.origin}/payments`, { headers: { Authorization: 'Bearer mine' } }),
+    );
     expect(res.status).toBe(401);
     expect(sentSince(from)).toEqual(['Bearer mine']);
     expect(tokenServer.count).toBe(before);
@@ -71,7 +85,8 @@ describe('withTokens', () => {
     expect((await fetchApi(`${api.origin}/upload`, { method: 'POST', body: form })).status).toBe(200);
     const sent = api.requests.slice(from);
     expect(sent).toHaveLength(2);
-    for (const request of sent) expect(request.body).toMatch(/name="amount"\r\n\r\n3\r\n[\s\S]*filename="receipt.pdf"[\s\S]*%PDF-1.7/);
+    for (const request of sent)
+      expect(request.body).toMatch(/name="amount"\r\n\r\n3\r\n[\s\S]*filename="receipt.pdf"[\s\S]*%PDF-1.7/);
   });
 
   it('takes a URL object, and the response of a followed redirect tells its final URL', async () => {
@@ -92,7 +107,10 @@ describe('withTokens', () => {
 
   it("a token endpoint's refusal rejects the request with core's typed error, and nothing is sent", async () => {
     const from = api.requests.length;
-    const fetchApi = withTokens(createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'wrong' }), { origins: [api.origin] });
+    const fetchApi = withTokens(
+      createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'wrong' }),
+      { origins: [api.origin] },
+    );
     await expect(fetchApi(`${api.origin}/payments`)).rejects.toBeInstanceOf(OAuthError);
     expect(api.requests.length).toBe(from);
   });
@@ -133,7 +151,11 @@ describe('tokenInterceptor', () => {
     const form = new undici.FormData();
     form.set('amount', '5');
     const from = api.requests.length;
-    const { statusCode, body } = await undici.request(`${api.origin}/upload`, { dispatcher, method: 'POST', body: form });
+    const { statusCode, body } = await undici.request(`${api.origin}/upload`, {
+      dispatcher,
+      method: 'POST',
+      body: form,
+    });
     await body.dump();
     expect(statusCode).toBe(200);
     const sent = api.requests.slice(from);
@@ -156,7 +178,11 @@ describe('tokenInterceptor', () => {
   it('a 401 that is not retried reaches the caller whole, its body included', async () => {
     const dispatcher = agent(await revokedProvider());
     const from = api.requests.length;
-    const { statusCode, headers, body } = await undici.request(`${api.origin}/upload`, { dispatcher, method: 'POST', body: Readable.from(['{"a":1}']) });
+    const { statusCode, headers, body } = await undici.request(`${api.origin}/upload`, {
+      dispatcher,
+      method: 'POST',
+      body: Readable.from(['{"a":1}']),
+    });
     expect(statusCode).toBe(401);
     expect(headers['www-authenticate']).toBe('Bearer realm="api", error="invalid_token"');
     expect(await body.json()).toEqual({ error: 'unauthorized' });
@@ -165,12 +191,14 @@ describe('tokenInterceptor', () => {
 
   it("a token endpoint's refusal rejects the request with core's typed error, and nothing is sent", async () => {
     const from = api.requests.length;
-    const dispatcher = agent(createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'wrong' }));
+    const dispatcher = agent(
+      createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'wrong' }),
+    );
     await expect(undici.request(`${api.origin}/payments`, { dispatcher })).rejects.toBeInstanceOf(OAuthError);
     expect(api.requests.length).toBe(from);
   });
 
-  describe("under fetch(url, { dispatcher }): fetch follows redirects itself, each hop a request of its own", () => {
+  describe('under fetch(url, { dispatcher }): fetch follows redirects itself, each hop a request of its own', () => {
     it('the token goes to the API and not to a redirect hop on another origin', async () => {
       const dispatcher = agent(provider());
       const apiFrom = api.requests.length;
@@ -189,9 +217,13 @@ describe('tokenInterceptor', () => {
       expect(first).not.toBe(second);
     });
 
-    it("a body reaches the dispatcher as a stream: a 401 to a POST reaches the caller", async () => {
+    it('a body reaches the dispatcher as a stream: a 401 to a POST reaches the caller', async () => {
       const from = api.requests.length;
-      const res = await undici.fetch(`${api.origin}/payments`, { dispatcher: agent(await revokedProvider()), method: 'POST', body: '{}' });
+      const res = await undici.fetch(`${api.origin}/payments`, {
+        dispatcher: agent(await revokedProvider()),
+        method: 'POST',
+        body: '{}',
+      });
       expect(res.status).toBe(401);
       expect(sentSince(from)).toHaveLength(1);
     });
@@ -201,7 +233,10 @@ describe('tokenInterceptor', () => {
       try {
         const from = api.requests.length;
         const controller = new AbortController();
-        const sent = undici.fetch(`${api.origin}/payments`, { dispatcher: agent(provider()), signal: controller.signal });
+        const sent = undici.fetch(`${api.origin}/payments`, {
+          dispatcher: agent(provider()),
+          signal: controller.signal,
+        });
         setTimeout(() => controller.abort(new Error('caller gave up')), 50);
         await expect(sent).rejects.toThrow('caller gave up');
         expect(api.requests.length).toBe(from);
@@ -215,7 +250,9 @@ describe('tokenInterceptor', () => {
     // Node 22 and 24 bundle undici 6 and 7, whose fetch hands dispatchers a handler undici 8 refuses; with the
     // global dispatcher (below) undici 8 bridges the two.
     const from = api.requests.length;
-    const outcome = await fetch(`${api.origin}/payments`, { dispatcher: agent(provider()) } as unknown as RequestInit).then(
+    const outcome = await fetch(`${api.origin}/payments`, {
+      dispatcher: agent(provider()),
+    } as unknown as RequestInit).then(
       (res) => res.status,
       (error: unknown) => (error as { cause?: { code?: string } }).cause?.code,
     );

@@ -37,7 +37,10 @@ type Headers = DispatchOptions['headers'];
  * const { statusCode, body } = await request('https://api.example.com/payments', { dispatcher: agent });
  * ```
  */
-export function tokenInterceptor(tokens: TokenProvider, options: TokenInterceptorOptions): Dispatcher.DispatcherComposeInterceptor {
+export function tokenInterceptor(
+  tokens: TokenProvider,
+  options: TokenInterceptorOptions,
+): Dispatcher.DispatcherComposeInterceptor {
   const client = createTokenClient(tokens, { origins: options.origins, retryOn401: options.retryOn401 });
   // undici's redirect and retry interceptors, composed outside this one, dispatch every hop and retry of a request
   // with the same handler, after an answer that is not a success: the request's lifecycle is kept for such a
@@ -52,7 +55,10 @@ export function tokenInterceptor(tokens: TokenProvider, options: TokenIntercepto
       let request = again.get(handler);
       let now: string | null | undefined;
       if (request === undefined) {
-        request = client.start({ callerAuthorization: hasAuthorization(opts.headers), replayable: isReplayable(opts.body) });
+        request = client.start({
+          callerAuthorization: hasAuthorization(opts.headers),
+          replayable: isReplayable(opts.body),
+        });
         now = request.headerSync(url);
       } else now = request.redirect(url) ? request.headerSync(url) : null;
       const call = new Call(client, request, dispatch, opts, url, handler, again);
@@ -79,7 +85,10 @@ class Call {
 
   /** Sends an attempt with our header, or (null) without: watched all the same, for the hops that may follow. */
   send(authorization: string | null): boolean {
-    const opts = authorization === null ? this.opts : { ...this.opts, headers: withAuthorization(this.opts.headers, authorization) };
+    const opts =
+      authorization === null
+        ? this.opts
+        : { ...this.opts, headers: withAuthorization(this.opts.headers, authorization) };
     return this.dispatch(opts, new Attempt(this));
   }
 
@@ -140,7 +149,8 @@ class Attempt implements Handler {
       const history = (this.#context as { history?: unknown } | undefined)?.history;
       if (Array.isArray(history)) for (const hop of history.slice(1)) this.#call.request.redirect(hop as URL);
       if (statusCode >= 300) this.#call.mayComeAgain();
-      if (this.#call.request.mayRetry(statusCode)) return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
+      if (this.#call.request.mayRetry(statusCode))
+        return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
     }
     this.#call.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
@@ -253,6 +263,13 @@ function isRecord(value: object): value is Record<string, string | string[] | un
 
 /** A body undici can send again: not a stream. */
 function isReplayable(body: unknown): boolean {
-  if (body == null || typeof body === 'string' || ArrayBuffer.isView(body) || body instanceof ArrayBuffer || body instanceof Blob) return true;
+  if (
+    body == null ||
+    typeof body === 'string' ||
+    ArrayBuffer.isView(body) ||
+    body instanceof ArrayBuffer ||
+    body instanceof Blob
+  )
+    return true;
   return Object.prototype.toString.call(body) === '[object FormData]'; // undici's own FormData or the global one
 }

@@ -64,14 +64,25 @@ type Send = (input: unknown, init?: InitLike) => Promise<ResponseLike>;
  * const payments = await (await api('https://api.example.com/payments')).json();
  * ```
  */
-export function withTokens<F extends FetchFunction = typeof fetch>(tokens: TokenProvider, options: WithTokensOptions<F>): F {
+export function withTokens<F extends FetchFunction = typeof fetch>(
+  tokens: TokenProvider,
+  options: WithTokensOptions<F>,
+): F {
   const client = createTokenClient(tokens, { origins: options.origins, retryOn401: options.retryOn401 });
-  const send = (options.fetch ?? ((input: string, init?: RequestInit) => globalThis.fetch(input, init))) as unknown as Send;
+  const send = (options.fetch ??
+    ((input: string, init?: RequestInit) => globalThis.fetch(input, init))) as unknown as Send;
 
   async function fetchWithTokens(input: string | URL | RequestLike, init?: InitLike): Promise<unknown> {
     const source = typeof input === 'object' && !(input instanceof URL) ? input : undefined;
     const url = source?.url ?? String(input);
-    const { headers: given, body, method = source?.method, signal = source?.signal, redirect = source?.redirect ?? 'follow', ...rest } = init ?? {};
+    const {
+      headers: given,
+      body,
+      method = source?.method,
+      signal = source?.signal,
+      redirect = source?.redirect ?? 'follow',
+      ...rest
+    } = init ?? {};
     const headers = headerRecord(given ?? source?.headers);
     const replayable = isReplayable(body); // a Request's own body is read into memory below: replayable
     const request = client.start({ callerAuthorization: hasAuthorization(headers), replayable });
@@ -81,10 +92,17 @@ export function withTokens<F extends FetchFunction = typeof fetch>(tokens: Token
       const value = now ?? (await request.header(url, { signal: signal ?? undefined }));
       if (value === undefined) return await send(input, init);
       // A Request's body is read once, here, so that a redirect or the 401 retry can send it again.
-      const hop = { ...rest, method, signal, body: body ?? (source?.body == null ? undefined : await source.arrayBuffer()) };
+      const hop = {
+        ...rest,
+        method,
+        signal,
+        body: body ?? (source?.body == null ? undefined : await source.arrayBuffer()),
+      };
       const attempt = (authorization: string): Promise<ResponseLike> => {
         const first: HopInit = { ...hop, headers: { ...headers, authorization }, redirect: 'manual' };
-        return redirect === 'follow' ? sendFollowingRedirects(send, url, first, request, replayable) : send(url, { ...first, redirect });
+        return redirect === 'follow'
+          ? sendFollowingRedirects(send, url, first, request, replayable)
+          : send(url, { ...first, redirect });
       };
       let response = await attempt(value);
       if (response.redirected === true && response.url) request.answeredBy(response.url); // a fetch that followed anyway

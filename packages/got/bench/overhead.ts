@@ -29,7 +29,10 @@ async function get(http: Got): Promise<void> {
 
 /** Hooks that do what got makes every token hook pay for, and nothing else. */
 function floorHooks(header: string): Partial<Hooks> {
-  return { beforeRequest: [(options) => options.setInternalHeader('authorization', header)], afterResponse: [(response) => response] };
+  return {
+    beforeRequest: [(options) => options.setInternalHeader('authorization', header)],
+    afterResponse: [(response) => response],
+  };
 }
 
 /**
@@ -38,9 +41,21 @@ function floorHooks(header: string): Partial<Hooks> {
  * client, the two clients interleaved request by request. `floor: true` puts
  * no-op hooks (see the file's header) in place of tokenHooks.
  */
-export async function measureOverhead({ requests = 5000, rounds = 5, floor = false }: { requests?: number; rounds?: number; floor?: boolean } = {}): Promise<OverheadResult> {
+export async function measureOverhead({
+  requests = 5000,
+  rounds = 5,
+  floor = false,
+}: {
+  requests?: number;
+  rounds?: number;
+  floor?: boolean;
+} = {}): Promise<OverheadResult> {
   return withBenchServers(async ({ tokenServer, api }) => {
-    const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const tokens = createTokenProvider({
+      tokenEndpoint: tokenServer.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
     const header = await tokens.authorizationHeader();
     const adapter = got.extend({ prefixUrl: api.origin, hooks: floor ? floorHooks(header) : tokenHooks(tokens) });
     const plain = got.extend({ prefixUrl: api.origin, headers: { authorization: header } });

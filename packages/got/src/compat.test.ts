@@ -4,13 +4,28 @@
 // cross-origin hop itself, and counts the request function's time into `timeout.request`. The shared behaviour
 // (where the token goes, redirects, 401, abort, errors) is the contract suite's, on all three: contract.test.ts.
 import { inspect } from 'node:util';
-import { authorizationsSince, rejectionOf, startAdapterServers, startApi, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import {
+  authorizationsSince,
+  rejectionOf,
+  startAdapterServers,
+  startApi,
+  type ApiServer,
+  type Recorder,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import http from 'node:http';
 import got14 from 'got-14';
 import got15 from 'got-15';
 import got16 from 'got';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTokenProvider, findTokenKitError, isOAuthError, isTokenEndpointError, tokenHooks, type TokenHooksOptions } from './index.ts';
+import {
+  createTokenProvider,
+  findTokenKitError,
+  isOAuthError,
+  isTokenEndpointError,
+  tokenHooks,
+  type TokenHooksOptions,
+} from './index.ts';
 
 // Real servers: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -39,14 +54,16 @@ let tokenServer: TokenServer, api: ApiServer, recorder: Recorder, close: () => P
 beforeAll(async () => void ({ tokenServer, api, recorder, close } = await startAdapterServers()));
 afterAll(() => close());
 
-const provider = (clientSecret = 'client-secret') => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret, maxRetries: 0 });
+const provider = (clientSecret = 'client-secret') =>
+  createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret, maxRetries: 0 });
 const sentSince = (from: number) => authorizationsSince(api, from);
 const bearer = expect.stringMatching(/^Bearer at-/);
 /** A beforeRequest hook after tokenkit's: the token is then decided in got's request function, which ours wraps. */
 const later = { hooks: { beforeRequest: [() => undefined] } };
 
 describe.each(majors)('tokenHooks on %s', (_name, got, major) => {
-  const client = (options: TokenHooksOptions = {}, tokens = provider()) => got.extend({ prefixUrl: api.origin, hooks: tokenHooks(tokens, options) });
+  const client = (options: TokenHooksOptions = {}, tokens = provider()) =>
+    got.extend({ prefixUrl: api.origin, hooks: tokenHooks(tokens, options) });
 
   it('finds the base however the instance got it: a later extend(), a call without options, hooks shared by two instances', async () => {
     const other = await startApi({ isValid: (token) => tokenServer.isValid(token) });
@@ -70,7 +87,10 @@ describe.each(majors)('tokenHooks on %s', (_name, got, major) => {
 
   it("keeps the token on got's own retries", async () => {
     const from = api.requests.length;
-    const retry = { limit: 1, calculateDelay: ({ computedValue }: { computedValue: number }) => (computedValue > 0 ? 1 : 0) };
+    const retry = {
+      limit: 1,
+      calculateDelay: ({ computedValue }: { computedValue: number }) => (computedValue > 0 ? 1 : 0),
+    };
     const error = await rejectionOf(client().get('status/503', { retry }));
     expect((error as { response?: Response }).response?.statusCode).toBe(503);
     expect(sentSince(from)).toEqual([bearer, sentSince(from)[0]]);
@@ -81,7 +101,9 @@ describe.each(majors)('tokenHooks on %s', (_name, got, major) => {
       const tokens = provider();
       tokenServer.revoke((await tokens.getToken()).accessToken);
       const seen: number[] = [];
-      const logged = client({}, tokens).extend({ hooks: { ...extra, afterResponse: [(response: Response) => (seen.push(response.statusCode), response)] } });
+      const logged = client({}, tokens).extend({
+        hooks: { ...extra, afterResponse: [(response: Response) => (seen.push(response.statusCode), response)] },
+      });
       const from = api.requests.length;
       expect((await logged.get('payments')).statusCode).toBe(200);
       expect(seen).toEqual([200]);
@@ -91,10 +113,15 @@ describe.each(majors)('tokenHooks on %s', (_name, got, major) => {
   });
 
   it("with a hook after ours: a cold cache, the caller's own `request` function and got's `cache`", async () => {
-    const cachedApi = await startApi({ isValid: (token) => tokenServer.isValid(token), headers: { 'cache-control': 'public, max-age=60' } });
+    const cachedApi = await startApi({
+      isValid: (token) => tokenServer.isValid(token),
+      headers: { 'cache-control': 'public, max-age=60' },
+    });
     try {
       const called: string[] = [];
-      const request = (url: URL, options: http.RequestOptions, callback?: () => void) => (called.push(url.pathname), http.request(url, options, callback));
+      const request = (url: URL, options: http.RequestOptions, callback?: () => void) => (
+        called.push(url.pathname), http.request(url, options, callback)
+      );
       const own = client().extend({ request, ...later });
       const from = api.requests.length;
       expect((await own.get('own')).statusCode).toBe(200);
@@ -134,13 +161,21 @@ describe.each(majors)('tokenHooks on %s', (_name, got, major) => {
 
   it("rejects with got's RequestError around the typed error, its message and code copied, no secret or token shown", async () => {
     const secret = 'sk-live-Zq8dV1TOKENKIT-distinctive';
-    tokenServer.misbehave(() => ({ status: 400, body: { error: 'invalid_client', error_description: 'unknown client' } }));
+    tokenServer.misbehave(() => ({
+      status: 400,
+      body: { error: 'invalid_client', error_description: 'unknown client' },
+    }));
     try {
       const from = api.requests.length;
       const error = await rejectionOf(client({}, provider(secret)).get('payments'));
-      expect(error).toMatchObject({ name: 'RequestError', code: 'oauth_error', message: 'token endpoint answered 400 invalid_client: unknown client' });
+      expect(error).toMatchObject({
+        name: 'RequestError',
+        code: 'oauth_error',
+        message: 'token endpoint answered 400 invalid_client: unknown client',
+      });
       expect(isOAuthError(findTokenKitError(error))).toBe(true);
-      for (const shown of [String(error), inspect(error, { depth: 10 }), JSON.stringify(error)]) expect(shown).not.toContain(secret);
+      for (const shown of [String(error), inspect(error, { depth: 10 }), JSON.stringify(error)])
+        expect(shown).not.toContain(secret);
       expect(sentSince(from)).toHaveLength(0);
     } finally {
       tokenServer.misbehave(undefined);
@@ -150,7 +185,13 @@ describe.each(majors)('tokenHooks on %s', (_name, got, major) => {
   it('timeout.request ends the wait for a token, also in the request function (got 16 counts that wait itself)', async () => {
     tokenServer.configure({ latencyMs: 20_000 });
     try {
-      const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', timeoutMs: 30_000, maxRetries: 0 });
+      const tokens = createTokenProvider({
+        tokenEndpoint: tokenServer.url,
+        clientId: 'client-id',
+        clientSecret: 'client-secret',
+        timeoutMs: 30_000,
+        maxRetries: 0,
+      });
       const options = { timeout: { request: 100 }, retry: { limit: 0 } };
       const inHook = await rejectionOf(client({}, tokens).get('payments', options));
       expect(findTokenKitError(inHook)).toMatchObject({ code: 'timeout', message: 'no access token within 100 ms' });

@@ -34,7 +34,11 @@ function driverClient(api: Client, absoluteWithoutPrefix: boolean): DriverClient
   });
   return {
     send: async (request) => ({ status: (await api(request.url, options(request, false))).statusCode }),
-    failure: (request) => api(request.url, options(request, true)).then(() => undefined, (error: unknown) => error),
+    failure: (request) =>
+      api(request.url, options(request, true)).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
   };
 }
 
@@ -43,7 +47,10 @@ for (const [name, got, absoluteWithoutPrefix] of majors) {
     name: `${name} tokenHooks`,
     createTokenProvider,
     client({ tokens, baseUrl, origins, retryOn401 }) {
-      const api = got.extend({ ...(baseUrl !== undefined && { prefixUrl: baseUrl }), hooks: tokenHooks(tokens, { origins, retryOn401 }) });
+      const api = got.extend({
+        ...(baseUrl !== undefined && { prefixUrl: baseUrl }),
+        hooks: tokenHooks(tokens, { origins, retryOn401 }),
+      });
       return {
         ...driverClient(api, absoluteWithoutPrefix),
         rewritingTo(origin) {

@@ -11,7 +11,11 @@ let servers: AdapterServers;
 let tokens: TokenProvider;
 beforeAll(async () => {
   servers = await startAdapterServers();
-  tokens = createTokenProvider({ tokenEndpoint: servers.tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
+  tokens = createTokenProvider({
+    tokenEndpoint: servers.tokenServer.url,
+    clientId: 'client-id',
+    clientSecret: 'client-secret',
+  });
 });
 afterAll(() => servers.close());
 
@@ -24,7 +28,11 @@ describe('tokenHooks', () => {
     const before = servers.api.requests.length;
     const error = await rejectionOf(neither.get(`${servers.api.origin}/payments`));
     expect(error).toBeInstanceOf(RequestError);
-    expect(findTokenKitError(error)).toMatchObject({ code: 'invalid_option', option: 'origins', message: expect.stringContaining('no base URL') });
+    expect(findTokenKitError(error)).toMatchObject({
+      code: 'invalid_option',
+      option: 'origins',
+      message: expect.stringContaining('no base URL'),
+    });
     expect(servers.api.requests.length).toBe(before);
   });
 

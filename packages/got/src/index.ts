@@ -1,6 +1,17 @@
 import http, { type RequestOptions } from 'node:http';
 import https from 'node:https';
-import type { AfterResponseHook, BeforeErrorHook, BeforeRedirectHook, BeforeRequestHook, Hooks, InitHook, NativeRequestOptions, NormalizedOptions, Options, RequestFunction } from 'got';
+import type {
+  AfterResponseHook,
+  BeforeErrorHook,
+  BeforeRedirectHook,
+  BeforeRequestHook,
+  Hooks,
+  InitHook,
+  NativeRequestOptions,
+  NormalizedOptions,
+  Options,
+  RequestFunction,
+} from 'got';
 import { assertTokenProvider, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
 import { createTokenClient, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
 
@@ -68,16 +79,21 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     let flight = flightOf(options);
     if (flight === undefined) {
       const client = clientFor(options.prefixUrl || String(options.context[PREFIX] ?? ''));
-      const request = client.start({ callerAuthorization: options.isHeaderExplicitlySet?.('authorization'), replayable: !isStream(options.body) });
+      const request = client.start({
+        callerAuthorization: options.isHeaderExplicitlySet?.('authorization'),
+        replayable: !isStream(options.body),
+      });
       const started: Flight = { client, request, send: undefined };
       options.context[FLIGHT] = () => started;
       flight = started;
     }
     const hooks = options.hooks.beforeRequest;
     // Ours runs last: the URL it sees is the URL sent. (Deciding here spares got's costlier custom-request path.)
-    if (hooks[hooks.length - 1] === beforeRequest) return authorize(flight, options.url!.href, headersOf(options), options);
+    if (hooks[hooks.length - 1] === beforeRequest)
+      return authorize(flight, options.url!.href, headersOf(options), options);
     // Hooks after ours may change the URL: our request function, which got calls after them, decides.
-    if (flight.send === undefined || options.request !== flight.send) options.request = flight.send = sendThrough(flight, options, options.request);
+    if (flight.send === undefined || options.request !== flight.send)
+      options.request = flight.send = sendThrough(flight, options, options.request);
   };
 
   const beforeRedirect: BeforeRedirectHook = (next) => void flightOf(next)?.request.redirect(next.url!);
@@ -87,7 +103,9 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
     // got awaits what a hook returns: most answers go back as they are, without a promise.
     if (flight === undefined || !flight.request.mayRetry(response.statusCode)) return response;
     // preserveHooks: afterResponse hooks after ours (and ours: no second retry) see the retried response.
-    return flight.request.retryAfter(response.statusCode).then((again) => (again ? retryWithMergedOptions({ preserveHooks: true }) : response));
+    return flight.request
+      .retryAfter(response.statusCode)
+      .then((again) => (again ? retryWithMergedOptions({ preserveHooks: true }) : response));
   };
 
   // got's options hold their headers where only their own inspect and toJSON reach: concealed there too.
@@ -134,7 +152,12 @@ function headersOf(options: NormalizedOptions | Options): HeaderMap {
  * token is waited for. A value that is not ours (the caller's, another hook's, got's Basic from URL credentials)
  * stays.
  */
-function authorize({ client, request }: Flight, url: string, headers: HeaderMap, options: NormalizedOptions): Promise<void> | undefined {
+function authorize(
+  { client, request }: Flight,
+  url: string,
+  headers: HeaderMap,
+  options: NormalizedOptions,
+): Promise<void> | undefined {
   const current = headers['authorization'];
   if (current !== undefined && !client.isOurs(current)) return undefined;
   const value = request.headerSync(url);
@@ -150,7 +173,12 @@ function sendThrough(flight: Flight, options: NormalizedOptions, inner: RequestF
     // got calls it as (url, options, callback); through its `cache` option, as (options, callback).
     const cached = !(first instanceof URL);
     const target = cached ? (first as unknown as Target) : second;
-    const pending = authorize(flight, cached ? hrefOf(target as Target) : first.href, target.headers as HeaderMap, options);
+    const pending = authorize(
+      flight,
+      cached ? hrefOf(target as Target) : first.href,
+      target.headers as HeaderMap,
+      options,
+    );
     const send = () => forward(inner, first, second, callback, cached && options);
     return pending === undefined ? send() : pending.then(send);
   };
@@ -173,7 +201,13 @@ function hrefOf({ protocol, hostname, port, path }: Target): string {
  * Calls the request function ours wraps; without one, undefined: got calls its own. Only got 14 (whose options still
  * have `getFallbackRequestFunction`), through its cache, needs a request from us then.
  */
-function forward(inner: RequestFunction | undefined, first: URL, second: NativeRequestOptions, callback: unknown, cached: false | object): ReturnType<RequestFunction> {
+function forward(
+  inner: RequestFunction | undefined,
+  first: URL,
+  second: NativeRequestOptions,
+  callback: unknown,
+  cached: false | object,
+): ReturnType<RequestFunction> {
   const result = inner?.(first, second, callback as never);
   if (result !== undefined || cached === false || !('getFallbackRequestFunction' in cached)) return result;
   // Through the cache: (options, callback).
@@ -182,7 +216,13 @@ function forward(inner: RequestFunction | undefined, first: URL, second: NativeR
 }
 
 /** Puts `value` on `headers`; null: this hop goes without, and ours (from an earlier hop) comes off. */
-function put(headers: HeaderMap, current: unknown, url: string, value: string | null, request: OutgoingRequest): undefined {
+function put(
+  headers: HeaderMap,
+  current: unknown,
+  url: string,
+  value: string | null,
+  request: OutgoingRequest,
+): undefined {
   if (value !== null) {
     headers['authorization'] = value;
   } else {
@@ -221,5 +261,10 @@ function clientPerBase(tokens: TokenProvider, options: RequestAuthOptions): (bas
 function isStream(body: unknown): boolean {
   if (typeof body !== 'object' || body === null) return false;
   const value = body as { pipe?: unknown; getReader?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
-  return typeof value.pipe === 'function' || typeof value.getReader === 'function' || typeof value.next === 'function' || typeof value[Symbol.asyncIterator] === 'function';
+  return (
+    typeof value.pipe === 'function' ||
+    typeof value.getReader === 'function' ||
+    typeof value.next === 'function' ||
+    typeof value[Symbol.asyncIterator] === 'function'
+  );
 }

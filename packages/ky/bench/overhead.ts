@@ -11,7 +11,14 @@
 // clones every response) can be cheaper.
 import ky, { type Hooks } from 'ky';
 import { createTokenProvider, withTokens } from '@tokenkit/ky';
-import { benchArgs, measurePaired, medianOverheadMicros, printPaired, withBenchServers, type PairedResult } from '@tokenkit/test-utils';
+import {
+  benchArgs,
+  measurePaired,
+  medianOverheadMicros,
+  printPaired,
+  withBenchServers,
+  type PairedResult,
+} from '@tokenkit/test-utils';
 
 /** One variant's requests in one round. */
 export interface VariantTiming {
@@ -62,11 +69,25 @@ function floorHooks(header: string): Hooks {
 }
 
 /** The comparison as the harness reports it, against local servers it starts and stops itself. */
-async function measure({ requests, rounds, floor = false }: { requests: number; rounds: number; floor?: boolean }): Promise<PairedResult> {
+async function measure({
+  requests,
+  rounds,
+  floor = false,
+}: {
+  requests: number;
+  rounds: number;
+  floor?: boolean;
+}): Promise<PairedResult> {
   return withBenchServers(async ({ tokenServer, api }) => {
-    const tokens = createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret' });
+    const tokens = createTokenProvider({
+      tokenEndpoint: tokenServer.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
     const header = await tokens.authorizationHeader();
-    const withHooks = floor ? ky.create({ baseUrl: api.origin, hooks: floorHooks(header) }) : withTokens(ky.create({ baseUrl: api.origin }), tokens);
+    const withHooks = floor
+      ? ky.create({ baseUrl: api.origin, hooks: floorHooks(header) })
+      : withTokens(ky.create({ baseUrl: api.origin }), tokens);
     const withStatic = ky.create({ baseUrl: api.origin, headers: { authorization: header } });
     const result = await measurePaired({
       adapter: () => withHooks.get('payments').json(),
@@ -80,7 +101,13 @@ async function measure({ requests, rounds, floor = false }: { requests: number; 
 }
 
 /** Runs the comparison against local servers it starts and stops itself. */
-export async function measureOverhead({ requests = 5000, rounds = 5 }: { requests?: number; rounds?: number } = {}): Promise<OverheadResult> {
+export async function measureOverhead({
+  requests = 5000,
+  rounds = 5,
+}: {
+  requests?: number;
+  rounds?: number;
+} = {}): Promise<OverheadResult> {
   const result = await measure({ requests, rounds });
   return {
     requests,

@@ -24,7 +24,8 @@ beforeAll(async () => void ({ tokenServer, api, close } = await startAdapterServ
 afterAll(() => close());
 afterEach(() => tokenServer.misbehave(undefined));
 
-const provider = (clientSecret = 'client-secret') => createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
+const provider = (clientSecret = 'client-secret') =>
+  createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret });
 
 describe.each(versions)('withTokens on %s', (_name, ky, KyTimeoutError) => {
   const client = (tokens = provider()) => withTokens(ky.create({ baseUrl: `${api.origin}/` }), tokens);
@@ -43,7 +44,11 @@ describe.each(versions)('withTokens on %s', (_name, ky, KyTimeoutError) => {
     tokenServer.revoke((await tokens.getToken()).accessToken);
     const from = api.requests.length;
     const to = encodeURIComponent('/refunds');
-    expect(await http.post(`redirect?status=307&to=${to}`, { json: { amount: 1 }, retry: 0 }).json()).toMatchObject({ ok: true, path: '/refunds', body: '{"amount":1}' });
+    expect(await http.post(`redirect?status=307&to=${to}`, { json: { amount: 1 }, retry: 0 }).json()).toMatchObject({
+      ok: true,
+      path: '/refunds',
+      body: '{"amount":1}',
+    });
     expect(api.requests.slice(from).map((r) => [r.path, r.body])).toEqual([
       [`/redirect?status=307&to=${to}`, '{"amount":1}'],
       ['/refunds', '{"amount":1}'], // 401: the revoked token

@@ -4,14 +4,23 @@ import ky, { type Hooks, type KyInstance } from 'ky';
 import { expectTypeOf } from 'vitest';
 import { createTokenProvider, tokenHooks, withTokens, type TokenHooks, type TokenProvider } from './index.ts';
 
-const tokens: TokenProvider = createTokenProvider({ tokenEndpoint: 'https://auth.example.com/token', clientId: 'id', clientSecret: 's' });
+const tokens: TokenProvider = createTokenProvider({
+  tokenEndpoint: 'https://auth.example.com/token',
+  clientId: 'id',
+  clientSecret: 's',
+});
 const origins = ['https://api.example.com'];
 
 // The intended uses compile.
 expectTypeOf(withTokens(ky.create({ baseUrl: 'https://api.example.com/' }), tokens)).toEqualTypeOf<KyInstance>();
-withTokens(ky.create({ prefix: 'https://api.example.com' }), tokens, { origins: ['https://files.example.com', new URL('https://cdn.example.com')], maxReplayBytes: 65_536 });
+withTokens(ky.create({ prefix: 'https://api.example.com' }), tokens, {
+  origins: ['https://files.example.com', new URL('https://cdn.example.com')],
+  maxReplayBytes: 65_536,
+});
 ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens, { origins }) });
-ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens, { origins, retryOn401: false }) }).extend({ hooks: { beforeError: [({ error }) => error] } });
+ky.create({ baseUrl: 'https://api.example.com/', hooks: tokenHooks(tokens, { origins, retryOn401: false }) }).extend({
+  hooks: { beforeError: [({ error }) => error] },
+});
 expectTypeOf(tokenHooks(tokens, { origins })).toEqualTypeOf<TokenHooks>();
 expectTypeOf(tokenHooks(tokens, { origins })).toExtend<Hooks>();
 

@@ -4,7 +4,15 @@
 import { inspect } from 'node:util';
 import ky, { TimeoutError, type HTTPError, type Input, type KyInstance } from 'ky';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { authorizationsSince, listen, rejectionOf, startAdapterServers, type ApiServer, type Recorder, type TokenServer } from '@tokenkit/test-utils';
+import {
+  authorizationsSince,
+  listen,
+  rejectionOf,
+  startAdapterServers,
+  type ApiServer,
+  type Recorder,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import {
   ConfigurationError,
   DEFAULT_MAX_REPLAY_BYTES,
@@ -26,8 +34,14 @@ afterAll(() => close());
 afterEach(() => tokenServer.misbehave(undefined));
 
 const newTokens = (extra: { maxRetries?: number; timeoutMs?: number } = {}): TokenProvider =>
-  createTokenProvider({ tokenEndpoint: tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', ...extra });
-const client = (tokens = newTokens(), options?: TokenHooksOptions): KyInstance => withTokens(ky.create({ baseUrl: `${api.origin}/` }), tokens, options);
+  createTokenProvider({
+    tokenEndpoint: tokenServer.url,
+    clientId: 'client-id',
+    clientSecret: 'client-secret',
+    ...extra,
+  });
+const client = (tokens = newTokens(), options?: TokenHooksOptions): KyInstance =>
+  withTokens(ky.create({ baseUrl: `${api.origin}/` }), tokens, options);
 const sentSince = (from: number) => authorizationsSince(api, from);
 const bearer = expect.stringMatching(/^Bearer at-/);
 
@@ -61,8 +75,12 @@ describe('setting up', () => {
     const tokens = newTokens();
     expect(() => tokenHooks({} as never, { origins: [api.origin] })).toThrow(/tokens: must be a TokenProvider/);
     expect(() => tokenHooks(tokens, {} as never)).toThrow(ConfigurationError);
-    expect(() => withTokens(ky, tokens)).toThrow(expect.objectContaining({ code: 'invalid_option', option: 'origins' }));
-    expect(() => withTokens(ky.create({ baseUrl: 'http://api.example.com/' }), tokens)).toThrow(/baseUrl: http:\/\/api\.example\.com is not HTTPS/);
+    expect(() => withTokens(ky, tokens)).toThrow(
+      expect.objectContaining({ code: 'invalid_option', option: 'origins' }),
+    );
+    expect(() => withTokens(ky.create({ baseUrl: 'http://api.example.com/' }), tokens)).toThrow(
+      /baseUrl: http:\/\/api\.example\.com is not HTTPS/,
+    );
     expect(() => tokenHooks(tokens, { origins: ['ftp://files.example.com'] })).toThrow(ConfigurationError);
     expect(() => tokenHooks(tokens, { origins: [api.origin], maxReplayBytes: -1 })).toThrow(/maxReplayBytes/);
   });
@@ -73,7 +91,10 @@ describe('the token goes on in ky’s fetch', () => {
     const http = client();
     const from = api.requests.length;
     const recorded = recorder.count;
-    await expect(http(new Request(`${api.origin}/payments`)).json()).resolves.toMatchObject({ ok: true, path: '/payments' });
+    await expect(http(new Request(`${api.origin}/payments`)).json()).resolves.toMatchObject({
+      ok: true,
+      path: '/payments',
+    });
     await http(new Request(`${recorder.origin}/collect`));
     await http(new Request(`${api.origin}/public`, { headers: { authorization: 'Basic dXNlcjpwdw==' } }));
     expect(sentSince(from)).toEqual([bearer, 'Basic dXNlcjpwdw==']);
@@ -81,9 +102,11 @@ describe('the token goes on in ky’s fetch', () => {
   });
 
   it('leaves a header set by a beforeRequest hook of the caller alone, and its 401 to the caller', async () => {
-    const http = client().extend({ hooks: { beforeRequest: [({ request }) => request.headers.set('authorization', 'Bearer replaced')] } });
+    const http = client().extend({
+      hooks: { beforeRequest: [({ request }) => request.headers.set('authorization', 'Bearer replaced')] },
+    });
     const from = api.requests.length;
-    expect((await rejectionOf(http.get('payments')) as HTTPError).response.status).toBe(401);
+    expect(((await rejectionOf(http.get('payments'))) as HTTPError).response.status).toBe(401);
     expect(sentSince(from)).toEqual(['Bearer replaced']);
   });
 
@@ -92,10 +115,16 @@ describe('the token goes on in ky’s fetch', () => {
     const statuses: number[] = [];
     const http = (await revoked()).extend({
       retry: { delay: () => 60_000 }, // a retry by ky would take a minute
-      hooks: { beforeRetry: [({ error }) => void kyRetries.push(error.name)], afterResponse: [({ response }) => void statuses.push(response.status)] },
+      hooks: {
+        beforeRetry: [({ error }) => void kyRetries.push(error.name)],
+        afterResponse: [({ response }) => void statuses.push(response.status)],
+      },
     });
     const from = api.requests.length;
-    await expect(http.post('refunds', { json: { amount: 42 } }).json()).resolves.toMatchObject({ ok: true, body: '{"amount":42}' });
+    await expect(http.post('refunds', { json: { amount: 42 } }).json()).resolves.toMatchObject({
+      ok: true,
+      body: '{"amount":42}',
+    });
     expect(api.requests.slice(from).map((r) => r.body)).toEqual(['{"amount":42}', '{"amount":42}']);
     expect(kyRetries).toEqual([]);
     expect(statuses).toEqual([200]);
@@ -111,7 +140,10 @@ describe('the token goes on in ky’s fetch', () => {
     const http = withTokens(ky.create({ baseUrl: api.origin, retry: 0, fetch }), tokens);
     await http.get('payments');
     tokenServer.revoke((await tokens.getToken()).accessToken);
-    await expect(http.post('refunds', { json: { amount: 1 } }).json()).resolves.toMatchObject({ ok: true, body: '{"amount":1}' });
+    await expect(http.post('refunds', { json: { amount: 1 } }).json()).resolves.toMatchObject({
+      ok: true,
+      body: '{"amount":1}',
+    });
     expect(fetched).toEqual(['GET', 'POST', 'POST']);
   });
 
@@ -135,7 +167,11 @@ describe('bodies kept for the re-send after a 401', () => {
     await expect(http.post('uploads', { body: small }).json()).resolves.toMatchObject({ ok: true });
     expect(api.requests.slice(from).map((r) => r.body.length)).toEqual([1024, 1024]);
 
-    for (const body of [{ body: 'y'.repeat(1025) }, { body: new Blob(['z'.repeat(2048)]) }, { json: { text: 'é'.repeat(600) } }]) {
+    for (const body of [
+      { body: 'y'.repeat(1025) },
+      { body: new Blob(['z'.repeat(2048)]) },
+      { json: { text: 'é'.repeat(600) } },
+    ]) {
       const large = await revoked({ maxReplayBytes: 1024 }); // (the 401 drops the token all the same)
       from = api.requests.length;
       expect(((await rejectionOf(large.post('uploads', body))) as HTTPError).response.status).toBe(401);
@@ -146,9 +182,14 @@ describe('bodies kept for the re-send after a 401', () => {
   it(`the default is ${DEFAULT_MAX_REPLAY_BYTES} bytes, and a caller’s stringifyJson is still used`, async () => {
     const http = await revoked();
     const from = api.requests.length;
-    expect(((await rejectionOf(http.post('uploads', { body: new Uint8Array(DEFAULT_MAX_REPLAY_BYTES + 1) }))) as HTTPError).response.status).toBe(401);
+    expect(
+      ((await rejectionOf(http.post('uploads', { body: new Uint8Array(DEFAULT_MAX_REPLAY_BYTES + 1) }))) as HTTPError)
+        .response.status,
+    ).toBe(401);
     const stringifyJson = (data: unknown) => JSON.stringify(data).toUpperCase();
-    await expect(http.post('uploads', { json: { a: 'b' }, stringifyJson }).json()).resolves.toMatchObject({ body: '{"A":"B"}' });
+    await expect(http.post('uploads', { json: { a: 'b' }, stringifyJson }).json()).resolves.toMatchObject({
+      body: '{"A":"B"}',
+    });
     expect(api.requests.length - from).toBe(2);
   });
 });
@@ -157,17 +198,30 @@ describe('redirects, followed hop by hop', () => {
   it('a 307 on the same origin sends the body again with the token; a 303 turns into a GET without it', async () => {
     const http = client();
     let from = api.requests.length;
-    await expect(http.post(`redirect?status=307&to=${encodeURIComponent('/after')}`, { body: 'payload' }).json()).resolves.toMatchObject({ path: '/after', method: 'POST', body: 'payload' });
-    expect(api.requests.slice(from).map((r) => [r.authorization, r.body])).toEqual([[bearer, 'payload'], [bearer, 'payload']]);
+    await expect(
+      http.post(`redirect?status=307&to=${encodeURIComponent('/after')}`, { body: 'payload' }).json(),
+    ).resolves.toMatchObject({ path: '/after', method: 'POST', body: 'payload' });
+    expect(api.requests.slice(from).map((r) => [r.authorization, r.body])).toEqual([
+      [bearer, 'payload'],
+      [bearer, 'payload'],
+    ]);
     from = api.requests.length;
-    await expect(http.post(`redirect?status=303&to=${encodeURIComponent('/after')}`, { body: 'payload' }).json()).resolves.toMatchObject({ path: '/after', method: 'GET', body: '' });
-    expect(api.requests.slice(from).map((r) => [r.method, r.authorization])).toEqual([['POST', bearer], ['GET', bearer]]);
+    await expect(
+      http.post(`redirect?status=303&to=${encodeURIComponent('/after')}`, { body: 'payload' }).json(),
+    ).resolves.toMatchObject({ path: '/after', method: 'GET', body: '' });
+    expect(api.requests.slice(from).map((r) => [r.method, r.authorization])).toEqual([
+      ['POST', bearer],
+      ['GET', bearer],
+    ]);
   });
 
   it('a 401 after a same-origin redirect reached our token: re-sent with a fresh one', async () => {
     const http = await revoked();
     const from = api.requests.length;
-    await expect(http.get(`redirect?to=${encodeURIComponent('/payments')}`).json()).resolves.toMatchObject({ ok: true, path: '/payments' });
+    await expect(http.get(`redirect?to=${encodeURIComponent('/payments')}`).json()).resolves.toMatchObject({
+      ok: true,
+      path: '/payments',
+    });
     const [first, hop, again, hopAgain] = sentSince(from);
     expect([hop, hopAgain]).toEqual([first, again]);
     expect(again).not.toBe(first);
@@ -175,7 +229,10 @@ describe('redirects, followed hop by hop', () => {
 
   it('the caller’s redirect: "manual" gets the redirect answer itself', async () => {
     const from = recorder.count;
-    const response = await client().get(`redirect?to=${encodeURIComponent(`${recorder.origin}/x`)}`, { redirect: 'manual', throwHttpErrors: false });
+    const response = await client().get(`redirect?to=${encodeURIComponent(`${recorder.origin}/x`)}`, {
+      redirect: 'manual',
+      throwHttpErrors: false,
+    });
     expect(response.status).toBe(302);
     expect(recorder.count).toBe(from);
   });
@@ -196,7 +253,10 @@ describe('errors and time limits', () => {
     const http = await revoked();
     tokenServer.misbehave(() => ({ status: 400, body: { error: 'invalid_client' } }));
     const from = api.requests.length;
-    expect(findTokenKitError(await rejectionOf(http.get('payments')))).toMatchObject({ error: 'invalid_client', status: 400 });
+    expect(findTokenKitError(await rejectionOf(http.get('payments')))).toMatchObject({
+      error: 'invalid_client',
+      status: 400,
+    });
     expect(api.requests.length - from).toBe(1);
   });
 
@@ -214,7 +274,9 @@ describe('errors and time limits', () => {
     try {
       const tokens = newTokens();
       const header = await tokens.authorizationHeader();
-      const error = await rejectionOf(withTokens(ky.create({ baseUrl: silent.origin }), tokens).get('payments', { timeout: 2_000, retry: 0 }));
+      const error = await rejectionOf(
+        withTokens(ky.create({ baseUrl: silent.origin }), tokens).get('payments', { timeout: 2_000, retry: 0 }),
+      );
       expect(error).toBeInstanceOf(TimeoutError);
       expect(seen).toEqual([header]);
       expect((error as TimeoutError).request.headers.get('authorization')).toBeNull();

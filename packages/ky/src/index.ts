@@ -125,7 +125,8 @@ function hooksFor(tokens: TokenProvider, options: TokenHooksOptions & TokenClien
       ({ error }) => {
         // A Request's headers are out of conceal()'s reach (private fields): the one that carried our token loses it.
         const request = (error as { request?: unknown }).request;
-        if (request instanceof Request && client.isOurs(request.headers.get('authorization'))) request.headers.delete('authorization');
+        if (request instanceof Request && client.isOurs(request.headers.get('authorization')))
+          request.headers.delete('authorization');
         return client.conceal(error);
       },
     ],
@@ -159,7 +160,14 @@ async function sendHops({ request, send, copy, init, follow }: Hops, first: Requ
   const hop = (url: string, h: HopInit): Promise<Response> => {
     if (h === start) return Promise.resolve(response);
     const body = h.body === undefined ? null : (h.body as Request).clone().body;
-    const next = { method: h.method ?? 'GET', headers: h.headers, body, signal: first.signal, redirect: 'manual', duplex: 'half' };
+    const next = {
+      method: h.method ?? 'GET',
+      headers: h.headers,
+      body,
+      signal: first.signal,
+      redirect: 'manual',
+      duplex: 'half',
+    };
     return send(new Request(url, next as RequestInit), init);
   };
   return sendFollowingRedirects(hop, first.url, start, request, first.body === null || copy !== undefined);

@@ -61,16 +61,32 @@ async function callsPerSecond(tokens: TokenProvider, calls: number): Promise<num
   return calls / ((used.user + used.system) / 1e6);
 }
 
-const commandsProcessed = (cli: (...args: string[]) => string) => Number(/total_commands_processed:(\d+)/.exec(cli('info', 'stats'))?.[1] ?? NaN);
+const commandsProcessed = (cli: (...args: string[]) => string) =>
+  Number(/total_commands_processed:(\d+)/.exec(cli('info', 'stats'))?.[1] ?? NaN);
 
 /** (a) Warm-cache throughput with and without the Redis store, against servers it starts and stops itself. */
-export async function measureWarmThroughput({ calls = 500_000, rounds = 15 }: { calls?: number; rounds?: number } = {}): Promise<WarmResult> {
+export async function measureWarmThroughput({
+  calls = 500_000,
+  rounds = 15,
+}: {
+  calls?: number;
+  rounds?: number;
+} = {}): Promise<WarmResult> {
   const [redis, server] = await Promise.all([startRedis(), startTokenServer()]);
-  const client = new Redis({ host: '127.0.0.1', port: redis.port, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 });
+  const client = new Redis({
+    host: '127.0.0.1',
+    port: redis.port,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+  });
   try {
     const options = { tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'client-secret' };
     // Encrypted at rest, as recommended: a hit never reaches the store, so encryption costs nothing here either.
-    const withRedis = createTokenProvider({ ...options, store: redisStore({ client, encryptionKey: randomBytes(32) }) });
+    const withRedis = createTokenProvider({
+      ...options,
+      store: redisStore({ client, encryptionKey: randomBytes(32) }),
+    });
     const memoryOnly = createTokenProvider(options);
     await Promise.all([withRedis.getToken(), memoryOnly.getToken()]);
     await callsPerSecond(withRedis, Math.min(100_000, calls)); // JIT warm-up
@@ -83,14 +99,23 @@ export async function measureWarmThroughput({ calls = 500_000, rounds = 15 }: { 
       const first = round % 2 === 0 ? withRedis : memoryOnly;
       const a = await callsPerSecond(first, calls);
       const b = await callsPerSecond(first === withRedis ? memoryOnly : withRedis, calls);
-      results.push(first === withRedis ? { redisPerSecond: a, memoryPerSecond: b } : { redisPerSecond: b, memoryPerSecond: a });
+      results.push(
+        first === withRedis ? { redisPerSecond: a, memoryPerSecond: b } : { redisPerSecond: b, memoryPerSecond: a },
+      );
     }
     // Each INFO call is itself one command.
     const redisCommands = commandsProcessed(redis.cli) - commandsBefore - 1;
     const medianRedisPerSecond = median(results.map((r) => r.redisPerSecond));
     const medianMemoryPerSecond = median(results.map((r) => r.memoryPerSecond));
     const ratio = median(results.map((r) => r.redisPerSecond / r.memoryPerSecond));
-    return { calls, rounds: results, medianRedisPerSecond, medianMemoryPerSecond, ratio, redisCommandsDuringWarmCalls: redisCommands };
+    return {
+      calls,
+      rounds: results,
+      medianRedisPerSecond,
+      medianMemoryPerSecond,
+      ratio,
+      redisCommandsDuringWarmCalls: redisCommands,
+    };
   } finally {
     await client.quit().catch(() => client.disconnect());
     await Promise.all([redis.stop(), server.close()]);
@@ -102,7 +127,11 @@ function runChild(config: ChildConfig): Promise<ChildResult> {
     const child = spawn(process.execPath, [CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildResult) : reject(new Error(`fleet process exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildResult)
+        : reject(new Error(`fleet process exited with ${code}`)),
+    );
   });
 }
 
@@ -115,7 +144,12 @@ export async function measureFleetRequests({
   tokenLifetimeSeconds = 3,
   lifetimes = 4,
   intervalMs = 10,
-}: { processes?: number; tokenLifetimeSeconds?: number; lifetimes?: number; intervalMs?: number } = {}): Promise<FleetRun[]> {
+}: {
+  processes?: number;
+  tokenLifetimeSeconds?: number;
+  lifetimes?: number;
+  intervalMs?: number;
+} = {}): Promise<FleetRun[]> {
   const [redis, server] = await Promise.all([startRedis(), startTokenServer({ expiresIn: tokenLifetimeSeconds })]);
   const encryptionKey = randomBytes(32).toString('base64'); // one key for the whole fleet, as a deployment shares one
   try {
@@ -123,7 +157,13 @@ export async function measureFleetRequests({
     for (const withStore of [true, false]) {
       server.requests.length = 0;
       const durationMs = tokenLifetimeSeconds * 1000 * lifetimes;
-      const config: ChildConfig = { tokenEndpoint: server.url, mode: 'run', durationMs, intervalMs, ...(withStore ? { redis: { port: redis.port }, encryptionKey } : {}) };
+      const config: ChildConfig = {
+        tokenEndpoint: server.url,
+        mode: 'run',
+        durationMs,
+        intervalMs,
+        ...(withStore ? { redis: { port: redis.port }, encryptionKey } : {}),
+      };
       const results = await Promise.all(Array.from({ length: processes }, () => runChild(config)));
       runs.push({
         withStore,
@@ -146,7 +186,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const warm = await measureWarmThroughput(quick ? { calls: 100_000, rounds: 7 } : {});
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  console.log(`(a) warm-cache getToken(), ${fmt(warm.calls)} sequential calls x ${warm.rounds.length} rounds (medians):`);
+  console.log(
+    `(a) warm-cache getToken(), ${fmt(warm.calls)} sequential calls x ${warm.rounds.length} rounds (medians):`,
+  );
   console.log(
     `    with Redis store ${fmt(warm.medianRedisPerSecond)} calls/CPU-s, memory only ${fmt(warm.medianMemoryPerSecond)} calls/CPU-s, ratio ${warm.ratio.toFixed(2)}`,
   );

@@ -43,10 +43,14 @@ export function aesGcmCodec(encryptionKey: unknown): Codec {
       const raw = Buffer.from(value.slice(prefix.length), 'base64url');
       if (raw.length <= IV_BYTES + TAG_BYTES) return undefined;
       try {
-        const decipher = createDecipheriv('aes-256-gcm', secret, raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+        const decipher = createDecipheriv('aes-256-gcm', secret, raw.subarray(0, IV_BYTES), {
+          authTagLength: TAG_BYTES,
+        });
         decipher.setAAD(aad(key));
         decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-        const text = Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+        const text = Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString(
+          'utf8',
+        );
         return parseToken(text);
       } catch {
         return undefined; // tampered, truncated or another key with a colliding id
@@ -60,14 +64,19 @@ function readKey(value: unknown): Buffer {
   let bytes: Buffer;
   if (typeof value === 'string') {
     const text = value.trim();
-    if (!BASE64.test(text)) throw new ConfigurationError('encryptionKey', 'must be 32 bytes: a Buffer or a base64 string (e.g. `openssl rand -base64 32`)');
+    if (!BASE64.test(text))
+      throw new ConfigurationError(
+        'encryptionKey',
+        'must be 32 bytes: a Buffer or a base64 string (e.g. `openssl rand -base64 32`)',
+      );
     bytes = Buffer.from(text, 'base64'); // Node's base64 decoder also reads the URL-safe alphabet
   } else if (value instanceof Uint8Array) {
     bytes = Buffer.from(value);
   } else {
     throw new ConfigurationError('encryptionKey', 'must be 32 bytes: a Buffer or a base64 string');
   }
-  if (bytes.length !== 32) throw new ConfigurationError('encryptionKey', `must be 32 bytes for AES-256-GCM, got ${bytes.length}`);
+  if (bytes.length !== 32)
+    throw new ConfigurationError('encryptionKey', `must be 32 bytes for AES-256-GCM, got ${bytes.length}`);
   return bytes;
 }
 
@@ -80,8 +89,14 @@ function parseToken(text: string): StoredToken | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const t = value as Partial<Record<keyof StoredToken, unknown>>;
-  if (typeof t.accessToken !== 'string' || typeof t.expiresAt !== 'number' || typeof t.receivedAt !== 'number') return undefined;
-  const token: StoredToken = { accessToken: t.accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, receivedAt: t.receivedAt };
+  if (typeof t.accessToken !== 'string' || typeof t.expiresAt !== 'number' || typeof t.receivedAt !== 'number')
+    return undefined;
+  const token: StoredToken = {
+    accessToken: t.accessToken,
+    tokenType: 'Bearer',
+    expiresAt: t.expiresAt,
+    receivedAt: t.receivedAt,
+  };
   if (typeof t.scope === 'string') token.scope = t.scope;
   if (typeof t.refreshToken === 'string') token.refreshToken = t.refreshToken;
   if (typeof t.refreshExpiresAt === 'number') token.refreshExpiresAt = t.refreshExpiresAt;

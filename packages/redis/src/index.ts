@@ -66,7 +66,8 @@ const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
  * Deletes the entry only while it still holds exactly the value we read and decoded: a value another process wrote
  * since is left alone (deleteIf reads it anew to see whose token it holds).
  */
-const DELETE_IF_UNCHANGED = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+const DELETE_IF_UNCHANGED =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 /** Reads before deleteIf() leaves an entry that keeps being rewritten: peers writing that often hold newer tokens. */
 const DELETE_IF_ATTEMPTS = 3;
 /** Longest wait for a connecting client to become ready; the provider gives up sooner (`storeTimeoutMs`). */
@@ -108,7 +109,12 @@ const READY_WAIT_MS = 10_000;
 export function redisStore(options: RedisStoreOptions): TokenStore {
   if (typeof options !== 'object' || options === null) throw new ConfigurationError('options', 'must be an object');
   const { client } = options;
-  if (typeof client !== 'object' || client === null || typeof client.get !== 'function' || typeof client.eval !== 'function') {
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    typeof client.get !== 'function' ||
+    typeof client.eval !== 'function'
+  ) {
     throw new ConfigurationError('client', 'must be an ioredis Redis or Cluster instance');
   }
   const prefix = options.keyPrefix ?? 'tokenkit:';
@@ -140,7 +146,11 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
   };
 
   /** Runs a command once the client is ready; its errors are rewrapped without arguments. */
-  const run = async <T>(operation: string, command: () => Promise<T>, secrets: readonly (string | undefined)[] = []): Promise<T> => {
+  const run = async <T>(
+    operation: string,
+    command: () => Promise<T>,
+    secrets: readonly (string | undefined)[] = [],
+  ): Promise<T> => {
     try {
       await ready();
       return await command();
@@ -158,7 +168,11 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
       const ttl = Math.ceil(ttlMs);
       if (!Number.isSafeInteger(ttl) || ttl <= 0) return; // nothing to keep (or no sane expiry to give Redis)
       const value = codec.encode(key, token);
-      await run('SET', () => client.set(entryKey(key), value, 'PX', ttl), [value, token.accessToken, token.refreshToken]);
+      await run('SET', () => client.set(entryKey(key), value, 'PX', ttl), [
+        value,
+        token.accessToken,
+        token.refreshToken,
+      ]);
     },
     async delete(key) {
       await run('DEL', () => client.del(entryKey(key)));
@@ -171,11 +185,11 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
         if (value === null) return;
         const stored = codec.decode(key, value);
         if (stored?.accessToken !== accessToken) return;
-        const deleted = await run('EVAL (compare-and-delete)', () => client.eval(DELETE_IF_UNCHANGED, 1, entry, value), [
-          value,
-          accessToken,
-          stored.refreshToken,
-        ]);
+        const deleted = await run(
+          'EVAL (compare-and-delete)',
+          () => client.eval(DELETE_IF_UNCHANGED, 1, entry, value),
+          [value, accessToken, stored.refreshToken],
+        );
         if (deleted === 1) return;
         // Rewritten since our read: read again, for a peer may have stored the same rejected token anew.
       }
@@ -195,7 +209,8 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
 /** AES-GCM with a key, JSON in clear only when asked for by `plaintext: true`; anything else is a ConfigurationError. */
 function chooseCodec(options: RedisStoreOptions): Codec {
   const { encryptionKey, plaintext } = options as { encryptionKey?: unknown; plaintext?: unknown };
-  if (plaintext !== undefined && typeof plaintext !== 'boolean') throw new ConfigurationError('plaintext', 'must be true or false');
+  if (plaintext !== undefined && typeof plaintext !== 'boolean')
+    throw new ConfigurationError('plaintext', 'must be true or false');
   if (plaintext === true) {
     if (encryptionKey !== undefined) {
       throw new ConfigurationError(

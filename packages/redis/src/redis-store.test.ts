@@ -24,7 +24,7 @@ declare module 'vitest' {
   }
 }
 
-it("runs on the ioredis its project names (5.3.0 or 6, see vitest.config.ts)", () => {
+it('runs on the ioredis its project names (5.3.0 or 6, see vitest.config.ts)', () => {
   // ioredis 6 added RESP3 (`protocol`) to the default options; 5.3 has none.
   const defaults = (Redis as unknown as { defaultOptions: object }).defaultOptions;
   expect('protocol' in defaults).toBe(inject('ioredis') === '6');
@@ -34,18 +34,31 @@ let redis: RedisServer;
 let server: TokenServer;
 const clients: Redis[] = [];
 
-type Tuning = { enableOfflineQueue?: boolean; maxRetriesPerRequest?: number | null; commandTimeout?: number | undefined };
+type Tuning = {
+  enableOfflineQueue?: boolean;
+  maxRetriesPerRequest?: number | null;
+  commandTimeout?: number | undefined;
+};
 
 /** The options the README recommends: fail fast instead of queueing while Redis is away. */
 function connect(port = redis.port, extra: Tuning = {}): Redis {
-  const client = new Redis({ host: '127.0.0.1', port, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, retryStrategy: () => 50, ...extra });
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+    retryStrategy: () => 50,
+    ...extra,
+  });
   client.on('error', () => {}); // the provider reports store failures itself
   clients.push(client);
   return client;
 }
 
 /** Every store says how it keeps tokens: encrypted with a key, or in clear with `plaintext: true`. */
-type StoreChoice = Omit<RedisStoreBaseOptions, 'client'> & ({ encryptionKey: Uint8Array | string } | { plaintext: true });
+type StoreChoice = Omit<RedisStoreBaseOptions, 'client'> &
+  ({ encryptionKey: Uint8Array | string } | { plaintext: true });
 
 function store(extra: StoreChoice): TokenStore {
   return redisStore({ client: connect(), ...extra });
@@ -199,46 +212,52 @@ describe('deleteIf (what invalidate() uses): compare-and-delete on the value rea
     ['encrypted', { encryptionKey: randomBytes(32) }],
   ] as const;
 
-  it.each(choices)('%s: deletes the entry only while it holds that access token; another token, an unreadable value or no entry stay', async (_, choice) => {
-    const s = store(choice);
-    const t = token();
-    await s.set('k', t, 10_000);
-    await s.deleteIf!('k', 'at-another');
-    expect(await s.get('k')).toEqual(t);
-    await s.deleteIf!('k', t.accessToken);
-    expect(redis.cli('exists', 'tokenkit:{k}').trim()).toBe('0');
-    await s.deleteIf!('k', t.accessToken); // nothing there: nothing to do
-    redis.cli('set', 'tokenkit:{k}', 'garbage');
-    await s.deleteIf!('k', t.accessToken);
-    expect(redis.cli('get', 'tokenkit:{k}').trim()).toBe('garbage');
-  });
+  it.each(choices)(
+    '%s: deletes the entry only while it holds that access token; another token, an unreadable value or no entry stay',
+    async (_, choice) => {
+      const s = store(choice);
+      const t = token();
+      await s.set('k', t, 10_000);
+      await s.deleteIf!('k', 'at-another');
+      expect(await s.get('k')).toEqual(t);
+      await s.deleteIf!('k', t.accessToken);
+      expect(redis.cli('exists', 'tokenkit:{k}').trim()).toBe('0');
+      await s.deleteIf!('k', t.accessToken); // nothing there: nothing to do
+      redis.cli('set', 'tokenkit:{k}', 'garbage');
+      await s.deleteIf!('k', t.accessToken);
+      expect(redis.cli('get', 'tokenkit:{k}').trim()).toBe('garbage');
+    },
+  );
 
-  it.each(choices)('%s: a successor a peer wrote between the read and the delete survives (read, compare, DEL would lose it)', async (_, choice) => {
-    const old = token();
-    const successor = token();
-    const { client, peerWritesAfterNextGet } = racing(connect());
-    const s = redisStore({ client, ...choice });
-    const peer = store(choice);
+  it.each(choices)(
+    '%s: a successor a peer wrote between the read and the delete survives (read, compare, DEL would lose it)',
+    async (_, choice) => {
+      const old = token();
+      const successor = token();
+      const { client, peerWritesAfterNextGet } = racing(connect());
+      const s = redisStore({ client, ...choice });
+      const peer = store(choice);
 
-    // What a store without deleteIf gets from the provider: GET, compare, DEL. The peer's write in between is lost.
-    await s.set('k', old, 10_000);
-    peerWritesAfterNextGet(() => peer.set('k', successor, 10_000));
-    if ((await s.get('k'))?.accessToken === old.accessToken) await s.delete('k');
-    expect(await peer.get('k')).toBeUndefined();
+      // What a store without deleteIf gets from the provider: GET, compare, DEL. The peer's write in between is lost.
+      await s.set('k', old, 10_000);
+      peerWritesAfterNextGet(() => peer.set('k', successor, 10_000));
+      if ((await s.get('k'))?.accessToken === old.accessToken) await s.delete('k');
+      expect(await peer.get('k')).toBeUndefined();
 
-    // deleteIf: the same write lands between its GET and its EVAL, which finds another value and keeps it.
-    await s.set('k', old, 10_000);
-    peerWritesAfterNextGet(() => peer.set('k', successor, 10_000));
-    await s.deleteIf!('k', old.accessToken);
-    expect(await peer.get('k')).toEqual(successor);
+      // deleteIf: the same write lands between its GET and its EVAL, which finds another value and keeps it.
+      await s.set('k', old, 10_000);
+      peerWritesAfterNextGet(() => peer.set('k', successor, 10_000));
+      await s.deleteIf!('k', old.accessToken);
+      expect(await peer.get('k')).toEqual(successor);
 
-    // A peer that wrote the rejected token anew (another value: a new IV, a newer refresh token) does not keep it.
-    const rewritten = { ...old, refreshToken: `rt-${randomBytes(12).toString('hex')}` };
-    await s.set('k', old, 10_000);
-    peerWritesAfterNextGet(() => peer.set('k', rewritten, 10_000));
-    await s.deleteIf!('k', old.accessToken);
-    expect(redis.cli('exists', 'tokenkit:{k}').trim()).toBe('0');
-  });
+      // A peer that wrote the rejected token anew (another value: a new IV, a newer refresh token) does not keep it.
+      const rewritten = { ...old, refreshToken: `rt-${randomBytes(12).toString('hex')}` };
+      await s.set('k', old, 10_000);
+      peerWritesAfterNextGet(() => peer.set('k', rewritten, 10_000));
+      await s.deleteIf!('k', old.accessToken);
+      expect(redis.cli('exists', 'tokenkit:{k}').trim()).toBe('0');
+    },
+  );
 
   it("invalidate(): a token a peer stored between the provider's read and delete survives and is taken next, with no token request", async () => {
     const encryptionKey = randomBytes(32);
@@ -246,7 +265,9 @@ describe('deleteIf (what invalidate() uses): compare-and-delete on the value rea
     const p = provider({ store: redisStore({ client, encryptionKey }) });
     const peer = store({ encryptionKey });
     const rejected = await p.tokens.getToken();
-    await waitFor(async () => (await peer.get(p.tokens.key))?.accessToken === rejected.accessToken, { what: 'the store write' });
+    await waitFor(async () => (await peer.get(p.tokens.key))?.accessToken === rejected.accessToken, {
+      what: 'the store write',
+    });
 
     // What a peer process fetched after the API refused `rejected`: newer, so it expires later.
     const successor = { ...token(), expiresAt: rejected.expiresAt + 60_000 };
@@ -338,7 +359,8 @@ describe('encryption at rest', () => {
     expect(thrown).toBeInstanceOf(ConfigurationError);
     expect(thrown).toMatchObject({ code: 'invalid_option', option: 'encryptionKey', name: 'ConfigurationError' });
     expect((thrown as Error).message).toContain(`encryptionKey: ${message}`);
-    if (typeof value !== 'number') expect((thrown as Error).message).not.toContain(value.toString('base64').slice(0, 12));
+    if (typeof value !== 'number')
+      expect((thrown as Error).message).not.toContain(value.toString('base64').slice(0, 12));
   });
 
   it('an unset encryptionKey (an environment variable) is a ConfigurationError that says how to make one, never plaintext', () => {
@@ -367,13 +389,24 @@ describe('encryption at rest', () => {
     expect(JSON.parse(redis.cli('get', 'tokenkit:{k}'))).toEqual(t);
     const both = () => redisStore({ client: connect(), plaintext: true, encryptionKey: key } as never);
     expect(both).toThrow(ConfigurationError);
-    expect(both).toThrow(expect.objectContaining({ option: 'plaintext', message: expect.stringContaining('cannot be combined with an encryptionKey') }));
-    expect(() => redisStore({ client: connect(), plaintext: 'yes' } as never)).toThrow(expect.objectContaining({ option: 'plaintext', code: 'invalid_option' }));
+    expect(both).toThrow(
+      expect.objectContaining({
+        option: 'plaintext',
+        message: expect.stringContaining('cannot be combined with an encryptionKey'),
+      }),
+    );
+    expect(() => redisStore({ client: connect(), plaintext: 'yes' } as never)).toThrow(
+      expect.objectContaining({ option: 'plaintext', code: 'invalid_option' }),
+    );
   });
 
   it('client and keyPrefix are validated eagerly', () => {
-    expect(() => redisStore({ client: {} as never, plaintext: true })).toThrow(expect.objectContaining({ option: 'client', message: 'client: must be an ioredis Redis or Cluster instance' }));
-    expect(() => redisStore({ client: connect(), keyPrefix: 7 as never, plaintext: true })).toThrow(expect.objectContaining({ option: 'keyPrefix', code: 'invalid_option' }));
+    expect(() => redisStore({ client: {} as never, plaintext: true })).toThrow(
+      expect.objectContaining({ option: 'client', message: 'client: must be an ioredis Redis or Cluster instance' }),
+    );
+    expect(() => redisStore({ client: connect(), keyPrefix: 7 as never, plaintext: true })).toThrow(
+      expect.objectContaining({ option: 'keyPrefix', code: 'invalid_option' }),
+    );
   });
 });
 
@@ -381,53 +414,64 @@ describe('when Redis fails', () => {
   it.each([
     ['the recommended client options', {}],
     ["ioredis' queueing defaults", { enableOfflineQueue: true, maxRetriesPerRequest: 20, commandTimeout: undefined }],
-  ])('stopped mid-run, then restarted (%s): no getToken() fails, each fails fast; one error event; the store is used again after', async (_, options: Tuning) => {
-    const c = clock();
-    const client = connect(redis.port, options);
-    const s = redisStore({ client, plaintext: true });
-    // A long storeTimeoutMs: only the store's own fail-fast keeps calls quick while Redis is down.
-    const p = provider({ store: s, now: c.now, storeTimeoutMs: 30_000 });
-    const first = await p.tokens.getToken();
-    expect(server.count).toBe(1);
+  ])(
+    'stopped mid-run, then restarted (%s): no getToken() fails, each fails fast; one error event; the store is used again after',
+    async (_, options: Tuning) => {
+      const c = clock();
+      const client = connect(redis.port, options);
+      const s = redisStore({ client, plaintext: true });
+      // A long storeTimeoutMs: only the store's own fail-fast keeps calls quick while Redis is down.
+      const p = provider({ store: s, now: c.now, storeTimeoutMs: 30_000 });
+      const first = await p.tokens.getToken();
+      expect(server.count).toBe(1);
 
-    await redis.stop();
-    // A command sent before the client notices the dead socket waits for ioredis' own retries (bounded by
-    // storeTimeoutMs); from the moment it knows, every call fails at once.
-    await waitFor(() => client.status !== 'ready', { what: 'the client noticing the stop' });
-    const served = new Set([first.accessToken]);
-    for (let i = 0; i < 3; i++) {
-      c.advance(3_600_000); // past the token's cutoff: a memory miss that asks the store
-      const started = performance.now();
-      const t = await p.tokens.getToken();
-      expect(performance.now() - started).toBeLessThan(5_000); // generous for a busy machine; far from storeTimeoutMs
-      served.add(t.accessToken);
-    }
-    expect(served.size).toBe(4);
-    expect(server.count).toBe(4); // fetched directly each time
-    const errors = p.errors();
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code: 'store', name: 'TokenKitError' });
-    expect(errors[0]!.message).toMatch(/^token store get failed/);
+      await redis.stop();
+      // A command sent before the client notices the dead socket waits for ioredis' own retries (bounded by
+      // storeTimeoutMs); from the moment it knows, every call fails at once.
+      await waitFor(() => client.status !== 'ready', { what: 'the client noticing the stop' });
+      const served = new Set([first.accessToken]);
+      for (let i = 0; i < 3; i++) {
+        c.advance(3_600_000); // past the token's cutoff: a memory miss that asks the store
+        const started = performance.now();
+        const t = await p.tokens.getToken();
+        expect(performance.now() - started).toBeLessThan(5_000); // generous for a busy machine; far from storeTimeoutMs
+        served.add(t.accessToken);
+      }
+      expect(served.size).toBe(4);
+      expect(server.count).toBe(4); // fetched directly each time
+      const errors = p.errors();
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code: 'store', name: 'TokenKitError' });
+      expect(errors[0]!.message).toMatch(/^token store get failed/);
 
-    await redis.start();
-    // Not once(client, 'ready'): a reconnect attempt that failed just before the restart emits 'error' first.
-    await waitFor(() => (client.status as string) === 'ready', { timeoutMs: 30_000, what: 'the client reconnecting' });
-    c.advance(3_600_000);
-    const after = await p.tokens.getToken();
-    expect(p.types().filter((t) => t === 'store_recovered')).toHaveLength(1);
-    expect(p.errors()).toHaveLength(1); // one error event for the whole outage
-    await waitFor(async () => (await s.get(p.tokens.key))?.accessToken === after.accessToken, { what: 'the store write' });
+      await redis.start();
+      // Not once(client, 'ready'): a reconnect attempt that failed just before the restart emits 'error' first.
+      await waitFor(() => (client.status as string) === 'ready', {
+        timeoutMs: 30_000,
+        what: 'the client reconnecting',
+      });
+      c.advance(3_600_000);
+      const after = await p.tokens.getToken();
+      expect(p.types().filter((t) => t === 'store_recovered')).toHaveLength(1);
+      expect(p.errors()).toHaveLength(1); // one error event for the whole outage
+      await waitFor(async () => (await s.get(p.tokens.key))?.accessToken === after.accessToken, {
+        what: 'the store write',
+      });
 
-    const restarted = provider({ store: s, now: c.now });
-    expect((await restarted.tokens.getToken()).accessToken).toBe(after.accessToken);
-    expect(restarted.types()).toEqual(['store_hit']);
-    expect(server.count).toBe(5);
-  });
+      const restarted = provider({ store: s, now: c.now });
+      expect((await restarted.tokens.getToken()).accessToken).toBe(after.accessToken);
+      expect(restarted.types()).toEqual(['store_hit']);
+      expect(server.count).toBe(5);
+    },
+  );
 
   it('refusing from the start: getToken() succeeds at once with one error event', async () => {
     const stopped = await startRedis();
     await stopped.stop();
-    const p = provider({ store: redisStore({ client: connect(stopped.port), plaintext: true }), storeTimeoutMs: 30_000 });
+    const p = provider({
+      store: redisStore({ client: connect(stopped.port), plaintext: true }),
+      storeTimeoutMs: 30_000,
+    });
     const started = performance.now();
     const results = await Promise.all([p.tokens.getToken(), p.tokens.getToken()]);
     expect(performance.now() - started).toBeLessThan(5_000); // generous for a busy machine; far from storeTimeoutMs
@@ -492,7 +536,9 @@ describe('when Redis fails', () => {
         (e: unknown) => e,
       );
       expect(error).toMatchObject({ code: 'store', name: 'TokenKitError' });
-      expect((error as Error).message).toMatch(/^redis EVAL \(compare-and-delete\) failed: ReplyError: ERR unknown command 'eval'/);
+      expect((error as Error).message).toMatch(
+        /^redis EVAL \(compare-and-delete\) failed: ReplyError: ERR unknown command 'eval'/,
+      );
       expect((error as Error).cause).toBeUndefined();
       const text = `${(error as Error).message} ${(error as Error).stack} ${inspect(error, { depth: 5 })} ${JSON.stringify(error)}`;
       expect(text).not.toContain(t.accessToken);

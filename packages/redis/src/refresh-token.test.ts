@@ -8,7 +8,10 @@ let server: TokenServer;
 const clients: Redis[] = [];
 
 beforeAll(async () => {
-  [redis, server] = await Promise.all([startRedis(), startTokenServer({ users: { alice: 'wonder land' }, expiresIn: 60 })]);
+  [redis, server] = await Promise.all([
+    startRedis(),
+    startTokenServer({ users: { alice: 'wonder land' }, expiresIn: 60 }),
+  ]);
 }, 60_000);
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
@@ -59,7 +62,9 @@ describe('the newest refresh token in Redis', () => {
     now += 3600_000; // long after the access token expired, a new process starts
     const restarted = process(() => now);
     await restarted.getToken();
-    const refreshes = server.requests.filter((r) => r.params['grant_type'] === 'refresh_token').map((r) => r.params['refresh_token']);
+    const refreshes = server.requests
+      .filter((r) => r.params['grant_type'] === 'refresh_token')
+      .map((r) => r.params['refresh_token']);
     expect(refreshes).toHaveLength(2);
     expect(new Set(refreshes).size).toBe(2); // the rotated-away RT1 is never presented again
     expect(server.requests.filter((r) => r.params['grant_type'] === 'password')).toHaveLength(1);
@@ -77,12 +82,19 @@ describe('an old encrypted value written back into Redis (replay by someone who 
     const entry = `tokenkit:{${tokens.key}}`;
     const lock = `${entry}:lock`;
     const grants = () => server.requests.map((r) => r.params['grant_type']);
-    const refreshTokensSent = () => server.requests.filter((r) => r.params['grant_type'] === 'refresh_token').map((r) => r.params['refresh_token']);
+    const refreshTokensSent = () =>
+      server.requests.filter((r) => r.params['grant_type'] === 'refresh_token').map((r) => r.params['refresh_token']);
     // The fetching process releases its lock once its write landed; the next refresh needs the lock.
     const settled = (requests: number) =>
-      waitFor(() => (server.count === requests && redis.cli('exists', lock).trim() === '0' ? redis.cli('get', entry).trim() : undefined), {
-        what: 'the token request and its store write',
-      });
+      waitFor(
+        () =>
+          server.count === requests && redis.cli('exists', lock).trim() === '0'
+            ? redis.cli('get', entry).trim()
+            : undefined,
+        {
+          what: 'the token request and its store write',
+        },
+      );
     try {
       server.configure({ expiresIn: 3600 });
       const first = await tokens.getToken(); // password grant: AT1, RT1; expires t0+3600 s, cutoff t0+3570 s
@@ -120,7 +132,9 @@ describe('an old encrypted value written back into Redis (replay by someone who 
       expect(grants()).toEqual(['password', 'refresh_token', 'refresh_token']);
       const sent = refreshTokensSent();
       expect(new Set(sent).size).toBe(2);
-      expect(events.filter((e) => e.type === 'store_hit' || e.type === 'refresh_token_dropped' || e.type === 'error')).toEqual([]);
+      expect(
+        events.filter((e) => e.type === 'store_hit' || e.type === 'refresh_token_dropped' || e.type === 'error'),
+      ).toEqual([]);
       const held = await redisStore({ client: connect(), encryptionKey }).get(tokens.key);
       expect(held?.accessToken).toBe(third.accessToken);
     } finally {

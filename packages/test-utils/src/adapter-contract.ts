@@ -56,7 +56,12 @@ export interface AdapterDriver<T extends ContractTokens = ContractTokens> {
   /** Shown in the suite's name. */
   name: string;
   /** `createTokenProvider` as the adapter re-exports it. */
-  createTokenProvider(options: { tokenEndpoint: string; clientId: string; clientSecret: string; maxRetries: number }): T;
+  createTokenProvider(options: {
+    tokenEndpoint: string;
+    clientId: string;
+    clientSecret: string;
+    maxRetries: number;
+  }): T;
   client(options: ContractClientOptions<T>): DriverClient;
   /** The client has a timeout of its own that should bound the wait for a token. Default true. */
   clientTimeout?: boolean | undefined;
@@ -82,10 +87,16 @@ export function adapterContract<T extends ContractTokens>(driver: AdapterDriver<
     beforeEach(() => {
       servers.tokenServer.misbehave(undefined);
       servers.tokenServer.configure({ latencyMs: 0 });
-      tokens = driver.createTokenProvider({ tokenEndpoint: servers.tokenServer.url, clientId: 'client-id', clientSecret: 'client-secret', maxRetries: 0 });
+      tokens = driver.createTokenProvider({
+        tokenEndpoint: servers.tokenServer.url,
+        clientId: 'client-id',
+        clientSecret: 'client-secret',
+        maxRetries: 0,
+      });
     });
 
-    const make = (extra: Partial<ContractClientOptions<T>> = {}) => driver.client({ tokens, baseUrl: servers.api.origin + '/', ...extra });
+    const make = (extra: Partial<ContractClientOptions<T>> = {}) =>
+      driver.client({ tokens, baseUrl: servers.api.origin + '/', ...extra });
     const tokenRequests = () => servers.tokenServer.count;
     const apiSince = (from: number) => servers.api.requests.slice(from).map((r) => r.authorization);
     const recorderSince = (from: number) => servers.recorder.authorizations.slice(from);
@@ -268,7 +279,10 @@ export function adapterContract<T extends ContractTokens>(driver: AdapterDriver<
         expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain(token);
         expect(safeJson(error)).not.toContain(token);
         const lines: string[] = [];
-        const logger = pino({ serializers: pino.stdSerializers }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+        const logger = pino(
+          { serializers: pino.stdSerializers },
+          new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }),
+        );
         logger.error({ err: error }, 'call failed');
         logger.error(error as object, 'call failed');
         expect(lines.join('')).toContain('call failed');

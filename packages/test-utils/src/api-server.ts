@@ -57,7 +57,12 @@ export async function startApi(options: ApiServerOptions = {}): Promise<ApiServe
     }
     const status = url.pathname.startsWith('/status/') ? Number(url.pathname.slice(8)) : 200;
     if (status >= 200 && status < 300) okCount++;
-    sendJson(res, status, { ok: status < 400, path: url.pathname, method: req.method, body, n: requests.length }, options.headers);
+    sendJson(
+      res,
+      status,
+      { ok: status < 400, path: url.pathname, method: req.method, body, n: requests.length },
+      options.headers,
+    );
   });
   return {
     origin: server.origin,

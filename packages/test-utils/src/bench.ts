@@ -158,7 +158,10 @@ export async function withBenchServers<T>(
 ): Promise<T> {
   const tokenServer = await startTokenServer();
   try {
-    const api = await startApi({ isValid: (token) => tokenServer.isValid(token), ...(apiHeaders ? { headers: apiHeaders } : {}) });
+    const api = await startApi({
+      isValid: (token) => tokenServer.isValid(token),
+      ...(apiHeaders ? { headers: apiHeaders } : {}),
+    });
     try {
       return await bench({ tokenServer, api });
     } finally {
@@ -225,12 +228,18 @@ export function medianOverheadMicros(rounds: readonly PairedRound[]): number {
  * printPaired('@tokenkit/axios overhead', result, { adapter: 'interceptor' });
  * ```
  */
-export function printPaired(title: string, result: PairedResult, labels: { adapter?: string; baseline?: string; ratio?: string } = {}): void {
+export function printPaired(
+  title: string,
+  result: PairedResult,
+  labels: { adapter?: string; baseline?: string; ratio?: string } = {},
+): void {
   const adapter = labels.adapter ?? 'adapter';
   const baseline = labels.baseline ?? 'static header';
   const perRequest = (ms: number) => ((ms * 1000) / result.requests).toFixed(1);
   const show = (ms: number, p50: number) => `${ms.toFixed(1)} ms (${perRequest(ms)} µs/req, p50 ${p50.toFixed(1)} µs)`;
-  console.log(`${title}: ${result.requests} sequential loopback requests per variant and round, ${result.rounds.length} interleaved rounds (Node ${process.versions.node})`);
+  console.log(
+    `${title}: ${result.requests} sequential loopback requests per variant and round, ${result.rounds.length} interleaved rounds (Node ${process.versions.node})`,
+  );
   result.rounds.forEach((r, i) => {
     console.log(
       `round ${i + 1}: ${adapter} ${show(r.adapterMs, r.adapterP50Micros)} | ${baseline} ${show(r.staticMs, r.staticP50Micros)} | ratio ${r.ratio.toFixed(3)} (totals ${r.totalRatio.toFixed(3)})`,

@@ -77,8 +77,7 @@ let available: boolean | undefined;
 
 /** True when Debian's `python3-django-oauth-toolkit` (and what the test server imports with it) is installed. */
 export function hasDjangoOAuth(): boolean {
-  available ??=
-    spawnSync(PYTHON, ['-c', 'import oauth2_provider, django, jwcrypto'], { stdio: 'ignore' }).status === 0;
+  available ??= spawnSync(PYTHON, ['-c', 'import oauth2_provider, django, jwcrypto'], { stdio: 'ignore' }).status === 0;
   return available;
 }
 

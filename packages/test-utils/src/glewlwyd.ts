@@ -130,7 +130,13 @@ export async function startGlewlwyd(options: GlewlwydOptions = {}): Promise<Glew
   };
 
   try {
-    await waitUntilAnswering(origin, child, () => spawnError, options.startTimeoutMs ?? 60_000, () => output);
+    await waitUntilAnswering(
+      origin,
+      child,
+      () => spawnError,
+      options.startTimeoutMs ?? 60_000,
+      () => output,
+    );
     const admin = await adminSession(origin);
 
     for (const scope of scopes) {

@@ -12,7 +12,37 @@ export { freePort, hasRedis, startRedis } from './redis.ts';
 export type { RedisServer } from './redis.ts';
 export { startRedisCluster, type RedisCluster } from './redis-cluster.ts';
 export { startRedisSentinel, type RedisSentinel } from './redis-sentinel.ts';
-export { benchArgs, measurePaired, median, medianOverheadMicros, printPaired, withBenchServers, type PairedBenchOptions, type PairedResult, type PairedRound } from './bench.ts';
-export { hasGlewlwyd, startGlewlwyd, type GlewlwydClients, type GlewlwydOptions, type GlewlwydServer } from './glewlwyd.ts';
-export { hasDjangoOAuth, startDjangoOAuth, type DjangoOAuthClients, type DjangoOAuthOptions, type DjangoOAuthServer } from './django-oauth.ts';
-export { adapterContract, streamBody, type AdapterDriver, type ContractClientOptions, type ContractRequest, type ContractTokens, type DriverClient } from './adapter-contract.ts';
+export {
+  benchArgs,
+  measurePaired,
+  median,
+  medianOverheadMicros,
+  printPaired,
+  withBenchServers,
+  type PairedBenchOptions,
+  type PairedResult,
+  type PairedRound,
+} from './bench.ts';
+export {
+  hasGlewlwyd,
+  startGlewlwyd,
+  type GlewlwydClients,
+  type GlewlwydOptions,
+  type GlewlwydServer,
+} from './glewlwyd.ts';
+export {
+  hasDjangoOAuth,
+  startDjangoOAuth,
+  type DjangoOAuthClients,
+  type DjangoOAuthOptions,
+  type DjangoOAuthServer,
+} from './django-oauth.ts';
+export {
+  adapterContract,
+  streamBody,
+  type AdapterDriver,
+  type ContractClientOptions,
+  type ContractRequest,
+  type ContractTokens,
+  type DriverClient,
+} from './adapter-contract.ts';

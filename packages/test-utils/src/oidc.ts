@@ -47,9 +47,19 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
 
   const clientKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const privateJwk = { ...(clientKeys.privateKey.export({ format: 'jwk' }) as JWK), kid: 'client-key-1', alg: 'ES256' };
-  const publicJwk = { ...(clientKeys.publicKey.export({ format: 'jwk' }) as JWK), kid: 'client-key-1', alg: 'ES256', use: 'sig' };
+  const publicJwk = {
+    ...(clientKeys.publicKey.export({ format: 'jwk' }) as JWK),
+    kid: 'client-key-1',
+    alg: 'ES256',
+    use: 'sig',
+  };
   const signing = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const signingJwk = { ...(signing.privateKey.export({ format: 'jwk' }) as JWK), kid: 'issuer-key-1', alg: 'RS256', use: 'sig' };
+  const signingJwk = {
+    ...(signing.privateKey.export({ format: 'jwk' }) as JWK),
+    kid: 'issuer-key-1',
+    alg: 'RS256',
+    use: 'sig',
+  };
 
   const clients: OidcClients = {
     basic: { clientId: 'basic client', clientSecret: 'p@ss:w/rd+% x' },
@@ -74,9 +84,24 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   const common = { grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope };
   const provider = new Provider(issuer, {
     clients: [
-      { ...common, client_id: clients.basic.clientId, client_secret: clients.basic.clientSecret, token_endpoint_auth_method: 'client_secret_basic' },
-      { ...common, client_id: clients.post.clientId, client_secret: clients.post.clientSecret, token_endpoint_auth_method: 'client_secret_post' },
-      { ...common, client_id: clients.privateKeyJwt.clientId, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicJwk] } },
+      {
+        ...common,
+        client_id: clients.basic.clientId,
+        client_secret: clients.basic.clientSecret,
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        ...common,
+        client_id: clients.post.clientId,
+        client_secret: clients.post.clientSecret,
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+      {
+        ...common,
+        client_id: clients.privateKeyJwt.clientId,
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [publicJwk] },
+      },
     ] as never,
     jwks: { keys: [signingJwk] } as never,
     scopes,
@@ -89,7 +114,13 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, indicator) => {
           if (indicator !== resource) throw new errors.InvalidTarget();
-          return { scope, audience: resource, accessTokenTTL: ttl, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+          return {
+            scope,
+            audience: resource,
+            accessTokenTTL: ttl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
         },
       },
     },

@@ -23,7 +23,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000']));
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8' },
+    );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     for (let i = 0; ; i++) {
       if (nodes.every((node) => node.cli('cluster', 'info').includes('cluster_state:ok'))) break;
@@ -38,7 +42,8 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   return {
     nodes,
     ports: nodes.map((node) => node.port),
-    cli: (...args) => spawnSync('redis-cli', ['-c', '-p', String(first.port), ...args], { encoding: 'utf8' }).stdout ?? '',
+    cli: (...args) =>
+      spawnSync('redis-cli', ['-c', '-p', String(first.port), ...args], { encoding: 'utf8' }).stdout ?? '',
     stop: async () => {
       await Promise.all(nodes.map((node) => node.stop()));
     },

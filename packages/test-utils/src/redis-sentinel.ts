@@ -28,7 +28,10 @@ export interface RedisSentinel {
  * replica joins first, and Sentinel fails over to it half a second after the
  * master stops answering.
  */
-export async function startRedisSentinel(name = 'tokenkit', { replica: withReplica = false }: { replica?: boolean } = {}): Promise<RedisSentinel> {
+export async function startRedisSentinel(
+  name = 'tokenkit',
+  { replica: withReplica = false }: { replica?: boolean } = {},
+): Promise<RedisSentinel> {
   const master = await startRedis();
   const replica = withReplica ? await startRedis(['--replicaof', '127.0.0.1', String(master.port)]) : undefined;
   const servers = replica === undefined ? [master] : [master, replica];
@@ -43,9 +46,22 @@ export async function startRedisSentinel(name = 'tokenkit', { replica: withRepli
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tokenkit-sentinel-'));
   const config = join(dir, 'sentinel.conf');
-  const failover = replica === undefined ? [] : [`sentinel down-after-milliseconds ${name} 500`, `sentinel failover-timeout ${name} 5000`];
+  const failover =
+    replica === undefined
+      ? []
+      : [`sentinel down-after-milliseconds ${name} 500`, `sentinel failover-timeout ${name} 5000`];
   // Sentinel rewrites its config file, so it gets a writable one of its own.
-  writeFileSync(config, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, ...failover, ''].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+      ...failover,
+      '',
+    ].join('\n'),
+  );
   const child: ChildProcess = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
   const stop = async () => {
     if (child.exitCode === null) {
@@ -57,15 +73,20 @@ export async function startRedisSentinel(name = 'tokenkit', { replica: withRepli
     rmSync(dir, { recursive: true, force: true });
   };
   const masterPort = (): number | undefined => {
-    const answer = spawnSync('redis-cli', ['-p', String(port), 'sentinel', 'get-master-addr-by-name', name], { encoding: 'utf8' }).stdout ?? '';
+    const answer =
+      spawnSync('redis-cli', ['-p', String(port), 'sentinel', 'get-master-addr-by-name', name], { encoding: 'utf8' })
+        .stdout ?? '';
     const found = /^(\d+)$/m.exec(answer.trim().split('\n').at(-1) ?? '');
     return found === null ? undefined : Number(found[1]);
   };
   // With a replica, Sentinel must also know it, or it has no one to promote.
-  const ready = () => masterPort() === master.port && (replica === undefined || sentinelReplicas(port, name).includes(String(replica.port)));
+  const ready = () =>
+    masterPort() === master.port &&
+    (replica === undefined || sentinelReplicas(port, name).includes(String(replica.port)));
   if (await poll(ready)) {
     const waitForMaster = async (expected: number, timeoutMs = 15_000) => {
-      if (!(await poll(() => masterPort() === expected, timeoutMs))) throw new Error(`Sentinel did not name port ${expected} as master within ${timeoutMs} ms`);
+      if (!(await poll(() => masterPort() === expected, timeoutMs)))
+        throw new Error(`Sentinel did not name port ${expected} as master within ${timeoutMs} ms`);
     };
     return { master, name, port, replica, masterPort, waitForMaster, stop };
   }

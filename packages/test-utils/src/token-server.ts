@@ -86,7 +86,14 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     const accessToken = jwt
       ? [
           Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url'),
-          Buffer.from(JSON.stringify({ sub: subject, iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + lifetime, scope })).toString('base64url'),
+          Buffer.from(
+            JSON.stringify({
+              sub: subject,
+              iat: Math.floor(now / 1000),
+              exp: Math.floor(now / 1000) + lifetime,
+              scope,
+            }),
+          ).toString('base64url'),
           randomBytes(8).toString('base64url'),
         ].join('.')
       : `at-${randomBytes(16).toString('hex')}`;
@@ -107,7 +114,15 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     const contentType = req.headers['content-type'] ?? '';
     const params = parseBody(contentType, raw);
     const client = readClient(req.headers.authorization, params);
-    const request: TokenRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, contentType, params, raw, client };
+    const request: TokenRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      contentType,
+      params,
+      raw,
+      client,
+    };
     requests.push(request);
     if (latencyMs > 0) await sleep(latencyMs);
     const special = override?.(request, requests.length);
@@ -115,14 +130,22 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       if ('hang' in special) return; // never answers; close() destroys the socket
       if ('reset' in special) return void req.socket.destroy();
       const body = typeof special.body === 'string' ? special.body : JSON.stringify(special.body ?? {});
-      res.writeHead(special.status, { 'content-type': typeof special.body === 'string' ? 'text/html' : 'application/json', ...special.headers });
+      res.writeHead(special.status, {
+        'content-type': typeof special.body === 'string' ? 'text/html' : 'application/json',
+        ...special.headers,
+      });
       return void res.end(body);
     }
     if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== path) {
       return sendJson(res, 404, { error: 'not_found' });
     }
     if (client === undefined || clients[client.id] === undefined || clients[client.id] !== client.secret) {
-      return sendJson(res, 401, { error: 'invalid_client', error_description: 'client authentication failed' }, { 'www-authenticate': 'Basic realm="token"' });
+      return sendJson(
+        res,
+        401,
+        { error: 'invalid_client', error_description: 'client authentication failed' },
+        { 'www-authenticate': 'Basic realm="token"' },
+      );
     }
     const scope = typeof params['scope'] === 'string' ? params['scope'] : undefined;
     switch (params['grant_type']) {
@@ -138,7 +161,8 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       case 'refresh_token': {
         const presented = params['refresh_token'];
         const subject = typeof presented === 'string' ? refreshTokens.get(presented) : undefined;
-        if (subject === undefined) return sendJson(res, 400, { error: 'invalid_grant', error_description: 'refresh token is invalid' });
+        if (subject === undefined)
+          return sendJson(res, 400, { error: 'invalid_grant', error_description: 'refresh token is invalid' });
         refreshTokens.delete(presented as string); // rotation
         return sendJson(res, 200, issue(subject, scope, true));
       }
@@ -177,7 +201,10 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
   };
 }
 
-function readClient(authorization: string | undefined, params: Record<string, string | string[]>): TokenRequest['client'] {
+function readClient(
+  authorization: string | undefined,
+  params: Record<string, string | string[]>,
+): TokenRequest['client'] {
   if (authorization?.startsWith('Basic ')) {
     const decoded = Buffer.from(authorization.slice(6), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
