@@ -5,9 +5,11 @@ import {
   type DataSourceConfig,
   type RequestOptions,
 } from '@apollo/datasource-rest';
-import { assertTokenProvider, ConfigurationError, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
+import { ConfigurationError, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
 import {
+  assertTokenProvider,
   createTokenClient,
+  isReplayableBody,
   sendFollowingRedirects,
   type HopInit,
   type OutgoingRequest,
@@ -112,7 +114,7 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
     // answer to a request with Authorization only when the answer allows a shared cache to (RFC 9111 §3.5).
     const headers = (init.headers ??= {});
     const callerAuthorization = ownAuthorization(headers, client);
-    const replayable = isReplayable(init.body);
+    const replayable = isReplayableBody(init.body);
     const request = client.start({ callerAuthorization, replayable });
     // node-fetch 2 (the default) keeps Authorization on a redirect that only changes the port: follow them here.
     const follow = init.redirect !== 'manual' && init.redirect !== 'error';
@@ -174,11 +176,4 @@ function upstreamFailure(cause: unknown): GraphQLError {
   });
   const hidden = { value: cause, writable: true, configurable: true, enumerable: false };
   return Object.defineProperties(error, { originalError: hidden, cause: hidden });
-}
-
-/** Strings, buffers and plain objects (sent as JSON) can be sent twice; streams and async iterables cannot. */
-function isReplayable(body: unknown): boolean {
-  if (body === undefined || body === null || typeof body !== 'object') return true;
-  const b = body as { pipe?: unknown; getReader?: unknown };
-  return typeof b.pipe !== 'function' && typeof b.getReader !== 'function' && !(Symbol.asyncIterator in body);
 }

@@ -5,7 +5,7 @@ import axios, {
   type InternalAxiosRequestConfig,
 } from 'axios';
 import { ConfigurationError, type GetTokenOptions, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
-import { createTokenClient, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
+import { createTokenClient, isReplayableBody, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
 
 export * from '@tokenkit/core';
 
@@ -79,7 +79,7 @@ export function installTokenInterceptor(
     const name = found ?? AUTHORIZATION;
     // A value of ours on the config (a re-sent response.config) is not the caller's: it is decided afresh.
     const callerAuthorization = found !== undefined && !client.isOurs(headers[found]);
-    const request = client.start({ callerAuthorization, replayable: !isStream(config.data) });
+    const request = client.start({ callerAuthorization, replayable: isReplayableBody(config.data) });
     const url = sentUrl(config);
     const own = config.beforeRedirect;
     config.beforeRedirect = (hop, response, details) => {
@@ -153,12 +153,4 @@ function authorizationName(headers: Headers): string | undefined {
     if (name.length === 13 && name.toLowerCase() === 'authorization' && headers[name] !== undefined) return name;
   }
   return undefined;
-}
-
-/** A body that is read once: a Node stream, a web ReadableStream or an async iterable. */
-function isStream(data: unknown): boolean {
-  if (typeof data !== 'object' || data === null) return false;
-  type Readable = { pipe?: unknown; getReader?: unknown; [Symbol.asyncIterator]?: unknown };
-  const { pipe, getReader, [Symbol.asyncIterator]: iterate } = data as Readable;
-  return typeof pipe === 'function' || typeof getReader === 'function' || typeof iterate === 'function';
 }

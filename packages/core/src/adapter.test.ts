@@ -1,7 +1,15 @@
 import { inspect } from 'node:util';
 import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concealValues, createTokenClient, originCheck, sendFollowingRedirects, type HopInit } from './adapter.ts';
+import { Readable } from 'node:stream';
+import {
+  concealValues,
+  createTokenClient,
+  isReplayableBody,
+  originCheck,
+  sendFollowingRedirects,
+  type HopInit,
+} from './adapter.ts';
 import { ConfigurationError, createTokenProvider, type TokenProvider } from './index.ts';
 
 let server: TokenServer;
@@ -117,6 +125,33 @@ describe('one request', () => {
     const sent = await request.header('https://api.example.com/a');
     expect(await request.retryAfter(401)).toBe(false);
     expect(own.cachedAuthorizationHeader()).not.toBe(sent);
+  });
+});
+
+describe('isReplayableBody', () => {
+  async function* chunks() {
+    yield 'a';
+  }
+  function* parts() {
+    yield 'a';
+  }
+  it.each([
+    ['no body', undefined, true],
+    ['null', null, true],
+    ['a string', 'a=1', true],
+    ['a Buffer', Buffer.from('a'), true],
+    ['an ArrayBuffer', new ArrayBuffer(2), true],
+    ['a Blob', new Blob(['a']), true],
+    ['FormData', new FormData(), true],
+    ['URLSearchParams', new URLSearchParams('a=1'), true],
+    ['a plain object (JSON)', { amount: 1 }, true],
+    ['an array (JSON)', [1, 2], true],
+    ['a Node stream', Readable.from(['a']), false],
+    ['a web ReadableStream', new ReadableStream(), false],
+    ['an async iterable', chunks(), false],
+    ['an iterator', parts(), false],
+  ])('%s: %s', (_name, body, expected) => {
+    expect(isReplayableBody(body)).toBe(expected);
   });
 });
 

@@ -7,12 +7,43 @@
  * @packageDocumentation
  */
 import { ConfigurationError } from './errors.ts';
-import { assertTokenProvider, type RequestAuthOptions } from './request-auth.ts';
 import { REDACTED } from './scrub.ts';
 import type { GetTokenOptions, TokenProvider } from './token-provider.ts';
 import { isSecureUrl, tryParseUrl } from './url.ts';
 
-export type { GetTokenOptions, RequestAuthOptions, TokenProvider };
+export type { GetTokenOptions, TokenProvider };
+
+/** Options every adapter accepts. */
+export interface RequestAuthOptions {
+  /**
+   * Origins that receive the token, besides the client's base URL, e.g.
+   * `['https://files.example.com']`. A request to any other origin goes out
+   * without it. Each must be HTTPS (or loopback).
+   */
+  origins?: readonly (string | URL)[] | undefined;
+  /** Invalidate the token and retry once when a request that carried it gets 401. Default true. */
+  retryOn401?: boolean | undefined;
+}
+
+/**
+ * Throws a `ConfigurationError` naming `tokens` unless `value` is a
+ * {@link TokenProvider}; for adapters that check their arguments before they
+ * know the client's base URL.
+ * @example
+ * ```ts
+ * assertTokenProvider(config.tokens); // in an adapter's constructor
+ * ```
+ */
+export function assertTokenProvider(value: unknown): asserts value is TokenProvider {
+  const tokens = value as Partial<TokenProvider> | undefined;
+  if (
+    typeof tokens?.authorizationHeader !== 'function' ||
+    typeof tokens.cachedAuthorizationHeader !== 'function' ||
+    typeof tokens.invalidate !== 'function'
+  ) {
+    throw new ConfigurationError('tokens', 'must be a TokenProvider from createTokenProvider()');
+  }
+}
 
 /** Options of {@link createTokenClient}: the shared adapter options and the client's own base URL. */
 export interface TokenClientOptions extends RequestAuthOptions {
@@ -216,6 +247,22 @@ class RequestLifecycle implements OutgoingRequest {
   }
 }
 
+/**
+ * True when `body` can be sent a second time (for the one retry after a 401, or a 307/308 hop): no body, strings,
+ * bytes, `Blob`, `FormData`, `URLSearchParams` and plain values a client serialises (JSON). False for bodies read
+ * once: Node streams, web `ReadableStream`s, iterators and async iterables.
+ */
+export function isReplayableBody(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return true;
+  const value = body as { pipe?: unknown; getReader?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
+  return (
+    typeof value.pipe !== 'function' &&
+    typeof value.getReader !== 'function' &&
+    typeof value.next !== 'function' &&
+    typeof value[Symbol.asyncIterator] !== 'function'
+  );
+}
+
 function allowedOrigins(options: TokenClientOptions): Set<string> {
   const origins = new Set<string>();
   const add = (value: string | URL, name: string) => {
@@ -363,16 +410,31 @@ export async function sendFollowingRedirects<R extends HopResponse>(
   request: OutgoingRequest,
   replayable: boolean,
 ): Promise<R> {
-  let current = new URL(url);
+  const response = await send(url, init);
+  // Most answers are not redirects: the URL is parsed only when one is followed.
+  return REDIRECT_STATUSES.has(response.status)
+    ? follow(send, new URL(url), init, response, request, replayable)
+    : response;
+}
+
+async function follow<R extends HopResponse>(
+  send: (url: string, init: HopInit) => Promise<R>,
+  first: URL,
+  init: HopInit,
+  answer: R,
+  request: OutgoingRequest,
+  replayable: boolean,
+): Promise<R> {
+  let current = first;
   let hop = init;
-  let response = await send(url, hop);
+  let response = answer;
   for (let hops = 0; REDIRECT_STATUSES.has(response.status); hops++) {
     const location = response.headers.get('location');
     if (location === null) return response;
     const method = (hop.method ?? 'GET').toUpperCase();
     const toGet = response.status === 303 ? method !== 'HEAD' : response.status <= 302 && method === 'POST';
     if (!toGet && !replayable) return response; // a stream cannot be sent again
-    if (hops >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects from ${new URL(url).origin}`);
+    if (hops >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects from ${first.origin}`);
     await response.arrayBuffer?.().catch(() => undefined); // frees the connection
     const next = new URL(location, current);
     const sameOrigin = next.origin === current.origin;

@@ -2,13 +2,8 @@ import { inspect } from 'node:util';
 import { listen, startTokenServer, type Misbehaviour, type TokenServer } from '@tokenkit/test-utils';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  createTokenProvider,
-  parseTokenResponse,
-  TokenEndpointError,
-  type TokenEvent,
-  type TokenProviderOptions,
-} from './index.ts';
+import { createTokenProvider, TokenEndpointError, type TokenEvent, type TokenProviderOptions } from './index.ts';
+import { parseTokenResponse } from './token-response.ts';
 
 // A real server, a 50 MB answer and Retry-After waits: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });

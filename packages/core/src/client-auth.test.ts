@@ -3,7 +3,8 @@ import { startTokenServer, type TokenServer } from '@tokenkit/test-utils';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLIENT_CERTIFICATE_PEM, CLIENT_KEY_PEM } from './fixtures/client-certificate.ts';
-import { basicAuthorization, ConfigurationError, createTokenProvider } from './index.ts';
+import { basicAuthorization } from './client-auth.ts';
+import { ConfigurationError, createTokenProvider } from './index.ts';
 
 // A real server and RSA key generation: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });

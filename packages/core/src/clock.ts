@@ -24,13 +24,15 @@ export function clockFrom(now: () => number): Clock {
  * So `now()` runs at least as fast as either clock, and an error only ever makes a token expire early.
  */
 export function systemClock(wall: () => number = Date.now, monotonic?: () => number): Clock {
-  const origin = performance.timeOrigin;
-  const mono = monotonic ?? (() => performance.now());
+  // Node's global `performance` is a getter on globalThis: held once, each read costs a property load, not a call.
+  const perf = globalThis.performance;
+  const origin = perf.timeOrigin;
+  const mono = monotonic ?? (() => perf.now());
   const startGap = wall() - (origin + mono());
   let missed = 0;
   return {
     // Read on every cached getToken(): performance.now() called directly unless a test gave its own source.
-    now: monotonic === undefined ? () => origin + performance.now() + missed : () => origin + monotonic() + missed,
+    now: monotonic === undefined ? () => origin + perf.now() + missed : () => origin + monotonic() + missed,
     wall,
     resync() {
       const gap = wall() - (origin + mono()) - startGap;

@@ -3,11 +3,8 @@ export type { AccessToken, GetTokenOptions, TokenProvider } from './token-provid
 export type { Grant, TokenEvent, TokenProviderOptions } from './options.ts';
 export { memoryStore } from './memory-store.ts';
 export type { StoredToken, TokenStore } from './memory-store.ts';
-export { basicAuthorization } from './client-auth.ts';
 export type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
-export { assertTokenProvider, createRequestAuthorizer, requestAuthorizerPerBase } from './request-auth.ts';
-export type { RequestAuthOptions, RequestAuthorizer } from './request-auth.ts';
-export { parseTokenResponse } from './token-response.ts';
+export type { RequestAuthOptions } from './adapter.ts';
 export type { FetchLike } from './transport.ts';
 export {
   ConfigurationError,

@@ -1,5 +1,5 @@
 import type { RequestAuthOptions, TokenProvider } from '@tokenkit/core';
-import { createTokenClient, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
+import { createTokenClient, isReplayableBody, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
 import type { Dispatcher } from 'undici';
 
 /**
@@ -57,7 +57,7 @@ export function tokenInterceptor(
       if (request === undefined) {
         request = client.start({
           callerAuthorization: hasAuthorization(opts.headers),
-          replayable: isReplayable(opts.body),
+          replayable: isReplayableBody(opts.body),
         });
         now = request.headerSync(url);
       } else now = request.redirect(url) ? request.headerSync(url) : null;
@@ -259,17 +259,4 @@ function withAuthorization(headers: Headers, value: string): NonNullable<Headers
 function isRecord(value: object): value is Record<string, string | string[] | undefined> {
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-/** A body undici can send again: not a stream. */
-function isReplayable(body: unknown): boolean {
-  if (
-    body == null ||
-    typeof body === 'string' ||
-    ArrayBuffer.isView(body) ||
-    body instanceof ArrayBuffer ||
-    body instanceof Blob
-  )
-    return true;
-  return Object.prototype.toString.call(body) === '[object FormData]'; // undici's own FormData or the global one
 }

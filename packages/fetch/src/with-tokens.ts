@@ -1,5 +1,11 @@
 import type { RequestAuthOptions, TokenProvider } from '@tokenkit/core';
-import { createTokenClient, sendFollowingRedirects, type HopInit, type HopResponse } from '@tokenkit/core/adapter';
+import {
+  createTokenClient,
+  isReplayableBody,
+  sendFollowingRedirects,
+  type HopInit,
+  type HopResponse,
+} from '@tokenkit/core/adapter';
 
 /** Any function shaped like `fetch`: the global one, node-fetch, undici's, a wrapper of your own. */
 export type FetchFunction = (input: never, init?: never) => Promise<unknown>;
@@ -84,7 +90,7 @@ export function withTokens<F extends FetchFunction = typeof fetch>(
       ...rest
     } = init ?? {};
     const headers = headerRecord(given ?? source?.headers);
-    const replayable = isReplayable(body); // a Request's own body is read into memory below: replayable
+    const replayable = isReplayableBody(body); // a Request's own body is read into memory below: replayable
     const request = client.start({ callerAuthorization: hasAuthorization(headers), replayable });
     const now = request.headerSync(url);
     if (now === null) return send(input, init); // the caller's own header, or not an origin of ours: untouched
@@ -119,19 +125,6 @@ export function withTokens<F extends FetchFunction = typeof fetch>(
     }
   }
   return fetchWithTokens as unknown as F;
-}
-
-/** A body `fetch` can send again: not a stream. */
-function isReplayable(body: unknown): boolean {
-  return (
-    body == null ||
-    typeof body === 'string' ||
-    body instanceof URLSearchParams ||
-    body instanceof FormData ||
-    body instanceof Blob ||
-    body instanceof ArrayBuffer ||
-    ArrayBuffer.isView(body)
-  );
 }
 
 /** `fetch`'s `HeadersInit` (a record, pairs, `Headers` of any implementation) as a record. */

@@ -12,8 +12,14 @@ import type {
   Options,
   RequestFunction,
 } from 'got';
-import { assertTokenProvider, type RequestAuthOptions, type TokenProvider } from '@tokenkit/core';
-import { createTokenClient, type OutgoingRequest, type TokenClient } from '@tokenkit/core/adapter';
+import type { RequestAuthOptions, TokenProvider } from '@tokenkit/core';
+import {
+  assertTokenProvider,
+  createTokenClient,
+  isReplayableBody,
+  type OutgoingRequest,
+  type TokenClient,
+} from '@tokenkit/core/adapter';
 
 export * from '@tokenkit/core';
 
@@ -81,7 +87,7 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       const client = clientFor(options.prefixUrl || String(options.context[PREFIX] ?? ''));
       const request = client.start({
         callerAuthorization: options.isHeaderExplicitlySet?.('authorization'),
-        replayable: !isStream(options.body),
+        replayable: isReplayableBody(options.body),
       });
       const started: Flight = { client, request, send: undefined };
       options.context[FLIGHT] = () => started;
@@ -255,16 +261,4 @@ function clientPerBase(tokens: TokenProvider, options: RequestAuthOptions): (bas
   const { origins } = options;
   if (origins !== undefined && (!Array.isArray(origins) || origins.length > 0)) clientFor('');
   return clientFor;
-}
-
-/** A body that is read once: a Node stream, a web ReadableStream, an iterator or async iterable. */
-function isStream(body: unknown): boolean {
-  if (typeof body !== 'object' || body === null) return false;
-  const value = body as { pipe?: unknown; getReader?: unknown; next?: unknown; [Symbol.asyncIterator]?: unknown };
-  return (
-    typeof value.pipe === 'function' ||
-    typeof value.getReader === 'function' ||
-    typeof value.next === 'function' ||
-    typeof value[Symbol.asyncIterator] === 'function'
-  );
 }
