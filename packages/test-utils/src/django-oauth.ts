@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { launch } from './launch.ts';
 
 /** Debian's interpreter: the `python3` on PATH may be a pyenv shim that does not see Debian's packages. */
 const PYTHON = '/usr/bin/python3';
@@ -110,48 +111,26 @@ export async function startDjangoOAuth(options: DjangoOAuthOptions = {}): Promis
   delete env['PYTHONPATH'];
   delete env['PYTHONHOME'];
   // stdin stays open: serve.py exits when it closes, so a test process that dies does not leave a server behind.
-  const child: ChildProcess = spawn(PYTHON, ['-B', SERVE], { cwd: dir, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-65_536);
+  const server = launch('django-oauth-toolkit', PYTHON, ['-B', SERVE], {
+    cwd: dir,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    workDir: dir,
+    separateStdout: true,
   });
-  let stdout = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout = (stdout + chunk.toString('utf8')).slice(-4096);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let spawnError: Error | undefined;
-  child.once('error', (error) => {
-    spawnError = error;
-  });
-
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      // Python dies on SIGTERM at once; SIGKILL only if a busy machine leaves it hanging.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => server.stop();
 
   try {
-    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-    const failed = (what: string) => new Error(`django-oauth-toolkit ${what}:\n${stderr}`);
-    const check = () => {
-      if (spawnError !== undefined) throw failed(`could not be started (${spawnError.message})`);
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw failed(`exited (${child.exitCode ?? child.signalCode}) before it answered`);
-      }
-      if (Date.now() > deadline) throw failed(`did not answer within ${options.startTimeoutMs ?? 60_000} ms`);
-    };
+    const timeoutMs = options.startTimeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    const failed = (what: string) => new Error(`django-oauth-toolkit ${what}:\n${server.output()}`);
+    const check = () => server.check(deadline, timeoutMs);
 
     // serve.py prints {"port": N} once its socket listens: no port is picked here and raced for.
     let port: number | undefined;
     while (port === undefined) {
       check();
-      const ready = /^\{"port": (\d+)\}$/m.exec(stdout.split('\n').slice(0, -1).join('\n'));
+      const ready = /^\{"port": (\d+)\}$/m.exec(server.stdout().split('\n').slice(0, -1).join('\n'));
       if (ready !== null) port = Number(ready[1]);
       else await sleep(20);
     }
@@ -210,7 +189,7 @@ export async function startDjangoOAuth(options: DjangoOAuthOptions = {}): Promis
         const stats = (await res.json()) as { token: number; grants: Record<string, number> };
         return grantType === undefined ? stats.token : (stats.grants[grantType] ?? 0);
       },
-      logs: () => stderr,
+      logs: () => server.output(),
       stop,
     };
   } catch (error) {

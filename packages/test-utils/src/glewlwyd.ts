@@ -1,6 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { JWK } from 'jose';
+import { launch, type Launched } from './launch.ts';
 import { freePort } from './redis.ts';
 
 /**
@@ -105,38 +106,11 @@ export async function startGlewlwyd(options: GlewlwydOptions = {}): Promise<Glew
   const configFile = join(dir, 'glewlwyd.conf');
   writeFileSync(configFile, config);
 
-  let output = '';
-  const child: ChildProcess = spawn('glewlwyd', ['--config-file', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-65_536);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let spawnError: Error | undefined;
-  child.once('error', (error) => {
-    spawnError = error;
-  });
-
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      // Glewlwyd stops on SIGTERM at once; SIGKILL only if it hangs (a busy machine can be very slow).
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const server = launch('glewlwyd', 'glewlwyd', ['--config-file', configFile], { workDir: dir });
+  const stop = () => server.stop();
 
   try {
-    await waitUntilAnswering(
-      origin,
-      child,
-      () => spawnError,
-      options.startTimeoutMs ?? 60_000,
-      () => output,
-    );
+    await waitUntilAnswering(origin, server, options.startTimeoutMs ?? 60_000);
     const admin = await adminSession(origin);
 
     for (const scope of scopes) {
@@ -219,7 +193,7 @@ export async function startGlewlwyd(options: GlewlwydOptions = {}): Promise<Glew
       port,
       scopes,
       clients,
-      logs: () => output,
+      logs: () => server.output(),
       stop,
     };
   } catch (error) {
@@ -229,29 +203,16 @@ export async function startGlewlwyd(options: GlewlwydOptions = {}): Promise<Glew
 }
 
 /** Polls `/config` (served without a session) until it answers 200, the process dies, or the deadline passes. */
-async function waitUntilAnswering(
-  origin: string,
-  child: ChildProcess,
-  spawnError: () => Error | undefined,
-  timeoutMs: number,
-  output: () => string,
-): Promise<void> {
+async function waitUntilAnswering(origin: string, server: Launched, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const error = spawnError();
-    if (error !== undefined) throw new Error(`glewlwyd could not be started: ${error.message}`);
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`glewlwyd exited (${child.exitCode ?? child.signalCode}) before it answered:\n${output()}`);
-    }
+    server.check(deadline, timeoutMs);
     try {
       const res = await fetch(`${origin}/config`, { signal: AbortSignal.timeout(5_000) });
       await res.arrayBuffer();
       if (res.ok) return;
     } catch {
       // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`glewlwyd did not answer on ${origin} within ${timeoutMs} ms:\n${output()}`);
     }
     await sleep(100);
   }
