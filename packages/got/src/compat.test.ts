@@ -85,6 +85,23 @@ describe.each(majors)('tokenHooks on %s', (_name, got, major) => {
     }
   });
 
+  it("a prefixUrl given by one call is not a base: the instance's prefix and origins decide", async () => {
+    const other = await startApi({ isValid: (token) => tokenServer.isValid(token) });
+    try {
+      const from = api.requests.length;
+      // The instance's own origin through a call that names it again keeps the token.
+      expect((await client().get('payments', { prefixUrl: api.origin })).statusCode).toBe(200);
+      expect(sentSince(from)).toEqual([bearer]);
+      // Another origin as one call's prefixUrl gets none, also from a child instance and with hooks after ours.
+      for (const instance of [client(), client().extend(later)]) {
+        await rejectionOf(instance.get('payments', { prefixUrl: other.origin }));
+      }
+      expect(other.requests.map((r) => r.authorization)).toEqual([undefined, undefined]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("keeps the token on got's own retries", async () => {
     const from = api.requests.length;
     const retry = {

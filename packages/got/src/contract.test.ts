@@ -34,6 +34,9 @@ function driverClient(api: Client, absoluteWithoutPrefix: boolean): DriverClient
   });
   return {
     send: async (request) => ({ status: (await api(request.url, options(request, false))).statusCode }),
+    sendWithBase: async (prefixUrl, request) => ({
+      status: (await api(request.url, { ...options(request, false), prefixUrl })).statusCode,
+    }),
     failure: (request) =>
       api(request.url, options(request, true)).then(
         () => undefined,

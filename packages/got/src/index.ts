@@ -75,16 +75,24 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
 
   // got runs init hooks when options are merged: at got.extend() (its `self` becomes the defaults every request
   // copies, context included) and for a request's own options, where the prefix is still known.
+  // A request's own options are merged into its options object after the instance's: a `prefixUrl` one call gives
+  // is remembered here for that object, and the instance's prefix (from extend()) stays its base. Options that bring
+  // these hooks along configure tokenkit themselves: their prefix counts.
   const init: InitHook = (plain, self) => {
+    if (plain.prefixUrl !== undefined && !plain.hooks?.init?.includes(init))
+      instancePrefix.set(self, String(self.context[PREFIX] ?? ''));
     const prefix = plain.prefixUrl ?? self.prefixUrl;
     if (prefix !== undefined && prefix !== '') self.context[PREFIX] = String(prefix);
   };
+  const instancePrefix = new WeakMap<object, string>();
 
   // Starts the request's lifecycle once (hops and retries find it in the context), then decides on the URL sent.
   const beforeRequest: BeforeRequestHook = (options) => {
     let flight = flightOf(options);
     if (flight === undefined) {
-      const client = clientFor(options.prefixUrl || String(options.context[PREFIX] ?? ''));
+      const client = clientFor(
+        instancePrefix.get(options) ?? (options.prefixUrl || String(options.context[PREFIX] ?? '')),
+      );
       const request = client.start({
         callerAuthorization: options.isHeaderExplicitlySet?.('authorization'),
         replayable: isReplayableBody(options.body),
