@@ -51,6 +51,8 @@ export interface SampleOptions {
   describeError?: (error: unknown) => string | undefined;
   /** What the narration calls the requests to the payments API. Default `API calls`. */
   apiCalls?: string;
+  /** Where a missing variable's message points. Default `apps/<name>-sample/README.md`. */
+  readme?: string;
 }
 
 export interface Sample {
@@ -76,8 +78,11 @@ export interface Sample {
   untilTwoTokensExpired(what: string, round: (n: number) => Promise<unknown>): Promise<void>;
   /** Step 3: the API refuses the token in use; each call `calls` makes must get a 401 and be retried once with a new token. */
   afterRevocation(tokens: TokenSource, calls: () => Promise<unknown>): Promise<void>;
-  /** Prints the summary and the report line, and sets the exit code: 1 after any failure. */
-  report(): void;
+  /**
+   * Prints the summary and the report line, and sets the exit code: 1 after any failure. With `skipped` (why),
+   * the line says the demo step could not run here, which is not a failure.
+   */
+  report(skipped?: string): void;
 }
 
 /**
@@ -113,7 +118,7 @@ export function startSample(options: SampleOptions): Sample {
   const need = (variable: string): string => {
     const value = env(variable);
     if (value === undefined) {
-      console.error(`${variable} is not set. See apps/${name}-sample/README.md.`);
+      console.error(`${variable} is not set. See ${options.readme ?? `apps/${name}-sample/README.md`}.`);
       process.exit(2);
     }
     return value;
@@ -191,7 +196,7 @@ export function startSample(options: SampleOptions): Sample {
       await calls();
       check(
         tally.tokensFetched === 1,
-        `${tally.apiCalls - before} concurrent ${apiCalls} shared ${tally.tokensFetched} token request(s)`,
+        `${tally.apiCalls - before} concurrent ${apiCalls} shared ${plural(tally.tokensFetched, 'token request')}`,
       );
     },
 
@@ -211,22 +216,33 @@ export function startSample(options: SampleOptions): Sample {
     async afterRevocation(tokens, calls) {
       say(`3. the API revokes the token in use; the next ${apiCalls} get 401`);
       const before = { ...tally };
+      const backgroundBefore = backgroundFetches;
       await revokeCurrentToken(tokens);
       await calls();
+      // A renewal that was due anyway may land in this step too: the narration tells the two kinds apart.
+      const fetched = tally.tokensFetched - before.tokensFetched;
+      const background = backgroundFetches - backgroundBefore;
       check(
-        tally.failures === before.failures &&
-          tally.retries > before.retries &&
-          tally.tokensFetched > before.tokensFetched,
-        `${tally.retries - before.retries} ${apiCalls} got 401 and were retried once with ${tally.tokensFetched - before.tokensFetched} new token`,
+        tally.failures === before.failures && tally.retries > before.retries && fetched > 0,
+        `${tally.retries - before.retries} ${apiCalls} got 401 and were each retried once; ` +
+          `${plural(fetched, 'new token')} fetched meanwhile (${fetched - background} on demand, ${background} in the background)`,
       );
     },
 
-    report() {
-      say(
-        `done: ${tally.apiCalls} ${apiCalls}, ${tally.tokensFetched} tokens fetched, ${tally.retries} retried after 401, ${tally.failures} failures`,
-      );
-      console.log(JSON.stringify({ report: 'tokenkit-sample', sample: name, ...tally }));
+    report(skipped) {
+      if (skipped !== undefined) say(`skipped: ${skipped}`);
+      else
+        say(
+          `done: ${tally.apiCalls} ${apiCalls}, ${plural(tally.tokensFetched, 'token')} fetched, ${tally.retries} retried after 401, ${plural(tally.failures, 'failure')}`,
+        );
+      const line = { report: 'tokenkit-sample', sample: name, ...tally, ...(skipped === undefined ? {} : { skipped }) };
+      console.log(JSON.stringify(line));
       process.exitCode = tally.failures === 0 ? 0 : 1;
     },
   };
+}
+
+/** `1 token`, `2 tokens`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
