@@ -34,6 +34,10 @@ export interface ProviderEvent {
   type: string;
   expiresAt?: number;
   background?: boolean;
+  /** `fetch`: how long the token request took. */
+  durationMs?: number;
+  /** `invalidate`: whether the token was dropped. */
+  dropped?: boolean;
   error?: { message: string };
 }
 
@@ -104,6 +108,8 @@ export function startSample(options: SampleOptions): Sample {
   const expiries: number[] = []; // when each token fetched so far expires
   let backgroundFetches = 0; // tokens renewed ahead of time, while the previous one still served
   let refreshing = 0; // such renewals under way
+  const fetches: { startedAt: number; at: number }[] = []; // each token request: when it started and answered
+  let lastDropAt: number | undefined; // when the provider last dropped a token after a 401
 
   const say = (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${line}`);
   const check = (ok: boolean, what: string) => {
@@ -160,6 +166,7 @@ export function startSample(options: SampleOptions): Sample {
         const expiresAt = event.expiresAt ?? Date.now();
         tally.tokensFetched++;
         expiries.push(expiresAt);
+        fetches.push({ startedAt: Date.now() - (event.durationMs ?? 0), at: Date.now() });
         if (event.background) {
           backgroundFetches++;
           refreshing--;
@@ -170,6 +177,7 @@ export function startSample(options: SampleOptions): Sample {
         );
       } else if (event.type === 'invalidate') {
         tally.retries++; // the adapter dropped a token the API refused and re-sends the call once
+        if (event.dropped) lastDropAt = Date.now();
       } else if (event.type === 'refresh') {
         refreshing++;
       } else if (event.type === 'error') {
@@ -194,9 +202,17 @@ export function startSample(options: SampleOptions): Sample {
       say(`1. ${what} on a cold cache`);
       const before = tally.apiCalls;
       await calls();
+      // The calls share the token requests that started before the first token arrived. On a very busy machine the
+      // last calls may go out after that token's short demo life is over: a new token for them is not a cold start.
+      const firstAnswer = fetches[0]?.at ?? Number.POSITIVE_INFINITY;
+      const cold = fetches.filter((f) => f.startedAt <= firstAnswer).length;
+      const later = tally.tokensFetched - cold;
       check(
-        tally.tokensFetched === 1,
-        `${tally.apiCalls - before} concurrent ${apiCalls} shared ${plural(tally.tokensFetched, 'token request')}`,
+        cold === 1,
+        `${tally.apiCalls - before} concurrent ${apiCalls} shared ${plural(cold, 'token request')}` +
+          (later > 0
+            ? ` (then ${later} more: the machine is so busy that the calls outlived that token's demo life)`
+            : ''),
       );
     },
 
@@ -215,6 +231,14 @@ export function startSample(options: SampleOptions): Sample {
 
     async afterRevocation(tokens, calls) {
       say(`3. the API revokes the token in use; the next ${apiCalls} get 401`);
+      // core keeps a token that replaced a rejected one if it is rejected again within 10 s (an API that rejects every
+      // token must not drive a token request per 401). Earlier 401s (expired tokens on a busy machine) start that
+      // clock: let it run out, so this step shows the ordinary retry.
+      const cooldown = lastDropAt === undefined ? 0 : lastDropAt + 10_500 - Date.now();
+      if (cooldown > 0) {
+        say(`(waiting ${(cooldown / 1000).toFixed(1)} s: a token that replaced a rejected one is kept for 10 s)`);
+        await sleep(cooldown);
+      }
       const before = { ...tally };
       const backgroundBefore = backgroundFetches;
       await revokeCurrentToken(tokens);
