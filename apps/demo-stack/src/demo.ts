@@ -20,6 +20,7 @@
 // TOKENKIT_DEMO_FLEET          processes in the Redis fleet lane (default 4)
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { plural } from './sample-kit.ts';
 import { startDemoStack, type DemoStack } from './stack.ts';
 
 interface SampleReport {
@@ -162,8 +163,8 @@ for (const row of rows) console.log(row.join('  '));
 const reported = (key: 'apiCalls' | 'tokensFetched' | 'retries') =>
   outcomes.reduce((sum, o) => sum + (o.report?.[key] ?? 0), 0);
 console.log(
-  `\npayments API saw ${stats.requests} requests: ${stats.accepted} accepted, ${stats.unauthorized} rejected with 401, ${stats.forbidden} with 403;` +
-    ` the provider answered ${stack.provider.tokenRequests} token requests${tokenRequestsNote()}. (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  `\npayments API saw ${plural(stats.requests, 'request')}: ${stats.accepted} accepted, ${stats.unauthorized} rejected with 401, ${stats.forbidden} with 403;` +
+    ` the provider answered ${plural(stack.provider.tokenRequests, 'token request')}${tokenRequestsNote()}. (${((Date.now() - started) / 1000).toFixed(1)} s)`,
 );
 
 /** The provider counts every token request; the reports count tokens received: the rest got none. */
