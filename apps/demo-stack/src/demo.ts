@@ -15,7 +15,7 @@
 // the adapter (`invalidate` events); failures: calls that failed plus checks that did not hold.
 //
 // TOKENKIT_DEMO_TOKEN_TTL      access token lifetime in seconds (default 5)
-// TOKENKIT_DEMO_TIMEOUT        seconds a sample may run before it is stopped (default 60)
+// TOKENKIT_DEMO_TIMEOUT        seconds a sample or lane may run before it is stopped (default 120)
 // TOKENKIT_DEMO_SAMPLES        comma-separated subset to run, e.g. `axios,ky,fleet` (default: all)
 // TOKENKIT_DEMO_FLEET          processes in the Redis fleet lane (default 4)
 import { spawn } from 'node:child_process';
@@ -105,7 +105,7 @@ const SAMPLE_VARS = [
 ];
 
 const ttl = Number(process.env['TOKENKIT_DEMO_TOKEN_TTL'] ?? 5);
-const timeoutMs = Number(process.env['TOKENKIT_DEMO_TIMEOUT'] ?? 60) * 1000;
+const timeoutMs = Number(process.env['TOKENKIT_DEMO_TIMEOUT'] ?? 120) * 1000;
 const started = Date.now();
 
 const stack = await startDemoStack({ tokenTtlSeconds: ttl });

@@ -252,7 +252,9 @@ async function runLane(script: string, env: Record<string, string>): Promise<Rec
   return report;
 }
 
-describe('the demo lanes, run against this stack', () => {
+// A lane is a child process that starts more (the fleet: redis-server and three members): minutes on a machine as
+// loaded as a shared CI runner can be.
+describe('the demo lanes, run against this stack', { timeout: 180_000 }, () => {
   it('origins: the second origin gets no token, directly nor through the redirect', async () => {
     const env = { ...stack.env('post'), SECOND_ORIGIN_URL: stack.secondOrigin.origin };
     const before = stack.secondOrigin.received().length;

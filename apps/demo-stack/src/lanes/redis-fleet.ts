@@ -67,7 +67,7 @@ if (!hasRedis()) {
   demo.report();
 }
 
-/** A member's `ready`, and its outcome; a member that exits without one, or takes over 60 s, fails. */
+/** A member's `ready`, and its outcome; a member that exits without one, or takes over 90 s, fails. */
 function messages(member: ChildProcess, n: number) {
   type Outcome = Exclude<MemberMessage, { type: 'ready' }>;
   let onReady = () => {};
@@ -79,7 +79,7 @@ function messages(member: ChildProcess, n: number) {
     onReady();
     onDone(outcome);
   };
-  const timer = setTimeout(() => finish({ type: 'failed', reason: 'no answer within 60 s' }), 60_000);
+  const timer = setTimeout(() => finish({ type: 'failed', reason: 'no answer within 90 s' }), 90_000);
   member.on('message', (message: MemberMessage) => {
     if (message.type === 'ready') onReady();
     else finish(message);
