@@ -1,17 +1,26 @@
-// `pnpm demo`: starts the demo stack, runs every sample against it in
-// parallel, stops the stack and prints one table. Exits 1 if any sample failed.
+// `pnpm demo`: starts the demo stack, runs every sample and every lane against
+// it in parallel, stops the stack and prints one table. Exits 1 if any failed.
+//
+// The samples (apps/<x>-sample) show one token for many calls, background
+// refresh and the 401 retry, each through its adapter. The lanes (src/lanes)
+// show the other promises: `origins`, no token to another host or across a
+// redirect; `errors`, typed errors without secrets; `fleet`, one token request
+// for several processes sharing Redis (skipped, not failed, without redis-server).
 //
 // Each sample prints narration, then, as its last stdout line, its report:
 //   {"report":"tokenkit-sample","sample":"axios","apiCalls":61,"tokensFetched":4,"retries":3,"failures":0}
+// (with "skipped":"why" when a lane cannot run on this machine).
 // apiCalls: requests the sample's code made to the payments API (a 401 retry is not a second call);
 // tokensFetched: token endpoint answers (the provider's `fetch` events); retries: 401s recovered by
 // the adapter (`invalidate` events); failures: calls that failed plus checks that did not hold.
 //
 // TOKENKIT_DEMO_TOKEN_TTL      access token lifetime in seconds (default 5)
-// TOKENKIT_DEMO_TIMEOUT        seconds a sample may run before it is stopped (default 60)
-// TOKENKIT_DEMO_SAMPLES        comma-separated subset to run, e.g. `axios,ky` (default: all)
+// TOKENKIT_DEMO_TIMEOUT        seconds a sample or lane may run before it is stopped (default 120)
+// TOKENKIT_DEMO_SAMPLES        comma-separated subset to run, e.g. `axios,ky,fleet` (default: all)
+// TOKENKIT_DEMO_FLEET          processes in the Redis fleet lane (default 4)
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { plural } from './sample-kit.ts';
 import { startDemoStack, type DemoStack } from './stack.ts';
 
 interface SampleReport {
@@ -21,6 +30,8 @@ interface SampleReport {
   tokensFetched: number;
   retries: number;
   failures: number;
+  /** Why a lane could not run here (not a failure). */
+  skipped?: string;
 }
 
 interface Outcome {
@@ -32,12 +43,44 @@ interface Outcome {
   problem: string | undefined;
 }
 
-const ALL_SAMPLES: { name: string; auth: string; env: (stack: DemoStack) => Record<string, string> }[] = [
-  { name: 'axios', auth: 'client_secret_basic', env: (s) => s.env('basic') },
-  { name: 'got', auth: 'client_secret_post', env: (s) => s.env('post') },
-  { name: 'ky', auth: 'private_key_jwt', env: (s) => s.env('privateKeyJwt') },
-  { name: 'apollo', auth: 'basic + discovery', env: (s) => s.env('basic', 'issuer') },
-  { name: 'fetch', auth: 'post + discovery', env: (s) => s.env('post', 'issuer') },
+interface Runnable {
+  name: string;
+  /** Lanes run after the samples, so they add no load to the samples' timing on a busy machine. */
+  lane?: true;
+  auth: string;
+  /** The script, relative to this file. */
+  main: string;
+  env: (stack: DemoStack) => Record<string, string>;
+}
+
+const sample = (name: string, auth: string, env: Runnable['env']): Runnable => ({
+  name,
+  auth,
+  main: `../../${name}-sample/src/main.ts`,
+  env,
+});
+const ALL_SAMPLES: Runnable[] = [
+  sample('axios', 'client_secret_basic', (s) => s.env('basic')),
+  sample('got', 'client_secret_post', (s) => s.env('post')),
+  sample('ky', 'private_key_jwt', (s) => s.env('privateKeyJwt')),
+  sample('apollo', 'basic + discovery', (s) => s.env('basic', 'issuer')),
+  sample('fetch', 'post + discovery', (s) => s.env('post', 'issuer')),
+  // The lanes, on @tokenkit/fetch.
+  {
+    name: 'origins',
+    lane: true,
+    auth: 'client_secret_post',
+    main: './lanes/other-origins.ts',
+    env: (s) => ({ ...s.env('post'), SECOND_ORIGIN_URL: s.secondOrigin.origin }),
+  },
+  {
+    name: 'errors',
+    lane: true,
+    auth: 'basic, wrong secret',
+    main: './lanes/wrong-secret.ts',
+    env: (s) => s.env('basic'),
+  },
+  { name: 'fleet', lane: true, auth: 'post + redis', main: './lanes/redis-fleet.ts', env: (s) => s.env('post') },
 ];
 const only = process.env['TOKENKIT_DEMO_SAMPLES']
   ?.split(',')
@@ -58,27 +101,37 @@ const SAMPLE_VARS = [
   'RESOURCE',
   'AUDIENCE',
   'API_URL',
+  'SECOND_ORIGIN_URL',
 ];
 
 const ttl = Number(process.env['TOKENKIT_DEMO_TOKEN_TTL'] ?? 5);
-const timeoutMs = Number(process.env['TOKENKIT_DEMO_TIMEOUT'] ?? 60) * 1000;
+const timeoutMs = Number(process.env['TOKENKIT_DEMO_TIMEOUT'] ?? 120) * 1000;
 const started = Date.now();
 
 const stack = await startDemoStack({ tokenTtlSeconds: ttl });
 console.log(
   `demo stack: OpenID provider ${stack.provider.issuer}, payments API ${stack.api.origin}, access tokens live ${ttl} s`,
 );
-console.log(`running ${SAMPLES.map((s) => s.name).join(', ')} side by side\n`);
+const samples = SAMPLES.filter((s) => !s.lane);
+const lanes = SAMPLES.filter((s) => s.lane);
+const names = (list: Runnable[]) => list.map((s) => s.name).join(', ');
+console.log(
+  samples.length > 0 && lanes.length > 0
+    ? `running the samples ${names(samples)} side by side, then the lanes ${names(lanes)}\n`
+    : `running ${names(SAMPLES)} side by side\n`,
+);
 
 let outcomes: Outcome[];
 try {
-  outcomes = await Promise.all(SAMPLES.map((sample) => runSample(sample.name, sample.auth, sample.env(stack))));
+  outcomes = await Promise.all(samples.map((s) => runSample(s, s.env(stack))));
+  if (lanes.length > 0 && samples.length > 0) console.log('');
+  outcomes.push(...(await Promise.all(lanes.map((s) => runSample(s, s.env(stack))))));
 } finally {
   await stack.close();
 }
 
 const stats = stack.api.stats();
-const width = Math.max(6, ...SAMPLES.map((s) => s.name.length));
+const width = Math.max(11, ...SAMPLES.map((s) => s.name.length));
 const rows = outcomes.map((o) => [
   o.name.padEnd(width),
   o.auth.padEnd(19),
@@ -87,10 +140,14 @@ const rows = outcomes.map((o) => [
   fmt(o.report?.retries, 7),
   fmt(o.report?.failures, 8),
   `${o.seconds.toFixed(1)} s`.padStart(6),
-  o.problem === undefined ? 'ok' : `FAILED: ${o.problem}`,
+  o.problem !== undefined
+    ? `FAILED: ${o.problem}`
+    : o.report?.skipped !== undefined
+      ? `skipped: ${o.report.skipped}`
+      : 'ok',
 ]);
 const header = [
-  'sample'.padEnd(width),
+  'sample/lane'.padEnd(width),
   'client auth'.padEnd(19),
   'API calls',
   'tokens fetched',
@@ -106,9 +163,17 @@ for (const row of rows) console.log(row.join('  '));
 const reported = (key: 'apiCalls' | 'tokensFetched' | 'retries') =>
   outcomes.reduce((sum, o) => sum + (o.report?.[key] ?? 0), 0);
 console.log(
-  `\npayments API saw ${stats.requests} requests: ${stats.accepted} accepted, ${stats.unauthorized} rejected with 401, ${stats.forbidden} with 403;` +
-    ` the provider answered ${stack.provider.tokenRequests} token requests. (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  `\npayments API saw ${plural(stats.requests, 'request')}: ${stats.accepted} accepted, ${stats.unauthorized} rejected with 401, ${stats.forbidden} with 403;` +
+    ` the provider answered ${plural(stack.provider.tokenRequests, 'token request')}${tokenRequestsNote()}. (${((Date.now() - started) / 1000).toFixed(1)} s)`,
 );
+
+/** The provider counts every token request; the reports count tokens received: the rest got none. */
+function tokenRequestsNote(): string {
+  const withoutToken = stack.provider.tokenRequests - reported('tokensFetched');
+  if (withoutToken <= 0) return '';
+  const wrongSecret = outcomes.some((o) => o.name === 'errors' && o.report !== undefined);
+  return `, ${withoutToken} of them without a token${wrongSecret ? " (the errors lane's wrong secret is one)" : ''}`;
+}
 
 const failed = outcomes.filter((o) => o.problem !== undefined);
 if (failed.length === 0 && stats.accepted !== reported('apiCalls')) {
@@ -118,11 +183,12 @@ if (failed.length === 0 && stats.accepted !== reported('apiCalls')) {
   console.log(`FAILED: ${failed.map((o) => o.name).join(', ')}`);
   process.exitCode = 1;
 } else {
-  console.log('all samples passed');
+  const skipped = outcomes.filter((o) => o.report?.skipped !== undefined).map((o) => o.name);
+  console.log(`all passed${skipped.length > 0 ? ` (skipped here: ${skipped.join(', ')}; see above)` : ''}`);
 }
 
-function runSample(name: string, auth: string, env: Record<string, string>): Promise<Outcome> {
-  const main = fileURLToPath(new URL(`../../${name}-sample/src/main.ts`, import.meta.url));
+function runSample({ name, auth, main: script }: Runnable, env: Record<string, string>): Promise<Outcome> {
+  const main = fileURLToPath(new URL(script, import.meta.url));
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !SAMPLE_VARS.includes(key)));
   const child = spawn(process.execPath, [main], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const begin = Date.now();
@@ -172,6 +238,7 @@ function parseReport(line: string): SampleReport | undefined {
     const value = JSON.parse(line) as Partial<SampleReport>;
     const numbers = [value.apiCalls, value.tokensFetched, value.retries, value.failures];
     if (value.report !== 'tokenkit-sample' || numbers.some((n) => !Number.isInteger(n))) return undefined;
+    if (value.skipped !== undefined && typeof value.skipped !== 'string') return undefined;
     return value as SampleReport;
   } catch {
     return undefined;

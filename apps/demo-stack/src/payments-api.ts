@@ -16,13 +16,18 @@ export interface PaymentsApiOptions {
   typ?: string | false;
   /** The clock, in epoch milliseconds; for tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Where `GET /payments/{id}/receipt` redirects (302) to: another origin, such as a file host with pre-signed
+   * URLs. Without it that endpoint answers 404.
+   */
+  receiptsOrigin?: string;
 }
 
 /** What the API saw, for the demo's cross-check. */
 export interface PaymentsApiStats {
   /** Every request to a protected endpoint. */
   requests: number;
-  /** Requests answered 2xx. */
+  /** Requests whose token and scope were accepted (answered 2xx, or 302 for a receipt). */
   accepted: number;
   /** Requests answered 401 (no token, or an invalid, expired or revoked one). */
   unauthorized: number;
@@ -65,6 +70,7 @@ const WRITE = 'payments:write';
  * - `GET  /payments/{id}`       one payment (payments:read)
  * - `POST /payments`            create `{ amount, currency }` (payments:write)
  * - `POST /payments/{id}/refund` refund (payments:write)
+ * - `GET  /payments/{id}/receipt` 302 to `{receiptsOrigin}/receipts/{id}.pdf`, another origin (payments:read)
  * - `GET  /health`              no token needed
  * - `POST /admin/revoke`        `{ "jti": "..." }`: reject that token from now on (demo only: unauthenticated, loopback)
  * - `GET  /admin/stats`         call counts ({@link PaymentsApiStats})
@@ -177,6 +183,12 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
         payments.set(payment.id, payment);
         return sendJson(res, 201, payment, { location: `/payments/${payment.id}` });
       }
+      case 'receipt': {
+        if (options.receiptsOrigin === undefined || !payments.has(route.id!))
+          return sendJson(res, 404, { error: 'not_found' });
+        res.writeHead(302, { location: new URL(`/receipts/${route.id!}.pdf`, options.receiptsOrigin).href }).end();
+        return;
+      }
       case 'refund': {
         const payment = payments.get(route.id!);
         if (payment === undefined) return sendJson(res, 404, { error: 'not_found' });
@@ -198,7 +210,7 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
   };
 }
 
-type Route = { name: 'list' | 'get' | 'create' | 'refund'; scope: string; id?: string };
+type Route = { name: 'list' | 'get' | 'create' | 'refund' | 'receipt'; scope: string; id?: string };
 
 function matchRoute(method: string, path: string): Route | undefined {
   if (path === '/payments') {
@@ -208,6 +220,8 @@ function matchRoute(method: string, path: string): Route | undefined {
   }
   const one = /^\/payments\/([\w-]+)$/.exec(path);
   if (one !== null && method === 'GET') return { name: 'get', scope: READ, id: one[1]! };
+  const receipt = /^\/payments\/([\w-]+)\/receipt$/.exec(path);
+  if (receipt !== null && method === 'GET') return { name: 'receipt', scope: READ, id: receipt[1]! };
   const refund = /^\/payments\/([\w-]+)\/refund$/.exec(path);
   if (refund !== null && method === 'POST') return { name: 'refund', scope: WRITE, id: refund[1]! };
   return undefined;

@@ -34,6 +34,10 @@ export interface ProviderEvent {
   type: string;
   expiresAt?: number;
   background?: boolean;
+  /** `fetch`: how long the token request took. */
+  durationMs?: number;
+  /** `invalidate`: whether the token was dropped. */
+  dropped?: boolean;
   error?: { message: string };
 }
 
@@ -51,6 +55,8 @@ export interface SampleOptions {
   describeError?: (error: unknown) => string | undefined;
   /** What the narration calls the requests to the payments API. Default `API calls`. */
   apiCalls?: string;
+  /** Where a missing variable's message points. Default `apps/<name>-sample/README.md`. */
+  readme?: string;
 }
 
 export interface Sample {
@@ -76,8 +82,11 @@ export interface Sample {
   untilTwoTokensExpired(what: string, round: (n: number) => Promise<unknown>): Promise<void>;
   /** Step 3: the API refuses the token in use; each call `calls` makes must get a 401 and be retried once with a new token. */
   afterRevocation(tokens: TokenSource, calls: () => Promise<unknown>): Promise<void>;
-  /** Prints the summary and the report line, and sets the exit code: 1 after any failure. */
-  report(): void;
+  /**
+   * Prints the summary and the report line, and sets the exit code: 1 after any failure. With `skipped` (why),
+   * the line says the demo step could not run here, which is not a failure.
+   */
+  report(skipped?: string): void;
 }
 
 /**
@@ -99,6 +108,8 @@ export function startSample(options: SampleOptions): Sample {
   const expiries: number[] = []; // when each token fetched so far expires
   let backgroundFetches = 0; // tokens renewed ahead of time, while the previous one still served
   let refreshing = 0; // such renewals under way
+  const fetches: { startedAt: number; at: number }[] = []; // each token request: when it started and answered
+  let lastDropAt: number | undefined; // when the provider last dropped a token after a 401
 
   const say = (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${line}`);
   const check = (ok: boolean, what: string) => {
@@ -113,7 +124,7 @@ export function startSample(options: SampleOptions): Sample {
   const need = (variable: string): string => {
     const value = env(variable);
     if (value === undefined) {
-      console.error(`${variable} is not set. See apps/${name}-sample/README.md.`);
+      console.error(`${variable} is not set. See ${options.readme ?? `apps/${name}-sample/README.md`}.`);
       process.exit(2);
     }
     return value;
@@ -155,6 +166,7 @@ export function startSample(options: SampleOptions): Sample {
         const expiresAt = event.expiresAt ?? Date.now();
         tally.tokensFetched++;
         expiries.push(expiresAt);
+        fetches.push({ startedAt: Date.now() - (event.durationMs ?? 0), at: Date.now() });
         if (event.background) {
           backgroundFetches++;
           refreshing--;
@@ -165,6 +177,7 @@ export function startSample(options: SampleOptions): Sample {
         );
       } else if (event.type === 'invalidate') {
         tally.retries++; // the adapter dropped a token the API refused and re-sends the call once
+        if (event.dropped) lastDropAt = Date.now();
       } else if (event.type === 'refresh') {
         refreshing++;
       } else if (event.type === 'error') {
@@ -189,9 +202,17 @@ export function startSample(options: SampleOptions): Sample {
       say(`1. ${what} on a cold cache`);
       const before = tally.apiCalls;
       await calls();
+      // The calls share the token requests that started before the first token arrived. On a very busy machine the
+      // last calls may go out after that token's short demo life is over: a new token for them is not a cold start.
+      const firstAnswer = fetches[0]?.at ?? Number.POSITIVE_INFINITY;
+      const cold = fetches.filter((f) => f.startedAt <= firstAnswer).length;
+      const later = tally.tokensFetched - cold;
       check(
-        tally.tokensFetched === 1,
-        `${tally.apiCalls - before} concurrent ${apiCalls} shared ${tally.tokensFetched} token request(s)`,
+        cold === 1,
+        `${tally.apiCalls - before} concurrent ${apiCalls} shared ${plural(cold, 'token request')}` +
+          (later > 0
+            ? ` (then ${later} more: the machine is so busy that the calls outlived that token's demo life)`
+            : ''),
       );
     },
 
@@ -210,23 +231,42 @@ export function startSample(options: SampleOptions): Sample {
 
     async afterRevocation(tokens, calls) {
       say(`3. the API revokes the token in use; the next ${apiCalls} get 401`);
+      // core keeps a token that replaced a rejected one if it is rejected again within 10 s (an API that rejects every
+      // token must not drive a token request per 401). Earlier 401s (expired tokens on a busy machine) start that
+      // clock: let it run out, so this step shows the ordinary retry.
+      const cooldown = lastDropAt === undefined ? 0 : lastDropAt + 10_500 - Date.now();
+      if (cooldown > 0) {
+        say(`(waiting ${(cooldown / 1000).toFixed(1)} s: a token that replaced a rejected one is kept for 10 s)`);
+        await sleep(cooldown);
+      }
       const before = { ...tally };
+      const backgroundBefore = backgroundFetches;
       await revokeCurrentToken(tokens);
       await calls();
+      // A renewal that was due anyway may land in this step too: the narration tells the two kinds apart.
+      const fetched = tally.tokensFetched - before.tokensFetched;
+      const background = backgroundFetches - backgroundBefore;
       check(
-        tally.failures === before.failures &&
-          tally.retries > before.retries &&
-          tally.tokensFetched > before.tokensFetched,
-        `${tally.retries - before.retries} ${apiCalls} got 401 and were retried once with ${tally.tokensFetched - before.tokensFetched} new token`,
+        tally.failures === before.failures && tally.retries > before.retries && fetched > 0,
+        `${tally.retries - before.retries} ${apiCalls} got 401 and were each retried once; ` +
+          `${plural(fetched, 'new token')} fetched meanwhile (${fetched - background} on demand, ${background} in the background)`,
       );
     },
 
-    report() {
-      say(
-        `done: ${tally.apiCalls} ${apiCalls}, ${tally.tokensFetched} tokens fetched, ${tally.retries} retried after 401, ${tally.failures} failures`,
-      );
-      console.log(JSON.stringify({ report: 'tokenkit-sample', sample: name, ...tally }));
+    report(skipped) {
+      if (skipped !== undefined) say(`skipped: ${skipped}`);
+      else
+        say(
+          `done: ${tally.apiCalls} ${apiCalls}, ${plural(tally.tokensFetched, 'token')} fetched, ${tally.retries} retried after 401, ${plural(tally.failures, 'failure')}`,
+        );
+      const line = { report: 'tokenkit-sample', sample: name, ...tally, ...(skipped === undefined ? {} : { skipped }) };
+      console.log(JSON.stringify(line));
       process.exitCode = tally.failures === 0 ? 0 : 1;
     },
   };
+}
+
+/** `1 token`, `2 tokens`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -1,5 +1,11 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createTokenProvider, isOAuthError } from '@tokenkit/fetch';
+import { hasRedis } from '@tokenkit/test-utils';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startDemoStack, startPaymentsApi, type DemoStack } from './stack.ts';
+import { findSecret } from './lanes/leaks.ts';
+import { startDemoStack, startPaymentsApi, type DemoStack, type ReceivedRequest } from './stack.ts';
 
 // A real OpenID provider and API: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -163,5 +169,117 @@ describe('the payments API behind the demo provider', () => {
     const jwt = stack.env('privateKeyJwt');
     expect(jwt['TOKEN_URL']).toBe(stack.provider.tokenEndpoint);
     expect(JSON.parse(jwt['PRIVATE_KEY']!)).toMatchObject({ kty: 'EC', kid: 'client-key-1', alg: 'ES256' });
+  });
+});
+
+describe('the second origin and the receipt redirect (the origins lane)', () => {
+  it('the receipt endpoint needs a token and redirects to the second origin', async () => {
+    const { token } = await getToken();
+    const created = await call('/payments', token, { method: 'POST', body: JSON.stringify({ amount: 3 }) });
+    const { id } = (await created.json()) as { id: string };
+
+    const res = await call(`/payments/${id}/receipt`, token, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`${stack.secondOrigin.origin}/receipts/${id}.pdf`);
+    await expectRejected(await call(`/payments/${id}/receipt`), 401, /^Bearer realm="payments"$/, /required/);
+    expect((await call('/payments/pay_none/receipt', token, { redirect: 'manual' })).status).toBe(404);
+  });
+
+  it('records what each request carried: header names, and whether an Authorization came along', async () => {
+    const before = stack.secondOrigin.received().length;
+    await (await fetch(`${stack.secondOrigin.origin}/plain`)).arrayBuffer();
+    await (await fetch(`${stack.secondOrigin.origin}/with`, { headers: { authorization: 'Bearer x' } })).arrayBuffer();
+    const answer = await fetch(`${stack.secondOrigin.origin}/admin/received`);
+    const { received } = (await answer.json()) as { received: ReceivedRequest[] };
+    expect(received.slice(before)).toEqual([
+      expect.objectContaining({ method: 'GET', path: '/plain', authorization: false }),
+      expect.objectContaining({ method: 'GET', path: '/with', authorization: true }),
+    ]);
+    expect(received.at(-1)?.headers).toContain('authorization');
+    expect(JSON.stringify(received)).not.toContain('Bearer x'); // names only, never a value
+    expect(stack.secondOrigin.received()).toHaveLength(received.length); // /admin/received is not recorded
+  });
+});
+
+describe('findSecret (the errors lane)', () => {
+  const secret = 'p@ss:w/rd+% x';
+
+  it('finds a secret in any form and rendering: as is, form-encoded, in Basic credentials, in a cause, in JSON', () => {
+    expect(findSecret(new Error(`bad secret ${secret}`), secret)).toContain('message: as is');
+    expect(findSecret(new Error('body: client_secret=p%40ss%3Aw%2Frd%2B%25+x'), secret)).toContain(
+      'message: form-encoded',
+    );
+    const basic = Buffer.from('id:p%40ss%3Aw%2Frd%2B%25+x').toString('base64');
+    const wrapped = new Error('failed', { cause: { headers: { authorization: `Basic ${basic}` } } });
+    expect(findSecret(wrapped, secret, 'id')).toContain('util.inspect: in the Basic credentials');
+    expect(findSecret(new Error('failed'), secret, 'id')).toEqual([]);
+    const withField = Object.assign(new Error('failed'), { sent: JSON.stringify({ secret }) });
+    expect(findSecret(withField, secret)).toEqual(expect.arrayContaining(['JSON.stringify: as is']));
+  });
+
+  it("finds nothing in core's OAuthError for a wrong secret, from the demo provider", async () => {
+    const wrongSecret = `wrong ${secret}`;
+    const tokens = createTokenProvider({
+      tokenEndpoint: stack.provider.tokenEndpoint,
+      clientId: stack.provider.clients.basic.clientId,
+      clientSecret: wrongSecret,
+      resource: stack.provider.resource,
+    });
+    const error = await tokens.getToken().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isOAuthError(error) && error.error).toBe('invalid_client');
+    expect(findSecret(error, wrongSecret, stack.provider.clients.basic.clientId)).toEqual([]);
+  });
+});
+
+/** Runs a demo lane against the test's stack, as demo.ts does, and returns its report line. */
+async function runLane(script: string, env: Record<string, string>): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const [code] = (await once(child, 'close')) as [number | null];
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  expect(last.startsWith('{'), `${script} printed no report line:\n${stdout}\n${stderr}`).toBe(true);
+  const report = JSON.parse(last) as Record<string, unknown>;
+  expect(code, `${script} exited ${code}:\n${stdout}\n${stderr}`).toBe(report['failures'] === 0 ? 0 : 1);
+  return report;
+}
+
+// A lane is a child process that starts more (the fleet: redis-server and three members): minutes on a machine as
+// loaded as a shared CI runner can be.
+describe('the demo lanes, run against this stack', { timeout: 180_000 }, () => {
+  it('origins: the second origin gets no token, directly nor through the redirect', async () => {
+    const env = { ...stack.env('post'), SECOND_ORIGIN_URL: stack.secondOrigin.origin };
+    const before = stack.secondOrigin.received().length;
+    const report = await runLane('./lanes/other-origins.ts', env);
+    expect(report).toMatchObject({ sample: 'origins', apiCalls: 2, tokensFetched: 1, failures: 0 });
+    const received = stack.secondOrigin.received().slice(before);
+    expect(received.map((r) => r.path)).toEqual(['/public/terms.pdf', expect.stringMatching(/^\/receipts\/.+\.pdf$/)]);
+    expect(received.every((r) => !r.authorization)).toBe(true);
+  });
+
+  it('errors: a wrong secret and a dead endpoint give typed errors without the secret', async () => {
+    const report = await runLane('./lanes/wrong-secret.ts', stack.env('basic'));
+    expect(report).toMatchObject({ sample: 'errors', apiCalls: 0, tokensFetched: 0, failures: 0 });
+  });
+
+  it.runIf(hasRedis())('fleet: three processes sharing Redis make one token request and use one token', async () => {
+    const report = await runLane('./lanes/redis-fleet.ts', { ...stack.env('post'), TOKENKIT_DEMO_FLEET: '3' });
+    expect(report).toMatchObject({ sample: 'fleet', apiCalls: 3, tokensFetched: 1, failures: 0 });
+    expect(report['skipped']).toBeUndefined();
+  });
+
+  it('fleet without redis-server: skipped (exit 0, no failure), saying how to get it', async () => {
+    // No PATH entry holds redis-server here; the lane and its processes run on process.execPath.
+    const report = await runLane('./lanes/redis-fleet.ts', { ...stack.env('post'), PATH: '/nonexistent' });
+    expect(report).toMatchObject({ sample: 'fleet', apiCalls: 0, tokensFetched: 0, failures: 0 });
+    expect(report['skipped']).toMatch(/apt install redis-server.*brew install redis/);
   });
 });

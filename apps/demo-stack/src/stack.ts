@@ -1,8 +1,11 @@
 import { startOidcProvider, type OidcServer } from '@tokenkit/test-utils';
 import { startPaymentsApi, type PaymentsApi } from './payments-api.ts';
+import { startSecondOrigin, type SecondOrigin } from './second-origin.ts';
 
 export { startPaymentsApi } from './payments-api.ts';
 export type { PaymentsApi, PaymentsApiOptions, PaymentsApiStats } from './payments-api.ts';
+export { startSecondOrigin } from './second-origin.ts';
+export type { ReceivedRequest, SecondOrigin } from './second-origin.ts';
 
 export interface DemoStackOptions {
   /** Access token lifetime in seconds: short, so tokens expire and renew while a sample runs. Default 5. */
@@ -18,6 +21,8 @@ export interface DemoStack {
   readonly provider: OidcServer;
   /** The protected payments API. */
   readonly api: PaymentsApi;
+  /** Another origin (a receipts file host) the API's receipt endpoint redirects to; it records what it receives. */
+  readonly secondOrigin: SecondOrigin;
   readonly tokenTtlSeconds: number;
   /**
    * Environment variables that configure a sample against this stack, for each
@@ -48,21 +53,30 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     startOidcProvider({ accessTokenTtl: tokenTtlSeconds, resource, scopes: ['payments:read', 'payments:write'] }),
   );
   let api: PaymentsApi;
+  let secondOrigin: SecondOrigin;
+  try {
+    secondOrigin = await startSecondOrigin();
+  } catch (error) {
+    await provider.close();
+    throw error;
+  }
   try {
     api = await startPaymentsApi({
       issuer: provider.issuer,
       jwksUri: provider.jwksUri,
       audience: resource,
+      receiptsOrigin: secondOrigin.origin,
       ...(options.apiNow ? { now: options.apiNow } : {}),
     });
   } catch (error) {
-    await provider.close();
+    await Promise.all([provider.close(), secondOrigin.close()]);
     throw error;
   }
 
   return {
     provider,
     api,
+    secondOrigin,
     tokenTtlSeconds,
     env(client, via = 'tokenUrl') {
       const endpoint = via === 'issuer' ? { TOKEN_ISSUER: provider.issuer } : { TOKEN_URL: provider.tokenEndpoint };
@@ -90,7 +104,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       }
     },
     async close() {
-      await Promise.all([api.close(), provider.close()]);
+      await Promise.all([api.close(), provider.close(), secondOrigin.close()]);
     },
   };
 }

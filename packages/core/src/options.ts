@@ -118,7 +118,7 @@ export interface TokenProviderOptions {
   storeTimeoutMs?: number | undefined;
   /** The `fetch` used for token and discovery requests. Default: global `fetch`. */
   fetch?: FetchLike | undefined;
-  /** Timeout of each token request attempt. Default 10000. */
+  /** Bounds the whole acquisition: discovery, every attempt, backoff and Retry-After waits. Default 10000. */
   timeoutMs?: number | undefined;
   /** Retries after network errors, timeouts, 5xx and 429 (Retry-After honoured up to 10 s). Default 2. */
   maxRetries?: number | undefined;
