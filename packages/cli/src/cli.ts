@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+import { isTokenKitError } from '@tokenkit/core';
+import { HOW_TO_SET, readAllStdin } from './config.ts';
+import { doctorCommand } from './doctor.ts';
+import { inspectCommand } from './inspect.ts';
+import { EXIT, Output, UsageError } from './io.ts';
+import { Secrets } from './secrets.ts';
+import { tokenCommand } from './token.ts';
+
+const HELP = `Usage: tokenkit <command> [options]
+
+OAuth 2.0 machine-to-machine tokens from the shell, with @tokenkit/core.
+
+Commands:
+  token     print an access token (--header: "Authorization: Bearer ...", --json: the token response)
+  doctor    check a provider configuration end to end and say what works, in plain words
+  inspect   decode a JWT's header and claims (no verification), with its expiry in local time
+
+Run tokenkit <command> --help for each command's options. Configuration comes from flags, TOKENKIT_* environment
+variables or a JSON file (--config); secrets from the environment, a file or stdin.
+
+Exit codes: 0 ok; 1 a failure was found (no token, a configuration that does not work, an expired JWT);
+2 usage error (unknown flag, missing or invalid setting).`;
+
+/** Runs the command line and returns the exit code. Exported for nothing but this file's own call. */
+async function main(argv: string[]): Promise<number> {
+  const secrets = new Secrets();
+  let out = new Output(secrets);
+  const makeOutput = (quiet: boolean) => (out = new Output(secrets, quiet));
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'token':
+        return await tokenCommand(rest, process.env, makeOutput, readAllStdin);
+      case 'doctor':
+        return await doctorCommand(rest, process.env, makeOutput, readAllStdin);
+      case 'inspect':
+        return await inspectCommand(rest, out, readAllStdin);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        if (command === undefined) {
+          // No command is a usage error: the help goes to stderr, stdout stays empty for scripts.
+          process.stderr.write(`${HELP}\n`);
+          return EXIT.usage;
+        }
+        out.result(HELP);
+        return EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      out.warn(`${(error as Error).message}`);
+      out.warn(`see tokenkit ${command !== undefined && !command.startsWith('-') ? `${command} ` : ''}--help`);
+      return EXIT.usage;
+    }
+    if (isTokenKitError(error) && error.code === 'invalid_option') {
+      const option = (error as { option?: string }).option ?? '';
+      const how = HOW_TO_SET[option] ?? HOW_TO_SET[option.split('.')[0]!];
+      out.warn(`configuration: ${error.message}${how === undefined ? '' : ` (set with ${how})`}`);
+      return EXIT.usage;
+    }
+    out.warn(`unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return EXIT.failure;
+  }
+}
+
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
+process.exitCode = await main(process.argv.slice(2));
