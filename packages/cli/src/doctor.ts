@@ -111,14 +111,14 @@ class Doctor {
       tokenTypeFix = true;
       configured = await runAttempt(this.#options, this.#out, { defaultTokenType: 'Bearer' });
     }
-    this.#reportAttempt(
-      configured,
-      tokenTypeFix ? " (as configured, plus defaultTokenType: 'Bearer')" : ' (as configured)',
-    );
+    const how = this.#options.clientAuthMethod === undefined ? 'chosen by tokenkit' : 'as configured';
+    this.#reportAttempt(configured, tokenTypeFix ? `, ${how}, plus defaultTokenType: 'Bearer'` : `, ${how}`);
     let working: Attempt | undefined = configured.token !== undefined ? configured : undefined;
+    let tried = 0;
     const fallback = tokenTypeFix ? ({ defaultTokenType: 'Bearer' } as const) : {};
     if (tokenEndpoint !== undefined && (this.#allMethods || (working === undefined && authRefused(configured.error)))) {
       for (const variant of this.#alternatives(configured)) {
+        tried++;
         const attempt = await runAttempt(this.#options, this.#out, { ...variant, ...fallback, tokenEndpoint });
         this.#reportAttempt(attempt, '');
         if (working === undefined && attempt.token !== undefined) working = attempt;
@@ -128,12 +128,6 @@ class Doctor {
     }
 
     if (working !== undefined) await this.#tokenSection(working);
-    if (tokenTypeFix) {
-      this.#say(
-        'fail',
-        "the answer has no token_type: tokenkit refuses it unless told to take it as Bearer (defaultTokenType: 'Bearer')",
-      );
-    }
     if (working !== undefined) this.#snippet(working, tokenEndpoint);
 
     const asGiven = first.token !== undefined;
@@ -145,6 +139,11 @@ class Doctor {
       this.#out.line(
         `Result: the configuration as given gets no token; with ${describeVariant(working)} it does: ` +
           'use the options above.',
+      );
+    } else if (tried > 0 && authRefused(configured.error)) {
+      this.#out.line(
+        `Result: no token: the server refused all ${tried + 1} ways of client authentication tried. The client id ` +
+          'or secret (or key) is likely wrong, or the client is disabled or not allowed this grant.',
       );
     } else {
       this.#out.line(`Result: no token. ${explain(configured.error)}`);
@@ -282,8 +281,12 @@ class Doctor {
     const token = attempt.token!;
 
     const type = body['token_type'];
-    if (typeof type !== 'string' || type === '') this.#say('warn', 'token_type: missing');
-    else if (type === 'Bearer') this.#say('ok', 'token_type: Bearer');
+    if (typeof type !== 'string' || type === '') {
+      this.#say(
+        attempt.options.defaultTokenType === 'Bearer' && this.#options.defaultTokenType === undefined ? 'fail' : 'warn',
+        "token_type: missing; tokenkit refuses such an answer unless told to take it as Bearer (defaultTokenType: 'Bearer')",
+      );
+    } else if (type === 'Bearer') this.#say('ok', 'token_type: Bearer');
     else this.#say('ok', `token_type: ${type} (tokenkit reads it as Bearer: the case does not matter)`);
 
     const requested = scopeList(this.#options.scope);
@@ -320,12 +323,12 @@ class Doctor {
           : Math.abs(jwtLifetime - expiresIn) <= 2
             ? '; the JWT exp agrees'
             : `; the JWT exp says ${jwtLifetime} s (tokenkit never serves it past exp)`;
-      this.#say('ok', `lifetime: ${duration(lifetimeS * 1000)}, from expires_in (${expiresIn})${agree}`);
+      this.#say('ok', `lifetime: ${duration(expiresIn * 1000)}, from expires_in (${expiresIn})${agree}`);
     } else if (exp !== undefined) {
       const why = expiresIn === 0 ? 'expires_in is 0' : 'no expires_in';
       this.#say(
         'ok',
-        `lifetime: ${duration(lifetimeS * 1000)}, from the JWT exp (${why}; exp - iat = ${jwtLifetime} s)`,
+        `lifetime: ${duration(jwtLifetime! * 1000)}, from the JWT exp (${why}; exp - iat = ${jwtLifetime} s)`,
       );
     } else {
       const assumed = this.#options.defaultExpiresInSeconds ?? 300;
@@ -416,14 +419,12 @@ class Doctor {
     if (attempt.options.defaultTokenType === 'Bearer') add(`defaultTokenType: 'Bearer',`);
     if (o.timeoutMs !== undefined) add(`timeoutMs: ${o.timeoutMs},`);
     this.#section('Use these options');
-    this.#out.line('```ts');
     if (fsImport) this.#out.line(`import { readFileSync } from 'node:fs';`);
     this.#out.line(`import { ${imports.join(', ')} } from '@tokenkit/core';`);
     this.#out.line();
     this.#out.line('const tokens = createTokenProvider({');
     for (const line of lines) this.#out.line(line);
     this.#out.line('});');
-    this.#out.line('```');
   }
 }
 

@@ -42,6 +42,8 @@ describe('tokenkit token', () => {
     const token = run.stdout.trimEnd();
     expect(run.stdout).toBe(`${token}\n`);
     expect(server.isValid(token)).toBe(true);
+    // The leak detector the other tests rely on finds what is there: here the token, which is the result.
+    expect(leaks(run, [token])).toContain(`stdout has ${JSON.stringify(token)}`);
     const request = server.requests.at(-1)!;
     expect(request.params['scope']).toBe('read write refund');
     // The default client authentication: Basic with RFC 6749 encoding (the test server form-decodes).
