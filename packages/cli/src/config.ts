@@ -230,6 +230,7 @@ export async function readConfig(
       }
     }
     options.privateKey = key;
+    registerPrivateKey(out, text, key);
     // A key and no secret can only mean private_key_jwt; core's default (Basic) would refuse the missing secret.
     if (options.clientAuthMethod === undefined && options.clientSecret === undefined) {
       options.clientAuthMethod = 'private_key_jwt';
@@ -470,6 +471,20 @@ function readExtraParams(
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** The private parts of a key, so they are masked like any secret: a JWK's private members, a PEM's body lines. */
+function registerPrivateKey(out: Output, text: string, key: PrivateKeyInput): void {
+  if (typeof key === 'object' && key !== null) {
+    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
+      const value = (key as Record<string, unknown>)[member];
+      if (typeof value === 'string') out.secrets.add(value);
+    }
+    return;
+  }
+  const body = text.split(/\r?\n/).filter((line) => line !== '' && !line.startsWith('-----'));
+  for (const line of body) if (line.length >= 16) out.secrets.add(line);
+  out.secrets.add(body.join(''));
 }
 
 /** Reads all of stdin as text (a secret piped in, a token for `inspect`). */

@@ -11,12 +11,18 @@ import { CLI, leaks, runCli } from './fixtures/run.ts';
 // A secret every encoding changes: a space, ':', '+', '%', '/', '@'.
 const CLIENT = { id: 'cli client', secret: 'cli s3cret:+%/@ x' };
 
+const USER_PASSWORD = 'al1ce pa55:+%/';
+
 let server: TokenServer;
 let api: ApiServer;
 let dir: string;
 
 beforeAll(async () => {
-  server = await startTokenServer({ clients: { [CLIENT.id]: CLIENT.secret }, refreshTokens: true });
+  server = await startTokenServer({
+    clients: { [CLIENT.id]: CLIENT.secret },
+    users: { alice: USER_PASSWORD },
+    refreshTokens: true,
+  });
   api = await startApi({ isValid: (token) => server.isValid(token) });
   dir = await mkdtemp(join(tmpdir(), 'tokenkit-cli-'));
 });
@@ -130,6 +136,24 @@ describe('tokenkit token', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/open\.json holds "clientSecret" and others may read it \(mode 644\)/);
     expect(leaks({ ...run, stdout: '' }, secrets())).toEqual([]);
+  });
+
+  it('the password grant: --username with TOKENKIT_PASSWORD; a wrong password fails without showing either', async () => {
+    const run = await runCli(['token', '--username', 'alice'], { env: { ...env(), TOKENKIT_PASSWORD: USER_PASSWORD } });
+    expect(run.code).toBe(0);
+    expect(server.requests.at(-1)!.params).toMatchObject({ grant_type: 'password', username: 'alice' });
+    expect(server.isValid(run.stdout.trim())).toBe(true);
+
+    const wrong = 'wr0ng pa55:+%/';
+    const refused = await runCli(['token', '--username', 'alice', '--password', wrong], { env: env() });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/warning: --password puts the secret in your shell history/);
+    expect(refused.stderr).toMatch(/no token: token endpoint answered 400 invalid_grant/);
+    expect(leaks(refused, [...secrets(), USER_PASSWORD, wrong])).toEqual([]);
+
+    const noPassword = await runCli(['token', '--username', 'alice'], { env: env() });
+    expect(noPassword.code).toBe(2);
+    expect(noPassword.stderr).toMatch(/--username needs a password/);
   });
 
   it('a refused secret: exit 1, the reason on stderr, nothing on stdout, no secret anywhere', async () => {
