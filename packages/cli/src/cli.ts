@@ -72,4 +72,9 @@ function isParseArgsError(error: unknown): boolean {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }
 
+// `tokenkit token | head -c 20`: a reader that leaves early is not our failure; anything else on stdout is.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? EXIT.ok);
+});
 process.exitCode = await main(process.argv.slice(2));

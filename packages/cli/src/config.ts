@@ -341,6 +341,7 @@ async function readSecret(
     return { value: readSecretFile(places.fileFlag, `--${places.flagName}-file`), source: `--${places.flagName}-file` };
   }
   if (places.stdin) {
+    if (process.stdin.isTTY) context.out.warn(`type the ${places.key} (it shows as you type), then Ctrl-D`);
     const text = stripNewline(await context.readStdin());
     if (text === '') throw new UsageError(`--${places.flagName}-stdin: stdin was empty`);
     return { value: text, source: 'stdin' };
