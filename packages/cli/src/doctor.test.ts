@@ -107,8 +107,11 @@ describe('tokenkit doctor against oidc-provider', () => {
       clientId,
       '--private-key-file',
       keyFile,
+      '--resource',
+      oidc.resource,
     ]);
     expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`ok    audience: the JWT's aud names ${oidc.resource}`);
     expect(run.stdout).toMatch(/ok {4}private_key_jwt, as configured: a token/);
     expect(run.stdout).toContain("import { readFileSync } from 'node:fs';");
     expect(run.stdout).toContain(`  privateKey: JSON.parse(readFileSync('${keyFile}', 'utf8')),`);
@@ -242,6 +245,9 @@ describe('tokenkit doctor against odd token endpoints', () => {
     expect(run.stdout).toMatch(/FAIL {2}token_type: missing; tokenkit refuses .*defaultTokenType: 'Bearer'/);
     expect(run.stdout).toMatch(/ok {4}lifetime: 15 min, from the JWT exp \(no expires_in; exp - iat = 900 s\)/);
     expect(run.stdout).toContain(`  defaultTokenType: 'Bearer',\n`);
+    expect(run.stdout).toMatch(
+      /^Result: the configuration as given gets no token; with .* and defaultTokenType: 'Bearer' it does/m,
+    );
     expectNothingSecret(run);
   });
 
@@ -272,6 +278,20 @@ describe('tokenkit doctor against odd token endpoints', () => {
     expect(run.stdout).toMatch(/warn {2}scope: granted "read"; missing from the request: write/);
     expect(run.stderr).toMatch(/^tokenkit: waiting for the token endpoint \(.*\) \(\d+ s\)\.\.\.$/m);
     expect(run.stdout).not.toMatch(/waiting/);
+  });
+
+  it('a JWT whose aud is not the requested audience: a warning that says what an API will do', async () => {
+    const server = await tokenServer(() => {
+      const claims = { sub: 'svc', aud: 'https://other.example.com', exp: Math.floor(Date.now() / 1000) + 600 };
+      const jwt = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.x`;
+      return { status: 200, body: { access_token: jwt, token_type: 'Bearer', expires_in: 600 } };
+    });
+    const run = await runCli(['doctor', '--audience', 'https://api.example.com'], { env: clientEnv(server.url) });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /warn {2}audience: the JWT's aud is https:\/\/other\.example\.com, not https:\/\/api\.example\.com: an API that checks aud will refuse it/,
+    );
+    expect(run.stdout).toContain(`  audience: 'https://api.example.com',\n`);
   });
 
   it('a ConfigurationError is a usage error (exit 2) before anything is sent', async () => {

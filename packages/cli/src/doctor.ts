@@ -137,7 +137,7 @@ class Doctor {
       this.#out.line(`Result: the configuration works${notes}.`);
     } else if (working !== undefined) {
       this.#out.line(
-        `Result: the configuration as given gets no token; with ${describeVariant(working)} it does: ` +
+        `Result: the configuration as given gets no token; with ${describeFix(working, this.#options)} it does: ` +
           'use the options above.',
       );
     } else if (tried > 0 && authRefused(configured.error)) {
@@ -350,12 +350,31 @@ class Doctor {
         `the access token is a JWT (${parts.join(', ')})${about.length > 0 ? `: ${about.join('; ')}` : ''}` +
           '\n(tokenkit token | tokenkit inspect shows all its claims)',
       );
+      this.#audience(claims);
     } else if (jwt?.kind === 'jwe') this.#say('info', 'the access token is an encrypted JWT (JWE)');
     else this.#say('info', `the access token is opaque (${access.length} characters)`);
     if (typeof body['refresh_token'] === 'string') {
       this.#say('info', 'a refresh token came with it: tokenkit renews with it first, then falls back to the grant');
     }
     this.#clock(exchange);
+  }
+
+  /** Whether the JWT's `aud` names what was asked for (`audience`, `resource`): APIs that check `aud` refuse it else. */
+  #audience(claims: Record<string, unknown> | undefined): void {
+    const o = this.#options;
+    const requested = [...(o.audience === undefined ? [] : [o.audience]), ...([] as string[]).concat(o.resource ?? [])];
+    const aud = claims?.['aud'];
+    if (requested.length === 0 || aud === undefined) return;
+    const named = typeof aud === 'string' ? [aud] : (stringList(aud) ?? []);
+    const missing = requested.filter((r) => !named.includes(r));
+    if (missing.length === 0) this.#say('ok', `audience: the JWT's aud names ${requested.join(', ')}`);
+    else {
+      this.#say(
+        'warn',
+        `audience: the JWT's aud is ${named.join(', ') || '(empty)'}, not ${missing.join(', ')}: ` +
+          'an API that checks aud will refuse it',
+      );
+    }
   }
 
   #clock(exchange: Exchange): void {
@@ -392,7 +411,6 @@ class Doctor {
     if (o.issuer !== undefined && discoveredEndpoint !== undefined) add(`issuer: ${lit(String(o.issuer))},`);
     else add(`tokenEndpoint: ${lit(String(o.tokenEndpoint ?? discoveredEndpoint))},`);
     add(`clientId: ${lit(o.clientId ?? '')},`);
-    const imports = ['createTokenProvider'];
     let fsImport = false;
     if (used?.method === 'client_secret_basic' || used?.method === 'client_secret_post') {
       add('clientSecret: process.env.CLIENT_SECRET, // from the environment or a secret store, never in code');
@@ -420,7 +438,7 @@ class Doctor {
     if (o.timeoutMs !== undefined) add(`timeoutMs: ${o.timeoutMs},`);
     this.#section('Use these options');
     if (fsImport) this.#out.line(`import { readFileSync } from 'node:fs';`);
-    this.#out.line(`import { ${imports.join(', ')} } from '@tokenkit/core';`);
+    this.#out.line(`import { createTokenProvider } from '@tokenkit/core';`);
     this.#out.line();
     this.#out.line('const tokens = createTokenProvider({');
     for (const line of lines) this.#out.line(line);
@@ -447,6 +465,15 @@ function describeVariant(attempt: Attempt): string {
   return method === 'client_secret_basic' && attempt.options.basicEncoding === 'plain'
     ? describeAuth({ method, encoding: 'plain' })
     : method;
+}
+
+/** What made an attempt work, for the result line: its client authentication and any option the doctor added. */
+function describeFix(attempt: Attempt, configured: TokenProviderOptions): string {
+  const added =
+    attempt.options.defaultTokenType === 'Bearer' && configured.defaultTokenType === undefined
+      ? " and defaultTokenType: 'Bearer'"
+      : '';
+  return describeVariant(attempt) + added;
 }
 
 function sameAuth(variant: Variant, seen: AuthSeen | undefined, options: TokenProviderOptions): boolean {
