@@ -137,10 +137,19 @@ export async function readConfig(
   const fileDir = configPath === undefined ? process.cwd() : dirname(resolve(configPath));
   const sources: CliConfig['sources'] = {};
 
-  /** The first of flag, environment variable, config file key that is set, and where it came from. */
-  const pick = (flag: string | undefined, flagName: string, envName: string, key: string): string | undefined => {
+  /**
+   * The first of flag, environment variable, config file key that is set, and where it came from. `inFile` false:
+   * the config file holds this setting as something other than text (a number), read separately.
+   */
+  const pick = (
+    flag: string | undefined,
+    flagName: string,
+    envName: string,
+    key: string,
+    inFile = true,
+  ): string | undefined => {
     const fromEnv = nonEmpty(env[envName]);
-    const fromFile = file[key];
+    const fromFile = inFile ? file[key] : undefined;
     if (flag !== undefined) return note(key, `--${flagName}`, flag);
     if (fromEnv !== undefined) return note(key, envName, fromEnv);
     if (fromFile !== undefined) {
@@ -285,14 +294,15 @@ export async function readConfig(
     throw new UsageError('a password needs --username (or TOKENKIT_USERNAME)');
   }
 
-  const timeout = pick(flags['timeout-ms'], 'timeout-ms', 'TOKENKIT_TIMEOUT_MS', 'timeoutMs');
-  const fileTimeout = file['timeoutMs'];
-  if (timeout !== undefined || typeof fileTimeout === 'number') {
-    const ms = timeout !== undefined ? Number(timeout) : (fileTimeout as number);
+  // The config file's timeoutMs is a JSON number, read with the other numbers below; flag and variable are text.
+  const timeout = pick(flags['timeout-ms'], 'timeout-ms', 'TOKENKIT_TIMEOUT_MS', 'timeoutMs', false);
+  if (timeout !== undefined) {
+    const ms = Number(timeout);
     if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`${sources.timeoutMs}: must be a number of ms > 0`);
     options.timeoutMs = ms;
   }
-  for (const key of ['maxRetries', 'defaultExpiresInSeconds'] as const) {
+  for (const key of ['timeoutMs', 'maxRetries', 'defaultExpiresInSeconds'] as const) {
+    if (key === 'timeoutMs' && timeout !== undefined) continue;
     const value = file[key];
     if (value === undefined) continue;
     if (typeof value !== 'number') throw new UsageError(`${fileName}: "${key}" must be a number`);

@@ -116,7 +116,14 @@ describe('tokenkit token', () => {
     const config = join(dir, 'tokenkit.json');
     await writeFile(
       config,
-      JSON.stringify({ tokenEndpoint: server.url, clientId: CLIENT.id, clientSecretFile: 'secret.txt', scope: ['a'] }),
+      JSON.stringify({
+        tokenEndpoint: server.url,
+        clientId: CLIENT.id,
+        clientSecretFile: 'secret.txt',
+        scope: ['a'],
+        timeoutMs: 5000,
+        maxRetries: 0,
+      }),
     );
     const viaConfig = await runCli(['token', '--config', config, '--scope', 'b'], { cwd: tmpdir() });
     expect(viaConfig.code).toBe(0);
