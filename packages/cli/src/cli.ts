@@ -1,11 +1,7 @@
 #!/usr/bin/env node
-import { isTokenKitError } from '@tokenkit/core';
-import { HOW_TO_SET, readAllStdin } from './config.ts';
-import { doctorCommand } from './doctor.ts';
-import { inspectCommand } from './inspect.ts';
 import { EXIT, Output, UsageError } from './io.ts';
 import { Secrets } from './secrets.ts';
-import { tokenCommand } from './token.ts';
+import { readAllStdin } from './stdin.ts';
 
 const HELP = `Usage: tokenkit <command> [options]
 
@@ -30,12 +26,20 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'token':
+      // Each command is loaded when it runs: @tokenkit/core (and jose) take most of the start-up time, and neither
+      // `inspect` nor `--help` needs them.
+      case 'token': {
+        const { tokenCommand } = await import('./token.ts');
         return await tokenCommand(rest, process.env, makeOutput, readAllStdin);
-      case 'doctor':
+      }
+      case 'doctor': {
+        const { doctorCommand } = await import('./doctor.ts');
         return await doctorCommand(rest, process.env, makeOutput, readAllStdin);
-      case 'inspect':
+      }
+      case 'inspect': {
+        const { inspectCommand } = await import('./inspect.ts');
         return await inspectCommand(rest, out, readAllStdin);
+      }
       case undefined:
       case '-h':
       case '--help':
@@ -56,7 +60,9 @@ async function main(argv: string[]): Promise<number> {
       out.warn(`see tokenkit ${command !== undefined && !command.startsWith('-') ? `${command} ` : ''}--help`);
       return EXIT.usage;
     }
+    const { isTokenKitError } = await import('@tokenkit/core');
     if (isTokenKitError(error) && error.code === 'invalid_option') {
+      const { HOW_TO_SET } = await import('./config.ts');
       const option = (error as { option?: string }).option ?? '';
       const how = HOW_TO_SET[option] ?? HOW_TO_SET[option.split('.')[0]!];
       out.warn(`configuration: ${error.message}${how === undefined ? '' : ` (set with ${how})`}`);

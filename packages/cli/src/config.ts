@@ -1,7 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import type { ClientAuthMethod, PrivateKeyInput, TokenProviderOptions } from '@tokenkit/core';
+import {
+  basicAuthorization,
+  type ClientAuthMethod,
+  type PrivateKeyInput,
+  type TokenProviderOptions,
+} from '@tokenkit/core';
 import { UsageError, type Output } from './io.ts';
 
 /** The flags every command that talks to a token endpoint takes (`token`, `doctor`). */
@@ -194,7 +199,7 @@ export async function readConfig(
   if (secret !== undefined) {
     options.clientSecret = secret.value;
     sources.clientSecret = secret.source;
-    out.secrets.addBasic(options.clientId ?? '', secret.value);
+    registerSecret(out, options.clientId ?? '', secret.value);
   }
 
   const method = pick(flags['auth-method'], 'auth-method', 'TOKENKIT_AUTH_METHOD', 'clientAuthMethod');
@@ -484,6 +489,13 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** A client secret, and both HTTP Basic credentials it makes with the client id (form-encoded and plain). */
+function registerSecret(out: Output, clientId: string, secret: string): void {
+  out.secrets.add(secret);
+  out.secrets.add(basicAuthorization(clientId, secret, 'form').slice('Basic '.length));
+  if (!clientId.includes(':')) out.secrets.add(basicAuthorization(clientId, secret, 'plain').slice('Basic '.length));
+}
+
 /** The private parts of a key, so they are masked like any secret: a JWK's private members, a PEM's body lines. */
 function registerPrivateKey(out: Output, text: string, key: PrivateKeyInput): void {
   if (typeof key === 'object' && key !== null) {
@@ -496,11 +508,4 @@ function registerPrivateKey(out: Output, text: string, key: PrivateKeyInput): vo
   const body = text.split(/\r?\n/).filter((line) => line !== '' && !line.startsWith('-----'));
   for (const line of body) if (line.length >= 16) out.secrets.add(line);
   out.secrets.add(body.join(''));
-}
-
-/** Reads all of stdin as text (a secret piped in, a token for `inspect`). */
-export async function readAllStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,5 +1,3 @@
-import { basicAuthorization } from '@tokenkit/core';
-
 /** What a masked value reads as. */
 export const MASK = '[REDACTED]';
 
@@ -26,16 +24,6 @@ export class Secrets {
       Buffer.from(value).toString('base64url'),
     ];
     for (const form of forms) if (form.length >= SHORTEST) this.#forms.add(form);
-  }
-
-  /** Adds both HTTP Basic credentials a client id and secret can make (RFC 6749 form-encoded and plain). */
-  addBasic(clientId: string, clientSecret: string | undefined): void {
-    if (clientSecret === undefined) return;
-    this.add(clientSecret);
-    for (const encoding of ['form', 'plain'] as const) {
-      if (encoding === 'plain' && clientId.includes(':')) continue;
-      this.add(basicAuthorization(clientId, clientSecret, encoding).slice('Basic '.length));
-    }
   }
 
   /** `text` with every known secret replaced by {@link MASK}, longest forms first. */
