@@ -56,7 +56,9 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      out.warn(`${(error as Error).message}`);
+      // An unexpected argument may be a secret typed in the wrong place: say that there was one, not what it was.
+      const positional = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
+      out.warn(positional ? `tokenkit ${command} takes no arguments besides its flags` : (error as Error).message);
       out.warn(`see tokenkit ${command !== undefined && !command.startsWith('-') ? `${command} ` : ''}--help`);
       return EXIT.usage;
     }

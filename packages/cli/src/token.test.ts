@@ -207,12 +207,14 @@ describe('tokenkit token', () => {
     [['token', '--include-refresh-token'], /--include-refresh-token goes with --json/],
     [['token', '--auth-method', 'magic'], /--auth-method: must be one of client_secret_basic/],
     [['frobnicate'], /unknown command "frobnicate"/],
+    [['token', 'a-stray-s3cret'], /tokenkit token takes no arguments besides its flags/],
   ])('usage error %j: exit 2, the reason and a pointer to --help on stderr', async (args, message) => {
     const run = await runCli(args, { env: env() });
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toMatch(/--help/);
+    expect(run.stderr).not.toContain('a-stray-s3cret');
   });
 
   it('a missing or invalid setting is a usage error that names where to set it', async () => {
