@@ -5,6 +5,7 @@ export { memoryStore } from './memory-store.ts';
 export type { StoredToken, TokenStore } from './memory-store.ts';
 export { basicAuthorization } from './client-auth.ts';
 export type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
+export type { MutualTlsOptions } from './mtls.ts';
 export { assertTokenProvider, createRequestAuthorizer, requestAuthorizerPerBase } from './request-auth.ts';
 export type { RequestAuthOptions, RequestAuthorizer } from './request-auth.ts';
 export { parseTokenResponse } from './token-response.ts';
