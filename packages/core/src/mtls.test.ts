@@ -19,6 +19,7 @@ import {
   type TokenEvent,
   type TokenProviderOptions,
 } from './index.ts';
+import { resolveTls, tokenEndpointFor } from './mtls.ts';
 
 // A real OpenID provider over HTTPS: vitest's 5 s default is too short on a busy machine.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -362,5 +363,38 @@ describe.skipIf(!run)('the tls option is validated at creation', () => {
     expect(() =>
       createTokenProvider(base({ cert, key }, { clientAuthMethod: 'client_secret_basic', clientSecret: 's' })),
     ).not.toThrow();
+  });
+});
+
+describe.skipIf(!run)('which token endpoint mutual TLS uses (tokenEndpointFor)', () => {
+  const metadata = (tokenEndpoint: string, mtlsTokenEndpoint?: string) => ({
+    issuer: 'https://id.example.com',
+    tokenEndpoint,
+    tokenEndpointAuthMethods: undefined,
+    ...(mtlsTokenEndpoint === undefined ? {} : { mtlsTokenEndpoint }),
+  });
+  const tls = () => resolveTls({ cert: certs.client.cert, key: certs.client.key }, 'tls_client_auth');
+
+  it('the alias with tls, token_endpoint without', () => {
+    const m = metadata('https://id.example.com/token', 'https://mtls.id.example.com/token');
+    expect(tokenEndpointFor(m, tls())).toBe('https://mtls.id.example.com/token');
+    expect(tokenEndpointFor(m, undefined)).toBe('https://id.example.com/token');
+    expect(tokenEndpointFor(metadata('https://id.example.com/token'), tls())).toBe('https://id.example.com/token');
+  });
+
+  it('an alias or endpoint that is not HTTPS: insecure_endpoint, even on loopback', () => {
+    for (const m of [
+      metadata('https://id.example.com/token', 'http://127.0.0.1:9/token'),
+      metadata('http://127.0.0.1:9/token'),
+    ]) {
+      const error: unknown = (() => {
+        try {
+          return tokenEndpointFor(m, tls());
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isTokenEndpointError(error) && error.code).toBe('insecure_endpoint');
+    }
   });
 });
