@@ -6,8 +6,16 @@ import { ConfigurationError } from './errors.ts';
  * How the client authenticates at the token endpoint.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1 (client_secret_basic, client_secret_post)
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2 (private_key_jwt)
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2 (tls_client_auth, self_signed_tls_client_auth: the client
+ * certificate of the `tls` option authenticates the client)
  */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth'
+  | 'none';
 
 /** A private key for `private_key_jwt`: a private JWK (its `kid` and `alg` are used), a PKCS#8/PKCS#1/SEC1 PEM string, or a `KeyObject`. */
 export type PrivateKeyInput = JWK | string | KeyObject;
@@ -145,6 +153,21 @@ export function createClientAuth(
         },
       };
     }
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth': {
+      // RFC 8705 §2: the TLS connection (the `tls` option, checked in mtls.ts) authenticates; the body names the client.
+      const hint =
+        method === 'tls_client_auth'
+          ? 'tls_client_auth: the server must trust the CA that issued tls.cert, and its subject must match the one registered for the client (tls_client_auth_subject_dn or a SAN); the request must reach an endpoint that asks for client certificates (mtls_endpoint_aliases)'
+          : "self_signed_tls_client_auth: tls.cert must be one registered in the client's jwks (x5c); the request must reach an endpoint that asks for client certificates (mtls_endpoint_aliases)";
+      return {
+        method,
+        hint,
+        apply(params) {
+          params['client_id'] = clientId;
+        },
+      };
+    }
     case 'none':
       return {
         method,
@@ -155,7 +178,7 @@ export function createClientAuth(
     default:
       throw new ConfigurationError(
         'clientAuthMethod',
-        `must be client_secret_basic, client_secret_post, private_key_jwt or none, got ${JSON.stringify(method)}`,
+        `must be client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none, got ${JSON.stringify(method)}`,
       );
   }
 }

@@ -280,3 +280,26 @@ describe('discovery: an issuer given as a URL object', () => {
     });
   });
 });
+
+describe('mtls_endpoint_aliases (RFC 8705 §5)', () => {
+  it('its token_endpoint is read when it is a URL, ignored otherwise', async () => {
+    for (const [aliases, expected] of [
+      [{ token_endpoint: 'https://mtls.example.com/token' }, 'https://mtls.example.com/token'],
+      [{ token_endpoint: 'not a url' }, undefined],
+      [{ token_endpoint: 42 }, undefined],
+      ['nonsense', undefined],
+      [undefined, undefined],
+    ] as const) {
+      documents = {
+        '/.well-known/openid-configuration': (origin) => ({
+          issuer: origin,
+          token_endpoint: tokenServer.url,
+          mtls_endpoint_aliases: aliases,
+        }),
+      };
+      const found = await discover(metadata.origin, transport());
+      expect(found.mtlsTokenEndpoint).toBe(expected);
+      expect(found.tokenEndpoint).toBe(tokenServer.url);
+    }
+  });
+});

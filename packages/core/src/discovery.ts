@@ -17,6 +17,8 @@ export interface ServerMetadata {
   tokenEndpoint: string;
   /** `token_endpoint_auth_methods_supported`, when the server lists it. */
   tokenEndpointAuthMethods: readonly string[] | undefined;
+  /** `mtls_endpoint_aliases.token_endpoint` (RFC 8705 §5), when the server names a valid URL there. */
+  mtlsTokenEndpoint?: string | undefined;
 }
 
 /** The two places a metadata document may live, in the order they are tried. */
@@ -130,11 +132,19 @@ function readMetadata(document: unknown, issuer: string, url: string, accepted: 
     );
   }
   const methods = doc['token_endpoint_auth_methods_supported'];
+  const aliases = doc['mtls_endpoint_aliases'];
+  const alias =
+    typeof aliases === 'object' && aliases !== null
+      ? (aliases as Record<string, unknown>)['token_endpoint']
+      : undefined;
+  // Whether it may be used (HTTPS) is decided where mutual TLS is: mtls.ts tokenEndpointFor.
+  const mtlsTokenEndpoint = typeof alias === 'string' ? tryParseUrl(alias)?.href : undefined;
   return {
     issuer: named,
     tokenEndpoint: parsed.href,
     tokenEndpointAuthMethods: Array.isArray(methods)
       ? methods.filter((m): m is string => typeof m === 'string')
       : undefined,
+    ...(mtlsTokenEndpoint === undefined ? {} : { mtlsTokenEndpoint }),
   };
 }

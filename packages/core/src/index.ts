@@ -5,6 +5,7 @@ export { memoryStore } from './memory-store.ts';
 export type { StoredToken, TokenStore } from './memory-store.ts';
 export type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
 export type { RequestAuthOptions } from './adapter.ts';
+export type { MutualTlsOptions } from './mtls.ts';
 export type { FetchLike } from './transport.ts';
 export {
   ConfigurationError,

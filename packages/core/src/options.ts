@@ -2,6 +2,7 @@ import type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './clie
 import { clockFrom, systemClock, type Clock } from './clock.ts';
 import { ConfigurationError, type TokenKitError } from './errors.ts';
 import type { StoredToken, TokenStore } from './memory-store.ts';
+import { resolveTls, type MutualTlsOptions, type ResolvedTls } from './mtls.ts';
 import type { FetchLike } from './transport.ts';
 import { isSecureUrl, tryParseUrl } from './url.ts';
 
@@ -83,6 +84,16 @@ export interface TokenProviderOptions {
    * key signs PS256 (unless a JWK names its own `alg`).
    */
   certificate?: CertificateInput | undefined;
+  /**
+   * Mutual TLS (RFC 8705): the client certificate and key (`{ cert, key, ca? }`, Node's TLS option names) presented on
+   * token requests. Required by `clientAuthMethod` `tls_client_auth` and `self_signed_tls_client_auth`; with any other
+   * method it asks for certificate-bound access tokens (`cnf.x5t#S256`), which an API accepts only from a client that
+   * presents the same certificate. With `issuer`, the server's `mtls_endpoint_aliases.token_endpoint` is used. Token and
+   * discovery requests are then sent with `node:https` (unless `fetch` is given: then that `fetch` must present the
+   * certificate). The token endpoint must be HTTPS.
+   * @see https://www.rfc-editor.org/rfc/rfc8705
+   */
+  tls?: MutualTlsOptions | undefined;
   /** Request body encoding. `json` for providers that accept only a JSON body. Default `form`. */
   bodyFormat?: 'form' | 'json' | undefined;
   /** The grant. Default `{ type: 'client_credentials' }`. */
@@ -143,6 +154,7 @@ export interface ResolvedOptions {
   basicEncoding: 'form' | 'plain';
   privateKey: PrivateKeyInput | undefined;
   certificate: CertificateInput | undefined;
+  tls: ResolvedTls | undefined;
   bodyFormat: 'form' | 'json';
   grant: Grant;
   scope: string | undefined;
@@ -198,7 +210,12 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   ) {
     throw new ConfigurationError('store', 'must implement get, set and delete');
   }
-  const fetchFn = options.fetch ?? globalThis.fetch;
+  const clientAuthMethod = options.clientAuthMethod ?? 'client_secret_basic';
+  const tls = resolveTls(options.tls, clientAuthMethod);
+  if (tls !== undefined && 'tokenEndpoint' in endpoint && !endpoint.tokenEndpoint.startsWith('https:')) {
+    throw new ConfigurationError('tokenEndpoint', 'must use https with tls (mutual TLS)');
+  }
+  const fetchFn = options.fetch ?? tls?.fetch ?? globalThis.fetch;
   if (typeof fetchFn !== 'function') throw new ConfigurationError('fetch', 'must be a function');
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function')
     throw new ConfigurationError('onEvent', 'must be a function');
@@ -215,11 +232,12 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     endpoint,
     clientId: options.clientId,
     clientSecret: options.clientSecret,
-    clientAuthMethod: options.clientAuthMethod ?? 'client_secret_basic',
+    clientAuthMethod,
     autoAuthMethod: options.clientAuthMethod === undefined,
     basicEncoding,
     privateKey: options.privateKey,
     certificate: options.certificate,
+    tls,
     bodyFormat,
     grant: resolveGrant(options.grant),
     scope: resolveScope(options.scope),

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from './clock.ts';
 import { createClientAuth, type ClientAuth, type TokenParams } from './client-auth.ts';
 import { discover, type ServerMetadata } from './discovery.ts';
+import { tokenEndpointFor } from './mtls.ts';
 import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, TokenKitError } from './errors.ts';
 import type { StoredToken } from './memory-store.ts';
 import {
@@ -535,13 +536,16 @@ class OAuthTokenProvider implements TokenProvider {
     if (this.#target !== undefined || 'tokenEndpoint' in o.endpoint) return this.#target!;
     const discovered = discover(o.endpoint.issuer, this.#transport, deadline, {
       issuerFromUrlObject: o.endpoint.issuerFromUrlObject,
-    }).then(
-      (metadata) => (this.#target = { endpoint: metadata.tokenEndpoint, auth: clientAuthFor(o, metadata) }),
-      (error: unknown) => {
-        this.#target = undefined; // failures are never cached
-        throw error;
-      },
-    );
+    })
+      // Choosing may fail too (an alias that is not HTTPS): that failure is not kept either.
+      .then((metadata): Target => ({ endpoint: tokenEndpointFor(metadata, o.tls), auth: clientAuthFor(o, metadata) }))
+      .then(
+        (target) => (this.#target = target),
+        (error: unknown) => {
+          this.#target = undefined; // failures are never cached
+          throw error;
+        },
+      );
     this.#target = discovered;
     return discovered;
   }
@@ -873,6 +877,8 @@ function cacheKey(o: ResolvedOptions): string {
     extra: Object.entries(o.extraParams)
       .map(([name, value]): [string, readonly string[]] => [name, typeof value === 'string' ? [value] : value])
       .sort(([a], [b]) => (a < b ? -1 : 1)),
+    // A certificate-bound token is of use only with its certificate (absent without mutual TLS: keys stay as they were).
+    ...(o.tls === undefined ? {} : { x5t: o.tls.thumbprint }),
   };
   return 'tk2.' + createHash('sha256').update(JSON.stringify(identity)).digest('base64url').slice(0, 32);
 }

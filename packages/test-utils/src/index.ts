@@ -7,6 +7,9 @@ export { authorizationsSince, rejectionOf, startAdapterServers, type AdapterServ
 export { waitFor, type WaitForOptions } from './wait.ts';
 export type { ApiRequest, ApiServer, ApiServerOptions, Recorder } from './api-server.ts';
 export { startOidcProvider } from './oidc.ts';
+export { hasOpenssl, makeTestCertificates, type CertificateAndKey, type TestCertificates } from './certificates.ts';
+export { peerCertificate, type OidcMtls, type OidcMtlsClients } from './oidc-mtls.ts';
+export { startMtlsApi, type MtlsApi, type MtlsApiOptions, type MtlsApiRequest } from './mtls-api.ts';
 export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
 export { freePort, hasRedis, startRedis } from './redis.ts';
 export type { RedisServer } from './redis.ts';

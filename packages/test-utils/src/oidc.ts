@@ -1,8 +1,11 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
+import type { TestCertificates } from './certificates.ts';
+import { startOidcMtls, type OidcMtls } from './oidc-mtls.ts';
 
 export interface OidcClients {
   basic: { clientId: string; clientSecret: string };
@@ -21,6 +24,8 @@ export interface OidcServer {
   readonly clients: OidcClients;
   /** Token endpoint requests so far. */
   readonly tokenRequests: number;
+  /** With the `mtls` option: the `mtls_endpoint_aliases` listener and the mutual TLS clients. */
+  readonly mtls: OidcMtls | undefined;
   close(): Promise<void>;
 }
 
@@ -31,6 +36,12 @@ export interface OidcServerOptions {
   resource?: string;
   /** Scopes the API knows. Default `payments:read payments:write`. */
   scopes?: string[];
+  /**
+   * Mutual TLS (RFC 8705): the provider is served over HTTPS with `certificates.server` (trust `certificates.ca`),
+   * `mtls_endpoint_aliases.token_endpoint` is a second HTTPS listener that asks for client certificates, and
+   * `features.mTLS` adds tls_client_auth, self_signed_tls_client_auth and certificate-bound tokens (see `mtls`).
+   */
+  mtls?: TestCertificates;
 }
 
 /**
@@ -70,17 +81,22 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   const route: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
   let tokenRequests = 0;
   const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.startsWith('/token')) tokenRequests++;
     route.handler!(req, res);
-  });
+  };
+  const certs = options.mtls;
+  const server = certs
+    ? createHttpsServer({ cert: certs.server.cert, key: certs.server.key }, handler)
+    : createServer(handler);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = `${certs ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  const mtls = certs && (await startOidcMtls(certs, () => route.handler!, publicJwk));
   const common = { grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope };
   const provider = new Provider(issuer, {
     clients: [
@@ -102,10 +118,13 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
         token_endpoint_auth_method: 'private_key_jwt',
         jwks: { keys: [publicJwk] },
       },
+      ...(mtls?.clients ?? []).map((client) => ({ ...common, ...client })),
     ] as never,
     jwks: { keys: [signingJwk] } as never,
     scopes,
+    ...mtls?.configuration,
     features: {
+      ...(mtls ? { mTLS: mtls.feature } : {}),
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       resourceIndicators: {
@@ -140,10 +159,13 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
     get tokenRequests() {
       return tokenRequests;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    mtls: mtls?.mtls,
+    close: async () => {
+      await mtls?.close();
+      await new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
