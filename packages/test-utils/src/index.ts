@@ -8,6 +8,7 @@ export { waitFor, type WaitForOptions } from './wait.ts';
 export type { ApiRequest, ApiServer, ApiServerOptions, Recorder } from './api-server.ts';
 export { startOidcProvider } from './oidc.ts';
 export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
+export type { IssuedByGrant, TestGrants } from './oidc-grants.ts';
 export { freePort, hasRedis, startRedis } from './redis.ts';
 export type { RedisServer } from './redis.ts';
 export { startRedisCluster, type RedisCluster } from './redis-cluster.ts';

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
+import { registerTestGrants, TEST_GRANT_TYPES, type TestGrants } from './oidc-grants.ts';
 
 export interface OidcClients {
   basic: { clientId: string; clientSecret: string };
@@ -21,6 +22,8 @@ export interface OidcServer {
   readonly clients: OidcClients;
   /** Token endpoint requests so far. */
   readonly tokenRequests: number;
+  /** With the `grants` option: token exchange, JWT-bearer and an extension grant (see `oidc-grants.ts`). */
+  readonly grants: TestGrants | undefined;
   close(): Promise<void>;
 }
 
@@ -31,6 +34,11 @@ export interface OidcServerOptions {
   resource?: string;
   /** Scopes the API knows. Default `payments:read payments:write`. */
   scopes?: string[];
+  /**
+   * Register token exchange (RFC 8693), JWT-bearer (RFC 7523 §2.1) and an extension grant with oidc-provider's
+   * `registerGrantType`, and allow them to every client. Default false.
+   */
+  grants?: boolean;
 }
 
 /**
@@ -81,7 +89,8 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const common = { grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope };
+  const grantTypes = options.grants ? ['client_credentials', ...TEST_GRANT_TYPES] : ['client_credentials'];
+  const common = { grant_types: grantTypes, redirect_uris: [], response_types: [], scope };
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -129,6 +138,17 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   // oidc-provider logs a warning per request about http on non-production; tests run on loopback.
   provider.proxy = false;
   route.handler = provider.callback();
+  const grants = options.grants
+    ? registerTestGrants(provider, {
+        issuer,
+        tokenEndpoint: `${issuer}/token`,
+        resource,
+        ttl,
+        signingKey: signing.privateKey,
+        issuerPublicKey: signing.publicKey,
+        clientKeys: { [clients.privateKeyJwt.clientId]: clientKeys.publicKey },
+      })
+    : undefined;
 
   return {
     issuer,
@@ -140,6 +160,7 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
     get tokenRequests() {
       return tokenRequests;
     },
+    grants,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
