@@ -217,12 +217,14 @@ describe('token exchange (RFC 8693) against oidc-provider', () => {
     });
   });
 
-  it('token_type N_A without a requested non-access token type is an error', async () => {
-    // The server answers N_A only for a requested JWT; pretend the user asked through an extension-free path:
-    // requested access_token explicitly, and the server (our grant) answers Bearer — N_A is tested in token-response.
+  it('a requested access token type: a Bearer token, its issued_token_type kept', async () => {
     const subject = (await basicTokens().getToken()).accessToken;
     const tokens = exchange({ subjectToken: subject, subjectTokenType: ACCESS, requestedTokenType: ACCESS });
-    expect((await tokens.getToken()).tokenType).toBe('Bearer');
+    const token = await tokens.getToken();
+    expect(token).toMatchObject({ tokenType: 'Bearer', issuedTokenType: ACCESS });
+    expect(grants.issued.at(-1)!.requestedTokenType).toBe(ACCESS);
+    expect(inspect(token)).toContain(`issuedTokenType: "${ACCESS}"`);
+    expect(inspect(token)).not.toContain(token.accessToken);
   });
 
   it('with a shared store, a peer bound to another subject does not take the stored token; one with the same subject does', async () => {
