@@ -1,6 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { inspect } from 'node:util';
-import { listen, sendJson, startTokenServer, type RunningServer, type TokenServer } from '@tokenkit/test-utils';
+import {
+  listen,
+  sendJson,
+  startTokenServer,
+  waitFor,
+  type RunningServer,
+  type TokenServer,
+} from '@tokenkit/test-utils';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -258,6 +265,27 @@ describe('requests the grants send (a real token endpoint on 127.0.0.1)', () => 
       await expect(other.getToken()).rejects.toMatchObject({ code: 'invalid_response' });
     } finally {
       server.misbehave(undefined);
+    }
+  });
+
+  it('a caller who sees a new subject while a token request for the old one is under way gets a token for the new one', async () => {
+    let subject = 'subject-old';
+    const tokens = createTokenProvider(
+      base({ type: 'token_exchange', subjectToken: () => subject, subjectTokenType: ACCESS }),
+    );
+    server.configure({ latencyMs: 300 });
+    try {
+      const before = server.count;
+      const old = tokens.getToken();
+      await waitFor(() => server.count > before, { what: 'the first exchange' });
+      subject = 'subject-new';
+      const fresh = await tokens.getToken();
+      expect((await old).accessToken).toBe(server.issued.at(-2));
+      expect(fresh.accessToken).toBe(server.issued.at(-1));
+      expect(server.requests.at(-1)!.params['subject_token']).toBe('subject-new');
+      expect(await tokens.getToken()).toBe(fresh);
+    } finally {
+      server.configure({ latencyMs: 0 });
     }
   });
 

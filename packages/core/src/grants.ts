@@ -381,7 +381,10 @@ function source(value: TokenSource, name: string): Source {
         } catch {
           return undefined; // reported by current(), where the caller waits for it
         }
-        return typeof result === 'string' && result !== '' ? result : undefined;
+        if (typeof result === 'string') return result !== '' ? result : undefined;
+        // Not waited for here: current() calls again and reports a failure; this promise must not go unhandled.
+        Promise.resolve(result).catch(() => {});
+        return undefined;
       },
       async current() {
         let result: unknown;

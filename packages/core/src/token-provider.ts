@@ -285,9 +285,13 @@ class OAuthTokenProvider implements TokenProvider {
     if (options?.signal?.aborted) throw options.signal.reason;
     const timeoutMs = options?.timeoutMs ?? this.#o.timeoutMs;
     this.#sawSubject(await this.#wait(this.#binding!.current(timeoutMs), options));
+    const seen = this.#subject!.hash;
     const entry = this.#servable();
     if (entry !== undefined) return entry;
     if (options?.signal?.aborted) throw options.signal.reason;
+    const fetched = await this.#wait(this.#acquire(undefined), options);
+    // A token request already under way when the subject changed was made for the old subject: one more, for this one.
+    if (fetched.subjectHash === seen) return fetched;
     return this.#wait(this.#acquire(undefined), options);
   }
 
