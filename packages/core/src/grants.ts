@@ -400,12 +400,20 @@ function source(value: TokenSource, name: string): Source {
     };
   }
   const provider = value;
+  // The provider hands out the same header string while its token lasts: cut the token out of it once.
+  let lastHeader: string | undefined;
+  let lastToken: string | undefined;
   return {
     identity: `provider:${provider.key}`,
     fixed: undefined,
     peek() {
       const header = provider.cachedAuthorizationHeader();
-      return header === undefined ? undefined : header.slice(header.indexOf(' ') + 1);
+      if (header === undefined) return undefined;
+      if (header !== lastHeader) {
+        lastHeader = header;
+        lastToken = header.slice(header.indexOf(' ') + 1);
+      }
+      return lastToken;
     },
     async current(timeoutMs) {
       return (await provider.getToken({ timeoutMs })).accessToken;
