@@ -92,11 +92,14 @@ export interface TokenProviderOptions {
   certificate?: CertificateInput | undefined;
   /** Request body encoding. `json` for providers that accept only a JSON body. Default `form`. */
   bodyFormat?: 'form' | 'json' | undefined;
-  /** The grant. Default `{ type: 'client_credentials' }`. */
+  /**
+   * The grant. Default `{ type: 'client_credentials' }`. Also token exchange (`token_exchange`), JWT bearer
+   * (`jwt_bearer`) and any other grant by its URI (`extension`); see {@link Grant}.
+   */
   grant?: Grant | undefined;
   /** Scopes: a space-delimited string or an array. */
   scope?: string | readonly string[] | undefined;
-  /** `audience` parameter (Auth0 and others). */
+  /** `audience` parameter (Auth0 and others; with token exchange, RFC 8693's target service). */
   audience?: string | undefined;
   /** RFC 8707 resource indicator(s); an array is sent as repeated parameters. */
   resource?: string | readonly string[] | undefined;
