@@ -88,6 +88,10 @@ export interface JwtBearerSigning {
 /**
  * RFC 7523 §2.1 JWT bearer grant: either an `assertion` the caller supplies (a string, or a function called for each
  * token request) or `sign`, and tokenkit signs a fresh assertion for every token request.
+ *
+ * The cache key holds a fixed assertion's hash, or `sign`'s `iss`, `sub`, `aud` and claims; tokenkit cannot tell two
+ * assertion functions apart. Providers with the same options share stored tokens, so do not let providers whose
+ * functions assert different subjects share a `store` (memory caches are per provider and never mix).
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.1
  * @example
  * ```ts
@@ -106,7 +110,8 @@ export type JwtBearerGrant =
 /**
  * Any other grant, by its absolute URI (RFC 6749 §4.5). `params` are sent as they are and are part of the cache key;
  * `secretParams` are sent too, but removed from every error and only hashed into the cache key (a function is
- * called for each token request). Names tokenkit sets itself (`grant_type`, `client_id`, `scope`, `audience`,
+ * called for each token request, and only the fact that it is one enters the key: as with JWT-bearer assertion
+ * functions, providers that differ only in such a function must not share a `store`). Names tokenkit sets itself (`grant_type`, `client_id`, `scope`, `audience`,
  * `resource`, ...) are refused: use the dedicated options. A refresh token in the answer is used like any other.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.5
  * @example
