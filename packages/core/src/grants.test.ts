@@ -289,6 +289,17 @@ describe('requests the grants send (a real token endpoint on 127.0.0.1)', () => 
     }
   });
 
+  it('a rejecting async subject function: the synchronous path says undefined (no unhandled rejection), calls fail typed', async () => {
+    const cause = new Error('vault sealed');
+    const tokens = createTokenProvider(
+      base({ type: 'token_exchange', subjectToken: () => Promise.reject(cause), subjectTokenType: ACCESS }),
+    );
+    expect(tokens.cachedAuthorizationHeader()).toBeUndefined();
+    await expect(tokens.authorizationHeader()).rejects.toMatchObject({ code: 'grant_input', cause });
+    const aborted = AbortSignal.abort(new Error('caller gave up'));
+    await expect(tokens.getToken({ signal: aborted })).rejects.toThrow('caller gave up');
+  });
+
   it('a failing subject provider fails the exchange with its own typed error', async () => {
     const subject = createTokenProvider({ tokenEndpoint: server.url, clientId: 'client-id', clientSecret: 'wrong' });
     const tokens = createTokenProvider(
