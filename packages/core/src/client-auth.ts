@@ -218,7 +218,15 @@ function certificateThumbprint(input: CertificateInput, key: KeyObject): string 
   return createHash('sha256').update(certificate.raw).digest('base64url');
 }
 
-function loadPrivateKey(input: PrivateKeyInput): {
+/**
+ * Reads a private key for signing JWTs and picks its algorithm: `alg` when given, else the JWK's own `alg`, else the
+ * key type's default. `option` names the option in errors, which never quote key material.
+ */
+export function loadPrivateKey(
+  input: PrivateKeyInput,
+  option = 'privateKey',
+  explicitAlg?: string,
+): {
   key: KeyObject;
   alg: string;
   algFromKey: boolean;
@@ -236,21 +244,20 @@ function loadPrivateKey(input: PrivateKeyInput): {
   } catch {
     // The cause would quote key material; say only what is wrong.
     throw new ConfigurationError(
-      'privateKey',
+      option,
       'is not a readable private key (expected a private JWK, a PEM string or a KeyObject)',
     );
   }
-  if (key.type !== 'private')
-    throw new ConfigurationError('privateKey', `must be a private key, got a ${key.type} key`);
+  if (key.type !== 'private') throw new ConfigurationError(option, `must be a private key, got a ${key.type} key`);
   const fromKey = algorithmFor(key);
-  const alg = jwk?.alg ?? fromKey;
+  const alg = explicitAlg ?? jwk?.alg ?? fromKey;
   if (!algorithmsFor(key).includes(alg)) {
     throw new ConfigurationError(
-      'privateKey',
+      option,
       `its alg ${JSON.stringify(String(alg).slice(0, 20))} does not fit a ${key.asymmetricKeyType} key (use ${algorithmsFor(key).join(', ')})`,
     );
   }
-  return { key, alg, algFromKey: jwk?.alg === undefined, kid: jwk?.kid };
+  return { key, alg, algFromKey: explicitAlg === undefined && jwk?.alg === undefined, kid: jwk?.kid };
 }
 
 /** The JWS algorithms a key can sign with: never `none` or an HMAC, never one of another key type or curve. */

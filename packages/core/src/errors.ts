@@ -23,7 +23,16 @@ export type TokenEndpointErrorCode =
   | 'refresh_token_refused';
 
 /** Codes of every tokenkit error. */
-export type TokenKitErrorCode = TokenEndpointErrorCode | 'oauth_error' | 'invalid_option' | 'store';
+export type TokenKitErrorCode =
+  | TokenEndpointErrorCode
+  | 'oauth_error'
+  | 'invalid_option'
+  | 'store'
+  /**
+   * A function given in the grant (a subject or actor token, an assertion, a secret parameter) threw or returned no
+   * token. Its error is the `cause`; the message names the option.
+   */
+  | 'grant_input';
 
 /**
  * Base class of every error tokenkit throws. Check with {@link isTokenKitError},

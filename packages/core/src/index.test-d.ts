@@ -1,6 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { expectTypeOf, test } from 'vitest';
-import { createTokenProvider, type AccessToken, type CertificateInput, type TokenProvider } from './index.ts';
+import {
+  createTokenProvider,
+  type AccessToken,
+  type CertificateInput,
+  type Grant,
+  type TokenExchangeGrant,
+  type TokenProvider,
+  type TokenSource,
+} from './index.ts';
 
 test('options read straight from the environment compile', () => {
   const tokens = createTokenProvider({
@@ -54,4 +62,38 @@ test('a certificate is a PEM string or an X509Certificate', () => {
     // @ts-expect-error a thumbprint is not a certificate
     certificate: Buffer.from('thumbprint'),
   });
+});
+
+test('token exchange, JWT bearer and extension grants', () => {
+  const own = createTokenProvider({ tokenEndpoint: 'https://a.example/token', clientId: 'c', clientSecret: 's' });
+  const ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+  const sources: TokenSource[] = ['t', () => 't', async () => 't', own];
+  for (const subjectToken of sources) {
+    const grant: TokenExchangeGrant = { type: 'token_exchange', subjectToken, subjectTokenType: ACCESS };
+    createTokenProvider({ tokenEndpoint: 'https://a.example/token', clientId: 'c', clientSecret: 's', grant });
+  }
+  const grants: Grant[] = [
+    { type: 'token_exchange', subjectToken: own, subjectTokenType: ACCESS, actorToken: 'a', actorTokenType: ACCESS },
+    { type: 'jwt_bearer', assertion: 'a.b.c' },
+    { type: 'jwt_bearer', assertion: async () => 'a.b.c' },
+    { type: 'jwt_bearer', sign: { privateKey: 'pem', claims: { sub: 'u', scope: 'read' }, alg: 'ES256' } },
+    {
+      type: 'extension',
+      grantType: 'urn:example:grant',
+      params: { a: 'b', list: ['c'] },
+      secretParams: { k: () => 'v' },
+    },
+  ];
+  expectTypeOf(grants).toBeArray();
+  // @ts-expect-error the subject token type is required (RFC 8693 §2.1)
+  const noType: Grant = { type: 'token_exchange', subjectToken: 't' };
+  // @ts-expect-error an assertion or sign, not both
+  const both: Grant = { type: 'jwt_bearer', assertion: 'a', sign: { privateKey: 'pem' } };
+  // @ts-expect-error a subject token is a string, a function or a TokenProvider
+  const wrongSubject: Grant = { type: 'token_exchange', subjectToken: 42, subjectTokenType: ACCESS };
+  // @ts-expect-error secret parameters are strings or functions, not lists
+  const list: Grant = { type: 'extension', grantType: 'urn:x', secretParams: { k: ['v'] } };
+  void [noType, both, wrongSubject, list];
+  expectTypeOf<AccessToken['tokenType']>().toEqualTypeOf<'Bearer' | 'N_A'>();
+  expectTypeOf<AccessToken['issuedTokenType']>().toEqualTypeOf<string | undefined>();
 });

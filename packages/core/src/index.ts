@@ -1,6 +1,7 @@
 export { createTokenProvider } from './token-provider.ts';
 export type { AccessToken, GetTokenOptions, TokenProvider } from './token-provider.ts';
 export type { Grant, TokenEvent, TokenProviderOptions } from './options.ts';
+export type { ExtensionGrant, JwtBearerGrant, JwtBearerSigning, TokenExchangeGrant, TokenSource } from './grants.ts';
 export { memoryStore } from './memory-store.ts';
 export type { StoredToken, TokenStore } from './memory-store.ts';
 export type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';

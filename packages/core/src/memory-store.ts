@@ -5,7 +5,10 @@
  */
 export interface StoredToken {
   accessToken: string;
-  tokenType: 'Bearer';
+  /** `N_A`: a token exchange issued something that is not an access token (RFC 8693 §2.2.1). */
+  tokenType: 'Bearer' | 'N_A';
+  /** RFC 8693 `issued_token_type`, when the server said. */
+  issuedTokenType?: string;
   /** Epoch milliseconds. */
   expiresAt: number;
   /** Epoch milliseconds at which the token was received. */
@@ -14,6 +17,11 @@ export interface StoredToken {
   refreshToken?: string;
   /** Epoch milliseconds until which the refresh token may be used: the server's `refresh_expires_in`, else a default. */
   refreshExpiresAt?: number;
+  /**
+   * Token exchange with a subject token from a function or another provider: the SHA-256 (base64url) of the subject
+   * token it was exchanged from. A process whose current subject differs does not take this token.
+   */
+  subjectHash?: string;
 }
 
 /**

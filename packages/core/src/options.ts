@@ -1,6 +1,7 @@
 import type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
 import { clockFrom, systemClock, type Clock } from './clock.ts';
 import { ConfigurationError, type TokenKitError } from './errors.ts';
+import { resolveOtherGrant, type ExtensionGrant, type JwtBearerGrant, type TokenExchangeGrant } from './grants.ts';
 import type { StoredToken, TokenStore } from './memory-store.ts';
 import { resolveTls, type MutualTlsOptions, type ResolvedTls } from './mtls.ts';
 import type { FetchLike } from './transport.ts';
@@ -11,11 +12,17 @@ import { isSecureUrl, tryParseUrl } from './url.ts';
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4 (client_credentials)
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.3 (password)
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6 (refresh_token)
+ * @see https://www.rfc-editor.org/rfc/rfc8693 (token_exchange)
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.1 (jwt_bearer)
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.5 (extension: any other grant by its URI)
  */
 export type Grant =
   | { type: 'client_credentials' }
   | { type: 'password'; username: string; password: string }
-  | { type: 'refresh_token'; refreshToken: string };
+  | { type: 'refresh_token'; refreshToken: string }
+  | TokenExchangeGrant
+  | JwtBearerGrant
+  | ExtensionGrant;
 
 /** Everything a provider reports to `onEvent`. Events never carry a token or a secret. */
 export type TokenEvent =
@@ -96,11 +103,14 @@ export interface TokenProviderOptions {
   tls?: MutualTlsOptions | undefined;
   /** Request body encoding. `json` for providers that accept only a JSON body. Default `form`. */
   bodyFormat?: 'form' | 'json' | undefined;
-  /** The grant. Default `{ type: 'client_credentials' }`. */
+  /**
+   * The grant. Default `{ type: 'client_credentials' }`. Also token exchange (`token_exchange`), JWT bearer
+   * (`jwt_bearer`) and any other grant by its URI (`extension`); see {@link Grant}.
+   */
   grant?: Grant | undefined;
   /** Scopes: a space-delimited string or an array. */
   scope?: string | readonly string[] | undefined;
-  /** `audience` parameter (Auth0 and others). */
+  /** `audience` parameter (Auth0 and others; with token exchange, RFC 8693's target service). */
   audience?: string | undefined;
   /** RFC 8707 resource indicator(s); an array is sent as repeated parameters. */
   resource?: string | readonly string[] | undefined;
@@ -188,6 +198,13 @@ const RESERVED_PARAMS = new Set([
   'scope',
   'audience',
   'resource',
+  // Set by the grants that send them (grant: token_exchange, jwt_bearer); an extension grant takes its own.
+  'assertion',
+  'subject_token',
+  'subject_token_type',
+  'actor_token',
+  'actor_token_type',
+  'requested_token_type',
 ]);
 
 /** Validates options eagerly; every message names the option. */
@@ -296,7 +313,8 @@ function resolveGrant(grant: Grant | undefined): Grant {
       }
       return { type: 'refresh_token', refreshToken: grant.refreshToken };
     default:
-      throw new ConfigurationError('grant.type', "must be 'client_credentials', 'password' or 'refresh_token'");
+      if (typeof grant !== 'object' || grant === null) throw new ConfigurationError('grant', 'must be an object');
+      return resolveOtherGrant(grant);
   }
 }
 
@@ -383,7 +401,7 @@ export function asStoredToken(value: unknown): StoredToken | undefined {
     return undefined;
   const token: StoredToken = {
     accessToken: t['accessToken'],
-    tokenType: 'Bearer',
+    tokenType: t['tokenType'] === 'N_A' ? 'N_A' : 'Bearer',
     expiresAt: t['expiresAt'],
     receivedAt: t['receivedAt'],
   };
@@ -391,5 +409,7 @@ export function asStoredToken(value: unknown): StoredToken | undefined {
   if (typeof t['refreshToken'] === 'string' && t['refreshToken'] !== '') token.refreshToken = t['refreshToken'];
   if (typeof t['refreshExpiresAt'] === 'number' && Number.isFinite(t['refreshExpiresAt']))
     token.refreshExpiresAt = t['refreshExpiresAt'];
+  if (typeof t['subjectHash'] === 'string') token.subjectHash = t['subjectHash'];
+  if (typeof t['issuedTokenType'] === 'string') token.issuedTokenType = t['issuedTokenType'];
   return token;
 }

@@ -239,6 +239,53 @@ describe('Keycloak', () => {
       await Promise.all([server.close(), metadata.close()]);
     }
   });
+
+  it("standard token exchange: the service's own token for the ledger's audience, exchanged again for a new one", async () => {
+    const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+    const server = await startTokenServer({
+      path: '/realms/payments/protocol/openid-connect/token',
+      clients: { 'payments-service': 'kc-secret' },
+      extensionGrants: [TOKEN_EXCHANGE],
+    });
+    const metadata = await listen((req, res) => {
+      if (req.url !== '/realms/payments/.well-known/openid-configuration') return sendJson(res, 404, {});
+      sendJson(res, 200, {
+        issuer: `${metadata.origin}/realms/payments`,
+        token_endpoint: `${server.origin}/realms/payments/protocol/openid-connect/token`,
+      });
+    });
+    try {
+      const issuer = `${metadata.origin}/realms/payments`;
+      const own = createTokenProvider({ issuer, clientId: 'payments-service', clientSecret: 'kc-secret' });
+      const ledger = createTokenProvider({
+        issuer,
+        clientId: 'payments-service',
+        clientSecret: 'kc-secret',
+        audience: 'ledger-service',
+        grant: {
+          type: 'token_exchange',
+          subjectToken: own,
+          subjectTokenType: 'urn:ietf:params:oauth:token-type:access_token',
+        },
+      });
+      const exchanged = await ledger.getToken();
+      const ownToken = await own.getToken();
+      expect(server.requests.at(-1)!.params).toEqual({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: ownToken.accessToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        audience: 'ledger-service',
+      });
+      expect(exchanged.accessToken).not.toBe(ownToken.accessToken);
+      expect(await ledger.getToken()).toBe(exchanged);
+      await own.invalidate(ownToken.accessToken);
+      const again = await ledger.getToken();
+      expect(again.accessToken).not.toBe(exchanged.accessToken);
+      expect(server.requests.at(-1)!.params['subject_token']).toBe((await own.getToken()).accessToken);
+    } finally {
+      await Promise.all([server.close(), metadata.close()]);
+    }
+  });
 });
 
 describe('Microsoft Entra ID', () => {

@@ -5,7 +5,22 @@ import type { Clock } from './clock.ts';
 import { createClientAuth, type ClientAuth, type TokenParams } from './client-auth.ts';
 import { discover, type ServerMetadata } from './discovery.ts';
 import { tokenEndpointFor } from './mtls.ts';
-import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, TokenKitError } from './errors.ts';
+import {
+  ConfigurationError,
+  isOAuthError,
+  isTokenEndpointError,
+  OAuthError,
+  TokenEndpointError,
+  TokenKitError,
+} from './errors.ts';
+import {
+  ACCESS_TOKEN_TYPE,
+  prepareGrant,
+  secretHash,
+  type GrantBinding,
+  type GrantRequest,
+  type PreparedGrant,
+} from './grants.ts';
 import type { StoredToken } from './memory-store.ts';
 import {
   asStoredToken,
@@ -24,8 +39,14 @@ import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type Transport
 export interface AccessToken {
   /** The token to send as `Authorization: Bearer <accessToken>`. */
   readonly accessToken: string;
-  /** Always `Bearer` (other token types are rejected). */
-  readonly tokenType: 'Bearer';
+  /**
+   * `Bearer`, or `N_A` for a token exchange that asked for another type of token than an access token
+   * (`grant.requestedTokenType`, RFC 8693 §2.2.1): such a token is never put into an `Authorization` header.
+   * Other token types are rejected.
+   */
+  readonly tokenType: 'Bearer' | 'N_A';
+  /** Token exchange: the `issued_token_type` the server answered (RFC 8693 §2.2.1), e.g. `...:token-type:jwt`. */
+  readonly issuedTokenType?: string | undefined;
   /** When the token expires, epoch milliseconds, counted from when it was requested. */
   readonly expiresAt: number;
   /** The scope the server granted, when it said. */
@@ -95,13 +116,16 @@ interface Entry {
   token: AccessToken;
   promise: Promise<AccessToken>;
   header: Promise<string>;
-  headerValue: string;
+  /** Undefined for a token that is not an access token (`N_A`): `header` then rejects. */
+  headerValue: string | undefined;
   expiresAt: number;
   receivedAt: number;
   /** Served until here: expiresAt minus the skew. */
   cutoff: number;
   /** From here a call starts a background refresh. */
   refreshAt: number;
+  /** Token exchange with a changing subject: the hash of the subject token it was exchanged from. */
+  subjectHash: string | undefined;
 }
 
 /** What taking the fleet lock gave: it, someone else has it, or the store failed (then we go on alone). */
@@ -119,12 +143,18 @@ interface HeldRefreshToken {
 /** A token as it came from the token endpoint or the store, on the provider's `now()` scale. */
 interface FreshToken {
   accessToken: string;
+  tokenType: 'Bearer' | 'N_A';
+  issuedTokenType: string | undefined;
   expiresAt: number;
   receivedAt: number;
   scope: string | undefined;
   refreshToken: string | undefined;
   refreshExpiresAt: number | undefined;
+  subjectHash: string | undefined;
 }
+
+/** A grant request's parameters, and what must be added to each attempt (a signed assertion). */
+type GrantSend = Pick<GrantRequest, 'params'> & Partial<Pick<GrantRequest, 'secrets' | 'perAttempt' | 'subjectHash'>>;
 
 const MIN_POLL_MS = 25;
 /** A token fetched to replace a rejected one is not dropped again within this time. */
@@ -175,6 +205,14 @@ class OAuthTokenProvider implements TokenProvider {
   /** Consecutive failed loads, the last error and until when new loads are paced. */
   #failure: { error: TokenKitError; count: number; until: number } | undefined;
   #untilResync = RESYNC_EVERY;
+  /** The token exchange, JWT-bearer or extension grant (grants.ts); undefined for the three built into this file. */
+  readonly #grant: PreparedGrant | undefined;
+  /** Set when tokens are bound to a subject token that can change (token exchange from a function or provider). */
+  readonly #binding: GrantBinding | undefined;
+  /** Token exchange asking for another token type than an access token: `token_type: N_A` is then accepted. */
+  readonly #allowNotApplicable: boolean;
+  /** The subject token last seen and its hash: every call compares, a changed subject is hashed once. */
+  #subject: { token: string; hash: string } | undefined;
   // Hoisted from #o: read on every call.
   readonly #clock: Clock;
   readonly #now: () => number;
@@ -194,9 +232,17 @@ class OAuthTokenProvider implements TokenProvider {
       o.basicEncoding,
     );
     if ('tokenEndpoint' in o.endpoint) this.#target = { endpoint: o.endpoint.tokenEndpoint, auth };
+    const grant = o.grant;
+    const builtIn = grant.type === 'client_credentials' || grant.type === 'password' || grant.type === 'refresh_token';
+    this.#grant = builtIn ? undefined : prepareGrant(grant, o.clientId);
+    this.#binding = this.#grant?.binding;
+    this.#allowNotApplicable =
+      grant.type === 'token_exchange' &&
+      grant.requestedTokenType !== undefined &&
+      grant.requestedTokenType !== ACCESS_TOKEN_TYPE;
     if (o.grant.type === 'refresh_token')
       this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
-    this.key = cacheKey(o);
+    this.key = cacheKey(o, this.#grant);
     this.#transport = {
       fetch: o.fetch,
       timeoutMs: o.timeoutMs,
@@ -209,6 +255,7 @@ class OAuthTokenProvider implements TokenProvider {
   }
 
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
+    if (this.#binding !== undefined) return this.#boundEntry(options).then((e) => e.token);
     const entry = this.#servable();
     // A caller who already gave up starts no token request (and leaves no rejection unhandled).
     if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
@@ -216,19 +263,49 @@ class OAuthTokenProvider implements TokenProvider {
   }
 
   authorizationHeader(options?: GetTokenOptions): Promise<string> {
+    if (this.#binding !== undefined) return this.#boundEntry(options).then((e) => e.header);
     const entry = this.#servable();
     if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
     return entry !== undefined ? entry.header : this.#wait(this.#acquire(undefined), options).then((e) => e.header);
   }
 
   cachedAuthorizationHeader(): string | undefined {
+    if (this.#binding !== undefined) {
+      const subject = this.#binding.peek();
+      if (subject === undefined) return undefined;
+      this.#sawSubject(subject);
+    }
     return this.#servable()?.headerValue;
+  }
+
+  /**
+   * A token bound to the subject token as it is now: the subject is read first (from its function or provider), and
+   * the cached token is served only when it was exchanged from that very subject.
+   */
+  async #boundEntry(options: GetTokenOptions | undefined): Promise<Entry> {
+    if (options?.signal?.aborted) throw options.signal.reason;
+    const timeoutMs = options?.timeoutMs ?? this.#o.timeoutMs;
+    this.#sawSubject(await this.#wait(this.#binding!.current(timeoutMs), options));
+    const seen = this.#subject!.hash;
+    const entry = this.#servable();
+    if (entry !== undefined) return entry;
+    if (options?.signal?.aborted) throw options.signal.reason;
+    const fetched = await this.#wait(this.#acquire(undefined), options);
+    // A token request already under way when the subject changed was made for the old subject: one more, for this one.
+    if (fetched.subjectHash === seen) return fetched;
+    return this.#wait(this.#acquire(undefined), options);
+  }
+
+  /** Notes the current subject token; the cached token is served only while it matches. */
+  #sawSubject(token: string): void {
+    if (this.#subject?.token !== token) this.#subject = { token, hash: secretHash(token) };
   }
 
   /** The cached entry when it may be served now (starting a background refresh in its window), else undefined. */
   #servable(): Entry | undefined {
     const entry = this.#entry;
     if (entry === undefined) return undefined;
+    if (this.#binding !== undefined && entry.subjectHash !== this.#subject?.hash) return undefined;
     if (--this.#untilResync === 0) {
       this.#untilResync = RESYNC_EVERY;
       this.#clock.resync();
@@ -412,7 +489,16 @@ class OAuthTokenProvider implements TokenProvider {
         this.#dropRefreshToken(held, error);
       }
     }
-    return this.#request(grantParams(grant), grant.type, background, this.#transport, deadline);
+    return this.#request(await this.#grantSend(deadline), grant.type, background, this.#transport, deadline);
+  }
+
+  /** The configured grant's parameters for one token request. */
+  async #grantSend(deadline: Deadline): Promise<GrantSend> {
+    const grant = this.#o.grant;
+    if (this.#grant === undefined) return { params: builtInGrantParams(grant) };
+    const request = await this.#grant.request(Math.max(1, deadline.at - performance.now()));
+    if (request.subjectHash !== undefined) this.#sawSubject(String(request.params['subject_token']));
+    return request;
   }
 
   /**
@@ -426,7 +512,7 @@ class OAuthTokenProvider implements TokenProvider {
       budgetMs: deadline.budgetMs / 2,
     };
     return this.#request(
-      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      { params: { grant_type: 'refresh_token', refresh_token: refreshToken } },
       'refresh_token',
       background,
       once,
@@ -459,7 +545,7 @@ class OAuthTokenProvider implements TokenProvider {
   }
 
   async #request(
-    grantParams: TokenParams,
+    send: GrantSend,
     grant: Grant['type'],
     background: boolean,
     transport: TransportOptions,
@@ -467,7 +553,7 @@ class OAuthTokenProvider implements TokenProvider {
   ): Promise<FreshToken> {
     const o = this.#o;
     const { endpoint, auth } = await this.#targetFor(deadline);
-    const params: TokenParams = { ...grantParams };
+    const params: TokenParams = { ...send.params };
     if (o.scope !== undefined) params['scope'] = o.scope;
     if (o.audience !== undefined) params['audience'] = o.audience;
     if (o.resource.length > 0) params['resource'] = o.resource.length === 1 ? o.resource[0]! : o.resource;
@@ -480,7 +566,9 @@ class OAuthTokenProvider implements TokenProvider {
         const body = { ...params };
         const headers: Record<string, string> = { accept: 'application/json' };
         await auth.apply(body, headers, endpoint, this.#clock.wall());
+        await send.perAttempt?.(body, endpoint, this.#clock.wall());
         sent = sentSecrets(body, headers);
+        if (send.secrets !== undefined) sent.push(...send.secrets);
         headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
         return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
       },
@@ -495,6 +583,7 @@ class OAuthTokenProvider implements TokenProvider {
       parsed = readTokenAnswer(answer, sentAt + offset, o.defaultExpiresInSeconds, (text) => this.#scrub(text, sent), {
         receivedAt: receivedAt + offset,
         defaultTokenType: o.defaultTokenType,
+        allowNotApplicable: this.#allowNotApplicable,
       });
     } catch (error) {
       throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
@@ -502,11 +591,15 @@ class OAuthTokenProvider implements TokenProvider {
     const refreshExpiresAt = parsed.refreshExpiresAt;
     const token: FreshToken = {
       accessToken: parsed.accessToken,
+      tokenType: parsed.tokenType,
+      issuedTokenType: parsed.issuedTokenType,
       expiresAt: parsed.expiresAt - offset,
       receivedAt,
       scope: parsed.scope,
       refreshToken: parsed.refreshToken,
       refreshExpiresAt: refreshExpiresAt === undefined ? undefined : refreshExpiresAt - offset,
+      // The subject this very request was made for (a newer one may have been seen meanwhile).
+      subjectHash: send.subjectHash,
     };
     this.#emit({
       type: 'fetch',
@@ -555,17 +648,20 @@ class OAuthTokenProvider implements TokenProvider {
   #keep(token: FreshToken): Entry {
     const cutoff = cutoffOf(token.expiresAt, token.receivedAt, this.#o.skewMs);
     const wallExpiresAt = Math.floor(token.expiresAt + (this.#clock.wall() - this.#now()));
-    const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, wallExpiresAt, token.scope));
-    const headerValue = `Bearer ${token.accessToken}`;
+    const accessToken: AccessToken = Object.freeze(
+      new ServedToken(token.accessToken, wallExpiresAt, token.scope, token.tokenType, token.issuedTokenType),
+    );
+    const headerValue = token.tokenType === 'N_A' ? undefined : `Bearer ${token.accessToken}`;
     const entry: Entry = {
       token: accessToken,
       promise: Promise.resolve(accessToken),
-      header: Promise.resolve(headerValue),
+      header: headerValue === undefined ? notAnAccessToken() : Promise.resolve(headerValue),
       headerValue,
       expiresAt: token.expiresAt,
       receivedAt: token.receivedAt,
       cutoff,
       refreshAt: refreshStartOf(cutoff, token.receivedAt, this.#o.aheadMs),
+      subjectHash: token.subjectHash,
     };
     this.#entry = entry;
     if (token.refreshToken !== undefined)
@@ -575,6 +671,8 @@ class OAuthTokenProvider implements TokenProvider {
 
   /** Keeps `token` unless a newer refresh token is already held. */
   #holdRefreshToken(token: string, receivedAt: number, expiresAt: number | undefined): void {
+    // A refresh token would renew the token of the subject it was issued for, not of the subject now: not kept.
+    if (this.#binding !== undefined) return;
     if (token === this.#deadRefreshToken) return;
     if (expiresAt !== undefined && expiresAt <= this.#now()) return;
     if (this.#refresh !== undefined && this.#refresh.receivedAt > receivedAt) return;
@@ -594,11 +692,14 @@ class OAuthTokenProvider implements TokenProvider {
     const offset = this.#clock.wall() - this.#now();
     return this.#keep({
       accessToken: stored.accessToken,
+      tokenType: stored.tokenType,
+      issuedTokenType: stored.issuedTokenType,
       expiresAt: stored.expiresAt - offset,
       receivedAt: stored.receivedAt - offset,
       scope: stored.scope,
       refreshToken: stored.refreshToken,
       refreshExpiresAt: stored.refreshExpiresAt === undefined ? undefined : stored.refreshExpiresAt - offset,
+      subjectHash: stored.subjectHash,
     });
   }
 
@@ -609,6 +710,7 @@ class OAuthTokenProvider implements TokenProvider {
    */
   #isFresher(stored: StoredToken, current: Entry | undefined): boolean {
     if (stored.accessToken === this.#rejected) return false;
+    if (this.#binding !== undefined && stored.subjectHash !== this.#subject?.hash) return false;
     if (this.#clock.wall() >= cutoffOf(stored.expiresAt, stored.receivedAt, this.#o.skewMs)) return false;
     if (current !== undefined && stored.accessToken === current.token.accessToken) return false;
     const newest = current?.token.expiresAt ?? this.#rejectedExpiresAt;
@@ -635,11 +737,13 @@ class OAuthTokenProvider implements TokenProvider {
     if (ttlMs <= 0) return Promise.resolve();
     const token: StoredToken = {
       accessToken: entry.token.accessToken,
-      tokenType: 'Bearer',
+      tokenType: entry.token.tokenType,
       expiresAt: Math.floor(entry.expiresAt + offset),
       receivedAt: Math.floor(entry.receivedAt + offset),
     };
     if (entry.token.scope !== undefined) token.scope = entry.token.scope;
+    if (entry.subjectHash !== undefined) token.subjectHash = entry.subjectHash;
+    if (entry.token.issuedTokenType !== undefined) token.issuedTokenType = entry.token.issuedTokenType;
     if (refresh !== undefined) {
       token.refreshToken = refresh.token;
       if (refresh.expiresAt !== undefined) token.refreshExpiresAt = Math.floor(refresh.expiresAt + offset);
@@ -755,6 +859,7 @@ class OAuthTokenProvider implements TokenProvider {
       this.#refresh?.token,
       this.#deadRefreshToken,
       this.#entry?.token.accessToken,
+      ...(this.#grant?.secrets ?? []),
       ...sent,
     ]);
   }
@@ -782,16 +887,31 @@ class OAuthTokenProvider implements TokenProvider {
 
 /** The object callers get; its `util.inspect` output does not show the token. */
 class ServedToken implements AccessToken {
-  readonly tokenType = 'Bearer' as const;
   constructor(
     readonly accessToken: string,
     readonly expiresAt: number,
     readonly scope: string | undefined,
+    readonly tokenType: 'Bearer' | 'N_A' = 'Bearer',
+    readonly issuedTokenType: string | undefined = undefined,
   ) {}
 
   [inspect.custom](): string {
-    return `AccessToken { tokenType: 'Bearer', expiresAt: ${new Date(this.expiresAt).toISOString()}, scope: ${JSON.stringify(this.scope)}, accessToken: [REDACTED] }`;
+    const issued =
+      this.issuedTokenType === undefined ? '' : `, issuedTokenType: ${JSON.stringify(this.issuedTokenType)}`;
+    return `AccessToken { tokenType: '${this.tokenType}'${issued}, expiresAt: ${new Date(this.expiresAt).toISOString()}, scope: ${JSON.stringify(this.scope)}, accessToken: [REDACTED] }`;
   }
+}
+
+/** The `header` of a token that is not an access token: it must never become an Authorization header. */
+function notAnAccessToken(): Promise<string> {
+  const refused = Promise.reject<string>(
+    new ConfigurationError(
+      'grant.requestedTokenType',
+      'the exchanged token is not an access token (token_type N_A, RFC 8693 §2.2.1): read it with getToken(), it is never sent as an Authorization header',
+    ),
+  );
+  refused.catch(() => {}); // rejects for whoever asks, not as an unhandled rejection
+  return refused;
 }
 
 /** An answer that says the refresh token will not do: any 4xx (servers answer 400 with or without a body, 401, ...). */
@@ -837,7 +957,8 @@ function withHint(error: unknown, hint: string): unknown {
   return error;
 }
 
-function grantParams(grant: Grant): TokenParams {
+/** The parameters of the three grants built in here; the others come from grants.ts. */
+function builtInGrantParams(grant: Grant): TokenParams {
   switch (grant.type) {
     case 'client_credentials':
       return { grant_type: 'client_credentials' };
@@ -845,6 +966,8 @@ function grantParams(grant: Grant): TokenParams {
       return { grant_type: 'password', username: grant.username, password: grant.password };
     case 'refresh_token':
       return { grant_type: 'refresh_token', refresh_token: grant.refreshToken };
+    default:
+      throw new TypeError(`grant ${grant.type} is prepared in grants.ts`);
   }
 }
 
@@ -862,7 +985,7 @@ function encodeBody(params: TokenParams, format: 'form' | 'json'): string {
  * The cache key: a hash of every parameter that changes the token, as one structure (lists stay lists, so no two
  * configurations can join into the same text). Secrets stay out; a configured refresh token enters only as its hash.
  */
-function cacheKey(o: ResolvedOptions): string {
+function cacheKey(o: ResolvedOptions, prepared: PreparedGrant | undefined): string {
   const grant = o.grant;
   const identity = {
     endpoint: 'tokenEndpoint' in o.endpoint ? o.endpoint.tokenEndpoint : null,
@@ -871,6 +994,8 @@ function cacheKey(o: ResolvedOptions): string {
     grant: grant.type,
     user: grant.type === 'password' ? grant.username : null,
     refresh: grant.type === 'refresh_token' ? createHash('sha256').update(grant.refreshToken).digest('hex') : null,
+    // token_exchange, jwt_bearer, extension: what changes the token (a secret only as its hash; see grants.ts).
+    ...(prepared === undefined ? {} : { grantInputs: prepared.identity }),
     scope: o.scope === undefined ? null : [...new Set(o.scope.split(' '))].sort(),
     audience: o.audience ?? null,
     resource: [...o.resource].sort(),

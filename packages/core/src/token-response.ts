@@ -4,7 +4,10 @@ import type { HttpAnswer } from './transport.ts';
 /** What a successful token response gives us; internal (the refresh token never leaves core). */
 export interface ParsedToken {
   accessToken: string;
-  tokenType: 'Bearer';
+  /** `N_A`: RFC 8693 §2.2.1, the issued token is not an access token (only with `allowNotApplicable`). */
+  tokenType: 'Bearer' | 'N_A';
+  /** RFC 8693 §2.2.1 `issued_token_type`, when the server said. */
+  issuedTokenType?: string | undefined;
   /** Epoch milliseconds, counted from when the request was sent; never later than a JWT's own `exp`. */
   expiresAt: number;
   scope: string | undefined;
@@ -24,6 +27,11 @@ export interface TokenResponseOptions {
   serverDate?: number | undefined;
   /** Take a missing or empty `token_type` as this (some servers leave it out). Default: such an answer is an error. */
   defaultTokenType?: 'Bearer' | undefined;
+  /**
+   * Accept `token_type: N_A` (RFC 8693 §2.2.1: a token exchange issued something that is not an access token).
+   * Default: such an answer is an error.
+   */
+  allowNotApplicable?: boolean | undefined;
 }
 
 /** Longest `expires_in` accepted; a larger value is treated as a broken answer. */
@@ -64,7 +72,13 @@ export function parseTokenResponse(
     tokenType = options.defaultTokenType;
   }
   if (typeof tokenType !== 'string') throw invalid('has no token_type (not a string)');
-  if (tokenType.toLowerCase() !== 'bearer') {
+  const notApplicable = tokenType.toUpperCase() === 'N_A';
+  if (notApplicable && !options.allowNotApplicable) {
+    throw invalid(
+      'has token_type N_A: the issued token is not an access token (RFC 8693 §2.2.1); with token exchange, set grant.requestedTokenType to the type you want',
+    );
+  }
+  if (!notApplicable && tokenType.toLowerCase() !== 'bearer') {
     throw invalid(`has token_type ${JSON.stringify(tokenType.slice(0, 40))}; only Bearer is supported`);
   }
 
@@ -80,7 +94,15 @@ export function parseTokenResponse(
   const scope = typeof fields['scope'] === 'string' ? fields['scope'] : undefined;
   const refresh = fields['refresh_token'];
   const refreshToken = typeof refresh === 'string' && refresh !== '' ? refresh : undefined;
-  const parsed: ParsedToken = { accessToken, tokenType: 'Bearer', expiresAt, scope, refreshToken };
+  const parsed: ParsedToken = {
+    accessToken,
+    tokenType: notApplicable ? 'N_A' : 'Bearer',
+    expiresAt,
+    scope,
+    refreshToken,
+  };
+  const issuedType = fields['issued_token_type'];
+  if (typeof issuedType === 'string' && issuedType !== '') parsed.issuedTokenType = issuedType.slice(0, 200);
   const refreshSeconds = numeric(fields['refresh_expires_in']);
   // 0 is Keycloak's "no limit" (offline tokens); anything malformed is ignored: the refresh token itself is still usable.
   if (refreshSeconds !== undefined && refreshSeconds > 0 && Number.isFinite(sentAt + refreshSeconds * 1000)) {
@@ -152,6 +174,8 @@ export interface TokenAnswerOptions {
   receivedAt?: number | undefined;
   /** Take a missing or empty `token_type` as this. */
   defaultTokenType?: 'Bearer' | undefined;
+  /** Accept `token_type: N_A` (RFC 8693 §2.2.1). */
+  allowNotApplicable?: boolean | undefined;
 }
 
 /** The longest piece of a server's error body quoted in a message. */
@@ -183,6 +207,7 @@ export function readTokenAnswer(
       receivedAt: options.receivedAt,
       serverDate: Number.isNaN(date) ? undefined : date,
       defaultTokenType: options.defaultTokenType,
+      allowNotApplicable: options.allowNotApplicable,
     });
   } catch (error) {
     if (error instanceof TokenEndpointError)

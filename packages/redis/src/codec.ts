@@ -93,12 +93,15 @@ function parseToken(text: string): StoredToken | undefined {
     return undefined;
   const token: StoredToken = {
     accessToken: t.accessToken,
-    tokenType: 'Bearer',
+    tokenType: t.tokenType === 'N_A' ? 'N_A' : 'Bearer',
     expiresAt: t.expiresAt,
     receivedAt: t.receivedAt,
   };
   if (typeof t.scope === 'string') token.scope = t.scope;
   if (typeof t.refreshToken === 'string') token.refreshToken = t.refreshToken;
   if (typeof t.refreshExpiresAt === 'number') token.refreshExpiresAt = t.refreshExpiresAt;
+  if (typeof t.issuedTokenType === 'string') token.issuedTokenType = t.issuedTokenType;
+  // Token exchange from a changing subject: without it, no process would take the stored token.
+  if (typeof t.subjectHash === 'string') token.subjectHash = t.subjectHash;
   return token;
 }

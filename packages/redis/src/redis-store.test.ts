@@ -147,6 +147,19 @@ describe('entries', () => {
     expect(redis.cli('exists', 'tokenkit:{tk1.abc}').trim()).toBe('0');
   });
 
+  it("keeps a token exchange's fields: its subject's hash, issued token type and token_type N_A (encrypted and in clear)", async () => {
+    const exchanged: StoredToken = {
+      ...token(),
+      tokenType: 'N_A',
+      issuedTokenType: 'urn:ietf:params:oauth:token-type:jwt',
+      subjectHash: 'q4Jt0cS2VZ1m0pUj3Pe1u1xZkq2h9cT2Jf1k3Z7pY9E',
+    };
+    for (const s of [store({ plaintext: true }), store({ encryptionKey: randomBytes(32) })]) {
+      await s.set('tk2.exchange', exchanged, 10_000);
+      expect(await s.get('tk2.exchange')).toEqual(exchanged);
+    }
+  });
+
   it('keyPrefix names the keys; an unreadable value is a miss', async () => {
     const s = store({ keyPrefix: 'svc-a:', plaintext: true });
     await s.set('k', token(), 10_000);

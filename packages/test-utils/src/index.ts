@@ -11,6 +11,7 @@ export { hasOpenssl, makeTestCertificates, type CertificateAndKey, type TestCert
 export { peerCertificate, type OidcMtls, type OidcMtlsClients } from './oidc-mtls.ts';
 export { startMtlsApi, type MtlsApi, type MtlsApiOptions, type MtlsApiRequest } from './mtls-api.ts';
 export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
+export type { IssuedByGrant, TestGrants } from './oidc-grants.ts';
 export { freePort, hasRedis, startRedis } from './redis.ts';
 export type { RedisServer } from './redis.ts';
 export { startRedisCluster, type RedisCluster } from './redis-cluster.ts';

@@ -6,6 +6,7 @@ import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { TestCertificates } from './certificates.ts';
 import { startOidcMtls, type OidcMtls } from './oidc-mtls.ts';
+import { registerTestGrants, TEST_GRANT_TYPES, type TestGrants } from './oidc-grants.ts';
 
 export interface OidcClients {
   basic: { clientId: string; clientSecret: string };
@@ -26,6 +27,8 @@ export interface OidcServer {
   readonly tokenRequests: number;
   /** With the `mtls` option: the `mtls_endpoint_aliases` listener and the mutual TLS clients. */
   readonly mtls: OidcMtls | undefined;
+  /** With the `grants` option: token exchange, JWT-bearer and an extension grant (see `oidc-grants.ts`). */
+  readonly grants: TestGrants | undefined;
   close(): Promise<void>;
 }
 
@@ -42,6 +45,11 @@ export interface OidcServerOptions {
    * `features.mTLS` adds tls_client_auth, self_signed_tls_client_auth and certificate-bound tokens (see `mtls`).
    */
   mtls?: TestCertificates;
+  /**
+   * Register token exchange (RFC 8693), JWT-bearer (RFC 7523 §2.1) and an extension grant with oidc-provider's
+   * `registerGrantType`, and allow them to every client. Default false.
+   */
+  grants?: boolean;
 }
 
 /**
@@ -97,7 +105,8 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   const issuer = `${certs ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const mtls = certs && (await startOidcMtls(certs, () => route.handler!, publicJwk));
-  const common = { grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope };
+  const grantTypes = options.grants ? ['client_credentials', ...TEST_GRANT_TYPES] : ['client_credentials'];
+  const common = { grant_types: grantTypes, redirect_uris: [], response_types: [], scope };
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -148,6 +157,17 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   // oidc-provider logs a warning per request about http on non-production; tests run on loopback.
   provider.proxy = false;
   route.handler = provider.callback();
+  const grants = options.grants
+    ? registerTestGrants(provider, {
+        issuer,
+        tokenEndpoint: `${issuer}/token`,
+        resource,
+        ttl,
+        signingKey: signing.privateKey,
+        issuerPublicKey: signing.publicKey,
+        clientKeys: { [clients.privateKeyJwt.clientId]: clientKeys.publicKey },
+      })
+    : undefined;
 
   return {
     issuer,
@@ -160,6 +180,7 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
       return tokenRequests;
     },
     mtls: mtls?.mtls,
+    grants,
     close: async () => {
       await mtls?.close();
       await new Promise<void>((resolve) => {

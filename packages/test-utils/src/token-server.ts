@@ -37,6 +37,8 @@ export interface TokenServerOptions {
   jwt?: boolean;
   /** Issue a refresh token with every client_credentials token too (password always gets one). */
   refreshTokens?: boolean;
+  /** Extension grant URIs answered like client_credentials, with a refresh token. */
+  extensionGrants?: string[];
 }
 
 export interface TokenServer {
@@ -167,6 +169,8 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
         return sendJson(res, 200, issue(subject, scope, true));
       }
       default:
+        if (options.extensionGrants?.includes(String(params['grant_type'])))
+          return sendJson(res, 200, issue(client.id, scope, true));
         return sendJson(res, 400, { error: 'unsupported_grant_type' });
     }
   });
