@@ -6,6 +6,7 @@
  * decides nothing itself.
  * @packageDocumentation
  */
+import type { DPoPBinding } from './dpop.ts';
 import { ConfigurationError } from './errors.ts';
 import { assertTokenProvider, type RequestAuthOptions } from './request-auth.ts';
 import { REDACTED } from './scrub.ts';
@@ -26,7 +27,15 @@ export interface RequestFacts {
   callerAuthorization?: boolean | undefined;
   /** The body can be sent again (not a stream): a 401 may be retried. Default true. */
   replayable?: boolean | undefined;
+  /** The request's method: a DPoP proof's `htm` (a redirect hop may change it, see {@link OutgoingRequest.redirect}). Default GET. */
+  method?: string | undefined;
 }
+
+/**
+ * An answer's headers as a client hands them over: anything with `get(name)` (fetch's `Headers`, axios's
+ * `AxiosHeaders`), or a record with lower-case names (Node's and undici's).
+ */
+export type AnswerHeaders = { get(name: string): unknown } | Readonly<Record<string, unknown>>;
 
 /**
  * One client instance's token policy: which origins receive the token and which header values are ours.
@@ -61,6 +70,13 @@ export interface OutgoingRequest {
   /** The `Authorization` value our last attempt carried, if any. */
   readonly sent: string | undefined;
   /**
+   * The `DPoP` header value (RFC 9449 proof) for the attempt or hop our `Authorization` value was last given to —
+   * fresh for its method and URL, with `ath` and the origin's latest nonce — when the provider uses DPoP. Put it on
+   * whenever you put our header on; undefined: the hop goes without (then remove a `DPoP` header that a request
+   * which carried our token, `sent !== undefined`, still holds: it is ours).
+   */
+  readonly dpop: string | undefined;
+  /**
    * The `Authorization` value for an attempt to `url` when it can be given at once: a string (a token is cached),
    * `null` (this attempt goes without: another origin, the caller's own header, a hop that lost it), or
    * `undefined` (a token must be waited for: call {@link header}).
@@ -69,10 +85,11 @@ export interface OutgoingRequest {
   /** The `Authorization` value for an attempt to `url`, waiting for a token if needed; undefined: goes without. */
   header(url: string | URL, wait?: GetTokenOptions): Promise<string | undefined>;
   /**
-   * A redirect hop the adapter controls, to `url`: true when our header may stay on it. A hop that loses the
-   * token, and every hop after it, never gets it back.
+   * A redirect hop the adapter controls, to `url`, sent with `method` (a 303 turns a POST into a GET; default: as
+   * before): true when our header may stay on it, and then {@link dpop} is a fresh proof for the hop. A hop that
+   * loses the token, and every hop after it, never gets it back.
    */
-  redirect(url: string | URL): boolean;
+  redirect(url: string | URL, method?: string): boolean;
   /**
    * For clients that follow redirects themselves and drop `Authorization` on a cross-origin hop (fetch, undici,
    * ky, got 16): the answer came from `url`. When that is another origin than the one our header went to, the
@@ -80,19 +97,44 @@ export interface OutgoingRequest {
    */
   answeredBy(url: string | URL): void;
   /**
-   * An answer's status. True when the request earns its one retry: it was a 401 to a hop that carried our token,
-   * the token is invalidated, the body can be sent again and a different token can be had. Then send it again
-   * with {@link header}. Never true twice.
+   * An answer's status (and headers: with DPoP they carry the server's nonces). True when the request earns its one
+   * retry: a 401 to a hop that carried our token, whose body can be sent again, and either the token is
+   * invalidated and a different one can be had, or (DPoP) the API asked for a nonce (`WWW-Authenticate: DPoP
+   * error="use_dpop_nonce"` with a `DPoP-Nonce`; the token stays). Then send it again with {@link header}. Never
+   * true twice.
    */
-  retryAfter(status: number): Promise<boolean>;
+  retryAfter(status: number, headers?: AnswerHeaders): Promise<boolean>;
   /**
-   * False when {@link retryAfter} would answer false for `status` at once, doing nothing: for clients that await
-   * whatever a hook returns (got's `afterResponse`), so that most answers need no promise.
+   * False when {@link retryAfter} would answer false for `status` at once: for clients that await whatever a hook
+   * returns (got's `afterResponse`), so that most answers need no promise. With DPoP, call it (or
+   * {@link retryAfter}) with every answer's headers: a `DPoP-Nonce` is kept for the origin that gave it.
    */
-  mayRetry(status: number): boolean;
+  mayRetry(status: number, headers?: AnswerHeaders): boolean;
 }
 
 const BEARER = 'Bearer ';
+const DPOP = 'DPoP ';
+
+/** One header of an answer, as a string (the first of several), or undefined. */
+function headerOf(headers: AnswerHeaders, name: string): string | undefined {
+  const value =
+    typeof headers.get === 'function'
+      ? (headers as { get(name: string): unknown }).get(name)
+      : (headers as Record<string, unknown>)[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' && first !== '' ? first : undefined;
+}
+
+/** A 401's `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` (RFC 9449 §9). */
+function asksForNonce(headers: AnswerHeaders): boolean {
+  const challenge = headerOf(headers, 'www-authenticate');
+  return (
+    challenge !== undefined &&
+    /\bDPoP\b/i.test(challenge) &&
+    /\berror\s*=\s*"?use_dpop_nonce\b/.test(challenge) &&
+    headerOf(headers, 'dpop-nonce') !== undefined
+  );
+}
 /** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
 const REMEMBERED = 8;
 
@@ -115,11 +157,12 @@ export function createTokenClient(tokens: TokenProvider, options: TokenClientOpt
     return value;
   };
   const isOurs = (value: unknown): value is string => typeof value === 'string' && issued.has(value);
-  const policy: Policy = { tokens, originFor, retryOn401, remember };
+  const policy: Policy = { tokens, originFor, retryOn401, remember, dpop: tokens.dpop };
   return {
     tokens,
     allows,
-    start: (facts = {}) => new RequestLifecycle(policy, facts.callerAuthorization === true, facts.replayable !== false),
+    start: (facts = {}) =>
+      new RequestLifecycle(policy, facts.callerAuthorization === true, facts.replayable !== false, facts.method),
     isOurs,
     conceal: (error) => concealValues(error, [...issued]),
   };
@@ -131,10 +174,14 @@ interface Policy {
   originFor: (url: string | URL) => string | undefined;
   retryOn401: boolean;
   remember: (value: string) => string;
+  /** The provider's DPoP binding; undefined for Bearer providers, which then pay for nothing below. */
+  dpop: DPoPBinding | undefined;
 }
 
 class RequestLifecycle implements OutgoingRequest {
   sent: string | undefined;
+  dpop: string | undefined;
+  #method: string;
   /** The origin our header went to, while the current hop carries it. */
   #carriedTo: string | undefined;
   /** A hop lost the token (or the request never had it after a redirect): it never comes back. */
@@ -144,20 +191,22 @@ class RequestLifecycle implements OutgoingRequest {
   readonly #caller: boolean;
   readonly #replayable: boolean;
 
-  constructor(policy: Policy, caller: boolean, replayable: boolean) {
+  constructor(policy: Policy, caller: boolean, replayable: boolean, method: string | undefined) {
     this.#policy = policy;
     this.#caller = caller;
     this.#replayable = replayable;
+    this.#method = method ?? 'GET';
   }
 
   headerSync(url: string | URL): string | null | undefined {
     const origin = this.#caller || this.#lost ? undefined : this.#policy.originFor(url);
     if (origin === undefined) {
       this.#carriedTo = undefined; // this attempt goes without: a 401 to it is not ours
+      this.dpop = undefined;
       return null;
     }
     const value = this.#policy.tokens.cachedAuthorizationHeader();
-    if (value !== undefined) this.#put(value, origin);
+    if (value !== undefined) this.#put(value, origin, url);
     return value;
   }
 
@@ -168,19 +217,32 @@ class RequestLifecycle implements OutgoingRequest {
     // The wait may have outlived a decision taken meanwhile (none today); the origin is checked again.
     const origin = this.#policy.originFor(url);
     if (origin === undefined) return undefined;
-    this.#put(value, origin);
+    this.#put(value, origin, url);
     return value;
   }
 
-  #put(value: string, origin: string): void {
+  #put(value: string, origin: string, url: string | URL): void {
     this.sent = this.#policy.remember(value);
     this.#carriedTo = origin;
+    if (this.#policy.dpop !== undefined) this.#prove(url);
   }
 
-  redirect(url: string | URL): boolean {
+  /** A fresh proof for the current method and `url`, bound to the token we send (`DPoP <token>`). */
+  #prove(url: string | URL): void {
+    const sent = this.sent;
+    const dpop = this.#policy.dpop;
+    this.dpop =
+      dpop !== undefined && sent?.startsWith(DPOP) ? dpop.proof(this.#method, url, sent.slice(DPOP.length)) : undefined;
+  }
+
+  redirect(url: string | URL, method?: string): boolean {
     const origin = this.#carriedTo === undefined || this.#lost ? undefined : this.#policy.originFor(url);
+    if (method !== undefined) this.#method = method.toUpperCase();
     if (origin === undefined) this.#drop();
-    else this.#carriedTo = origin;
+    else {
+      this.#carriedTo = origin;
+      if (this.#policy.dpop !== undefined) this.#prove(url);
+    }
     return origin !== undefined;
   }
 
@@ -191,9 +253,11 @@ class RequestLifecycle implements OutgoingRequest {
   #drop(): void {
     this.#carriedTo = undefined;
     this.#lost = true;
+    this.dpop = undefined;
   }
 
-  mayRetry(status: number): boolean {
+  mayRetry(status: number, headers?: AnswerHeaders): boolean {
+    if (this.#policy.dpop !== undefined && headers !== undefined) this.#keepNonce(headers);
     return (
       status === 401 &&
       this.#policy.retryOn401 &&
@@ -203,14 +267,25 @@ class RequestLifecycle implements OutgoingRequest {
     );
   }
 
-  async retryAfter(status: number): Promise<boolean> {
+  /** A `DPoP-Nonce` from the hop that carried our token is the latest one of its origin. */
+  #keepNonce(headers: AnswerHeaders): void {
+    const nonce = this.#carriedTo === undefined ? undefined : headerOf(headers, 'dpop-nonce');
+    if (nonce !== undefined) this.#policy.dpop!.setNonce(this.#carriedTo!, nonce);
+  }
+
+  async retryAfter(status: number, headers?: AnswerHeaders): Promise<boolean> {
     const sent = this.sent;
-    if (!this.mayRetry(status) || sent === undefined) return false;
+    if (!this.mayRetry(status, headers) || sent === undefined) return false;
     this.#retried = true;
-    if (!sent.startsWith(BEARER)) return false;
+    // RFC 9449 §9: the API wants a nonce (kept by mayRetry); the token itself was not refused.
+    if (this.#policy.dpop !== undefined && headers !== undefined && asksForNonce(headers))
+      return this.#replayable && this.#policy.dpop.nonceFor(this.#carriedTo!) !== undefined;
+    const space = sent.indexOf(' ');
+    const scheme = sent.slice(0, space + 1);
+    if (scheme !== BEARER && scheme !== DPOP) return false;
     const tokens = this.#policy.tokens;
     // Rejected: never served again, even when this request cannot be sent again.
-    await tokens.invalidate(sent.slice(BEARER.length));
+    await tokens.invalidate(sent.slice(space + 1));
     // Re-sending is worth it only with another token (invalidate may keep one: see there).
     return this.#replayable && tokens.cachedAuthorizationHeader() !== sent;
   }
@@ -376,14 +451,17 @@ export async function sendFollowingRedirects<R extends HopResponse>(
     await response.arrayBuffer?.().catch(() => undefined); // frees the connection
     const next = new URL(location, current);
     const sameOrigin = next.origin === current.origin;
-    const keepOurs = request.redirect(next);
+    const proof = request.dpop;
+    const keepOurs = request.redirect(next, toGet ? 'GET' : method);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(hop.headers)) {
       const lower = name.toLowerCase();
+      if (lower === 'dpop' && value === proof) continue; // a proof is for one hop only: a fresh one is put on below
       const ours = lower === 'authorization' && value === request.sent;
       const keep = ours ? keepOurs : sameOrigin || !CREDENTIALS.has(lower);
       if (keep && !(toGet && BODY_HEADERS.has(lower))) headers[name] = value;
     }
+    if (keepOurs && request.dpop !== undefined) headers['dpop'] = request.dpop;
     if (toGet) {
       const { body: _dropped, ...rest } = hop;
       hop = { ...rest, method: 'GET', headers };

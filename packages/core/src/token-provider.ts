@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from './clock.ts';
 import { createClientAuth, type ClientAuth, type TokenParams } from './client-auth.ts';
 import { discover, type ServerMetadata } from './discovery.ts';
+import type { DPoPBinding } from './dpop.ts';
 import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, TokenKitError } from './errors.ts';
 import type { StoredToken } from './memory-store.ts';
 import {
@@ -14,22 +15,25 @@ import {
   type TokenEvent,
   type TokenProviderOptions,
 } from './options.ts';
-import { readTokenAnswer, type ParsedToken } from './token-response.ts';
+import { parseJson, readTokenAnswer, type ParsedToken } from './token-response.ts';
 import { cutoffOf, nextRefreshAttemptAfter, pauseAfter, refreshStartOf } from './refresh-timing.ts';
 import { scrub, sentSecrets } from './scrub.ts';
 import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type TransportOptions } from './transport.ts';
 
 /** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
 export interface AccessToken {
-  /** The token to send as `Authorization: Bearer <accessToken>`. */
+  /** The token to send as `Authorization: <tokenType> <accessToken>`. */
   readonly accessToken: string;
-  /** Always `Bearer` (other token types are rejected). */
-  readonly tokenType: 'Bearer';
+  /** `Bearer`, or `DPoP` with the `dpop` option (then every request also needs a proof: see `requestHeaders`). */
+  readonly tokenType: 'Bearer' | 'DPoP';
   /** When the token expires, epoch milliseconds, counted from when it was requested. */
   readonly expiresAt: number;
   /** The scope the server granted, when it said. */
   readonly scope: string | undefined;
 }
+
+/** What {@link TokenProvider.requestHeaders} gives: `authorization`, and `dpop` with the `dpop` option. */
+export type RequestHeaders = { readonly authorization: string } & Readonly<Record<string, string>>;
 
 /** Per-call options of {@link TokenProvider.getToken}. */
 export interface GetTokenOptions {
@@ -51,8 +55,17 @@ export interface TokenProvider {
    * else from the token endpoint — one request however many callers wait.
    */
   getToken(options?: GetTokenOptions): Promise<AccessToken>;
-  /** `Bearer <token>`, ready for an `Authorization` header. */
+  /** `Bearer <token>` (`DPoP <token>` with the `dpop` option), ready for an `Authorization` header. */
   authorizationHeader(options?: GetTokenOptions): Promise<string>;
+  /**
+   * The headers a request of `method` to `url` needs: `authorization`, and with the `dpop` option a fresh `dpop`
+   * proof for that method and URL (with `ath`, and the latest nonce its origin gave). For callers without an adapter;
+   * give it the URL and method actually sent. With DPoP, the API's `DPoP-Nonce` answers go to `dpop.setNonce()`.
+   * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+   */
+  requestHeaders(method: string, url: string | URL, options?: GetTokenOptions): Promise<RequestHeaders>;
+  /** The DPoP binding with the `dpop` option (its key's thumbprint, proofs, nonces), else undefined. */
+  readonly dpop: DPoPBinding | undefined;
   /**
    * `Bearer <token>` at once when a token can be served without waiting (the
    * same rule as `getToken()`, including starting a background refresh in the
@@ -154,6 +167,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
 class OAuthTokenProvider implements TokenProvider {
   readonly key: string;
+  readonly dpop: DPoPBinding | undefined;
   readonly #o: ResolvedOptions;
   readonly #transport: TransportOptions;
   /** Where and how to ask: fixed, or chosen once from the server's metadata (a failed discovery is not kept). */
@@ -195,6 +209,7 @@ class OAuthTokenProvider implements TokenProvider {
     if ('tokenEndpoint' in o.endpoint) this.#target = { endpoint: o.endpoint.tokenEndpoint, auth };
     if (o.grant.type === 'refresh_token')
       this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
+    this.dpop = o.dpop;
     this.key = cacheKey(o);
     this.#transport = {
       fetch: o.fetch,
@@ -222,6 +237,13 @@ class OAuthTokenProvider implements TokenProvider {
 
   cachedAuthorizationHeader(): string | undefined {
     return this.#servable()?.headerValue;
+  }
+
+  async requestHeaders(method: string, url: string | URL, options?: GetTokenOptions): Promise<RequestHeaders> {
+    const token = await this.getToken(options);
+    const authorization = `${token.tokenType} ${token.accessToken}`;
+    if (this.dpop === undefined) return { authorization };
+    return { authorization, dpop: this.dpop.proof(method, url, token.accessToken) };
   }
 
   /** The cached entry when it may be served now (starting a background refresh in its window), else undefined. */
@@ -471,21 +493,32 @@ class OAuthTokenProvider implements TokenProvider {
     if (o.audience !== undefined) params['audience'] = o.audience;
     if (o.resource.length > 0) params['resource'] = o.resource.length === 1 ? o.resource[0]! : o.resource;
     Object.assign(params, o.extraParams);
-    const sentAt = this.#now();
+    const dpop = o.dpop;
+    let sentAt = this.#now();
     let sent: string[] = [];
-    const answer = await sendWithRetries(
-      endpoint,
-      async () => {
-        const body = { ...params };
-        const headers: Record<string, string> = { accept: 'application/json' };
-        await auth.apply(body, headers, endpoint, this.#clock.wall());
-        sent = sentSecrets(body, headers);
-        headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
-        return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
-      },
-      transport,
-      deadline,
-    );
+    const send = () =>
+      sendWithRetries(
+        endpoint,
+        async () => {
+          const body = { ...params };
+          const headers: Record<string, string> = { accept: 'application/json' };
+          await auth.apply(body, headers, endpoint, this.#clock.wall());
+          sent = sentSecrets(body, headers);
+          headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
+          // A fresh proof per attempt (RFC 9449 §4.2: a new jti), with the endpoint's latest nonce.
+          if (dpop !== undefined) headers['dpop'] = dpop.proof('POST', endpoint);
+          return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
+        },
+        transport,
+        deadline,
+      );
+    let answer = await send();
+    if (dpop !== undefined && this.#tookNonce(dpop, endpoint, answer)) {
+      // RFC 9449 §8: the server asks for a nonce; sent once more with it (once: a second refusal is the answer).
+      sentAt = this.#now();
+      answer = await send();
+      this.#tookNonce(dpop, endpoint, answer);
+    }
     const receivedAt = this.#now();
     // Expiry is computed on the wall clock (a JWT's exp, the Date header) and brought back to ours.
     const offset = this.#clock.wall() - receivedAt;
@@ -494,6 +527,7 @@ class OAuthTokenProvider implements TokenProvider {
       parsed = readTokenAnswer(answer, sentAt + offset, o.defaultExpiresInSeconds, (text) => this.#scrub(text, sent), {
         receivedAt: receivedAt + offset,
         defaultTokenType: o.defaultTokenType,
+        tokenType: dpop === undefined ? 'Bearer' : 'DPoP',
       });
     } catch (error) {
       throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
@@ -517,6 +551,19 @@ class OAuthTokenProvider implements TokenProvider {
     });
     this.#checkScope(parsed.scope);
     return token;
+  }
+
+  /**
+   * Keeps the `DPoP-Nonce` of a token endpoint answer; true when the answer is a 400 `use_dpop_nonce` that gave one,
+   * so the request earns its one re-send with it.
+   */
+  #tookNonce(dpop: DPoPBinding, endpoint: string, answer: { status: number; headers: Headers; text: string }): boolean {
+    const nonce = answer.headers.get('dpop-nonce');
+    if (nonce === null) return false;
+    dpop.setNonce(endpoint, nonce);
+    if (answer.status !== 400) return false;
+    const body = parseJson(answer.text) as { error?: unknown } | undefined;
+    return typeof body === 'object' && body !== null && body.error === 'use_dpop_nonce';
   }
 
   /** RFC 6749 §5.1: a granted scope that differs from the requested one is named; an absent one means "as requested". */
@@ -551,8 +598,11 @@ class OAuthTokenProvider implements TokenProvider {
   #keep(token: FreshToken): Entry {
     const cutoff = cutoffOf(token.expiresAt, token.receivedAt, this.#o.skewMs);
     const wallExpiresAt = Math.floor(token.expiresAt + (this.#clock.wall() - this.#now()));
-    const accessToken: AccessToken = Object.freeze(new ServedToken(token.accessToken, wallExpiresAt, token.scope));
-    const headerValue = `Bearer ${token.accessToken}`;
+    const tokenType = this.dpop === undefined ? 'Bearer' : 'DPoP';
+    const accessToken: AccessToken = Object.freeze(
+      new ServedToken(token.accessToken, wallExpiresAt, token.scope, tokenType),
+    );
+    const headerValue = `${tokenType} ${token.accessToken}`;
     const entry: Entry = {
       token: accessToken,
       promise: Promise.resolve(accessToken),
@@ -631,7 +681,7 @@ class OAuthTokenProvider implements TokenProvider {
     if (ttlMs <= 0) return Promise.resolve();
     const token: StoredToken = {
       accessToken: entry.token.accessToken,
-      tokenType: 'Bearer',
+      tokenType: entry.token.tokenType,
       expiresAt: Math.floor(entry.expiresAt + offset),
       receivedAt: Math.floor(entry.receivedAt + offset),
     };
@@ -778,15 +828,15 @@ class OAuthTokenProvider implements TokenProvider {
 
 /** The object callers get; its `util.inspect` output does not show the token. */
 class ServedToken implements AccessToken {
-  readonly tokenType = 'Bearer' as const;
   constructor(
     readonly accessToken: string,
     readonly expiresAt: number,
     readonly scope: string | undefined,
+    readonly tokenType: 'Bearer' | 'DPoP',
   ) {}
 
   [inspect.custom](): string {
-    return `AccessToken { tokenType: 'Bearer', expiresAt: ${new Date(this.expiresAt).toISOString()}, scope: ${JSON.stringify(this.scope)}, accessToken: [REDACTED] }`;
+    return `AccessToken { tokenType: '${this.tokenType}', expiresAt: ${new Date(this.expiresAt).toISOString()}, scope: ${JSON.stringify(this.scope)}, accessToken: [REDACTED] }`;
   }
 }
 
@@ -873,6 +923,8 @@ function cacheKey(o: ResolvedOptions): string {
     extra: Object.entries(o.extraParams)
       .map(([name, value]): [string, readonly string[]] => [name, typeof value === 'string' ? [value] : value])
       .sort(([a], [b]) => (a < b ? -1 : 1)),
+    // Only with DPoP, so Bearer keys stay as they are: a token bound to one key is of no use with another.
+    ...(o.dpop === undefined ? {} : { dpopJkt: o.dpop.thumbprint }),
   };
   return 'tk2.' + createHash('sha256').update(JSON.stringify(identity)).digest('base64url').slice(0, 32);
 }

@@ -4,7 +4,7 @@ import type { HttpAnswer } from './transport.ts';
 /** What a successful token response gives us; internal (the refresh token never leaves core). */
 export interface ParsedToken {
   accessToken: string;
-  tokenType: 'Bearer';
+  tokenType: 'Bearer' | 'DPoP';
   /** Epoch milliseconds, counted from when the request was sent; never later than a JWT's own `exp`. */
   expiresAt: number;
   scope: string | undefined;
@@ -24,6 +24,12 @@ export interface TokenResponseOptions {
   serverDate?: number | undefined;
   /** Take a missing or empty `token_type` as this (some servers leave it out). Default: such an answer is an error. */
   defaultTokenType?: 'Bearer' | undefined;
+  /**
+   * The token type asked for. `DPoP` (the request carried a DPoP proof): only `token_type` `DPoP` is accepted; a
+   * `Bearer` answer means the server did not bind the token, and is an error rather than a silent downgrade.
+   * Default `Bearer`.
+   */
+  tokenType?: 'Bearer' | 'DPoP' | undefined;
 }
 
 /** Longest `expires_in` accepted; a larger value is treated as a broken answer. */
@@ -64,8 +70,18 @@ export function parseTokenResponse(
     tokenType = options.defaultTokenType;
   }
   if (typeof tokenType !== 'string') throw invalid('has no token_type (not a string)');
-  if (tokenType.toLowerCase() !== 'bearer') {
-    throw invalid(`has token_type ${JSON.stringify(tokenType.slice(0, 40))}; only Bearer is supported`);
+  const expected = options.tokenType ?? 'Bearer';
+  if (tokenType.toLowerCase() !== expected.toLowerCase()) {
+    const quoted = JSON.stringify(tokenType.slice(0, 40));
+    if (expected === 'DPoP' && tokenType.toLowerCase() === 'bearer')
+      throw invalid(
+        `has token_type "Bearer" to a DPoP request: the server did not bind the token to the DPoP key (RFC 9449 §5); enable DPoP for this client at the server, or turn the dpop option off`,
+      );
+    throw invalid(
+      expected === 'DPoP'
+        ? `has token_type ${quoted}; a DPoP request needs token_type DPoP`
+        : `has token_type ${quoted}; only Bearer is supported (DPoP: the dpop option)`,
+    );
   }
 
   const receivedAt = options.receivedAt ?? sentAt;
@@ -80,7 +96,7 @@ export function parseTokenResponse(
   const scope = typeof fields['scope'] === 'string' ? fields['scope'] : undefined;
   const refresh = fields['refresh_token'];
   const refreshToken = typeof refresh === 'string' && refresh !== '' ? refresh : undefined;
-  const parsed: ParsedToken = { accessToken, tokenType: 'Bearer', expiresAt, scope, refreshToken };
+  const parsed: ParsedToken = { accessToken, tokenType: expected, expiresAt, scope, refreshToken };
   const refreshSeconds = numeric(fields['refresh_expires_in']);
   // 0 is Keycloak's "no limit" (offline tokens); anything malformed is ignored: the refresh token itself is still usable.
   if (refreshSeconds !== undefined && refreshSeconds > 0 && Number.isFinite(sentAt + refreshSeconds * 1000)) {
@@ -152,6 +168,8 @@ export interface TokenAnswerOptions {
   receivedAt?: number | undefined;
   /** Take a missing or empty `token_type` as this. */
   defaultTokenType?: 'Bearer' | undefined;
+  /** The token type asked for; see {@link TokenResponseOptions.tokenType}. */
+  tokenType?: 'Bearer' | 'DPoP' | undefined;
 }
 
 /** The longest piece of a server's error body quoted in a message. */
@@ -183,6 +201,7 @@ export function readTokenAnswer(
       receivedAt: options.receivedAt,
       serverDate: Number.isNaN(date) ? undefined : date,
       defaultTokenType: options.defaultTokenType,
+      tokenType: options.tokenType,
     });
   } catch (error) {
     if (error instanceof TokenEndpointError)

@@ -7,6 +7,7 @@ export { authorizationsSince, rejectionOf, startAdapterServers, type AdapterServ
 export { waitFor, type WaitForOptions } from './wait.ts';
 export type { ApiRequest, ApiServer, ApiServerOptions, Recorder } from './api-server.ts';
 export { startOidcProvider } from './oidc.ts';
+export { startDPoPApi, type DPoPApi, type DPoPApiOptions, type DPoPApiRequest } from './dpop-api.ts';
 export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
 export { freePort, hasRedis, startRedis } from './redis.ts';
 export type { RedisServer } from './redis.ts';
