@@ -162,7 +162,15 @@ export function createTokenClient(tokens: TokenProvider, options: TokenClientOpt
     tokens,
     allows,
     start: (facts = {}) =>
-      new RequestLifecycle(policy, facts.callerAuthorization === true, facts.replayable !== false, facts.method),
+      policy.dpop === undefined
+        ? new RequestLifecycle(policy, facts.callerAuthorization === true, facts.replayable !== false)
+        : new DPoPRequestLifecycle(
+            policy,
+            facts.callerAuthorization === true,
+            facts.replayable !== false,
+            facts.method,
+            policy.dpop,
+          ),
     isOurs,
     conceal: (error) => concealValues(error, [...issued]),
   };
@@ -180,8 +188,6 @@ interface Policy {
 
 class RequestLifecycle implements OutgoingRequest {
   sent: string | undefined;
-  dpop: string | undefined;
-  #method: string;
   /** The origin our header went to, while the current hop carries it. */
   #carriedTo: string | undefined;
   /** A hop lost the token (or the request never had it after a redirect): it never comes back. */
@@ -191,22 +197,30 @@ class RequestLifecycle implements OutgoingRequest {
   readonly #caller: boolean;
   readonly #replayable: boolean;
 
-  constructor(policy: Policy, caller: boolean, replayable: boolean, method: string | undefined) {
+  constructor(policy: Policy, caller: boolean, replayable: boolean) {
     this.#policy = policy;
     this.#caller = caller;
     this.#replayable = replayable;
-    this.#method = method ?? 'GET';
+  }
+
+  /** Bearer: no proof (a getter on the prototype, so a Bearer request carries no field for it). */
+  get dpop(): string | undefined {
+    return undefined;
+  }
+
+  /** The origin the current hop carries our header to, if it does. */
+  protected get carriedTo(): string | undefined {
+    return this.#carriedTo;
   }
 
   headerSync(url: string | URL): string | null | undefined {
     const origin = this.#caller || this.#lost ? undefined : this.#policy.originFor(url);
     if (origin === undefined) {
       this.#carriedTo = undefined; // this attempt goes without: a 401 to it is not ours
-      this.dpop = undefined;
       return null;
     }
     const value = this.#policy.tokens.cachedAuthorizationHeader();
-    if (value !== undefined) this.#put(value, origin, url);
+    if (value !== undefined) this.#put(value, origin);
     return value;
   }
 
@@ -217,32 +231,19 @@ class RequestLifecycle implements OutgoingRequest {
     // The wait may have outlived a decision taken meanwhile (none today); the origin is checked again.
     const origin = this.#policy.originFor(url);
     if (origin === undefined) return undefined;
-    this.#put(value, origin, url);
+    this.#put(value, origin);
     return value;
   }
 
-  #put(value: string, origin: string, url: string | URL): void {
+  #put(value: string, origin: string): void {
     this.sent = this.#policy.remember(value);
     this.#carriedTo = origin;
-    if (this.#policy.dpop !== undefined) this.#prove(url);
   }
 
-  /** A fresh proof for the current method and `url`, bound to the token we send (`DPoP <token>`). */
-  #prove(url: string | URL): void {
-    const sent = this.sent;
-    const dpop = this.#policy.dpop;
-    this.dpop =
-      dpop !== undefined && sent?.startsWith(DPOP) ? dpop.proof(this.#method, url, sent.slice(DPOP.length)) : undefined;
-  }
-
-  redirect(url: string | URL, method?: string): boolean {
+  redirect(url: string | URL, _method?: string): boolean {
     const origin = this.#carriedTo === undefined || this.#lost ? undefined : this.#policy.originFor(url);
-    if (method !== undefined) this.#method = method.toUpperCase();
     if (origin === undefined) this.#drop();
-    else {
-      this.#carriedTo = origin;
-      if (this.#policy.dpop !== undefined) this.#prove(url);
-    }
+    else this.#carriedTo = origin;
     return origin !== undefined;
   }
 
@@ -253,11 +254,9 @@ class RequestLifecycle implements OutgoingRequest {
   #drop(): void {
     this.#carriedTo = undefined;
     this.#lost = true;
-    this.dpop = undefined;
   }
 
-  mayRetry(status: number, headers?: AnswerHeaders): boolean {
-    if (this.#policy.dpop !== undefined && headers !== undefined) this.#keepNonce(headers);
+  mayRetry(status: number, _headers?: AnswerHeaders): boolean {
     return (
       status === 401 &&
       this.#policy.retryOn401 &&
@@ -267,19 +266,14 @@ class RequestLifecycle implements OutgoingRequest {
     );
   }
 
-  /** A `DPoP-Nonce` from the hop that carried our token is the latest one of its origin. */
-  #keepNonce(headers: AnswerHeaders): void {
-    const nonce = this.#carriedTo === undefined ? undefined : headerOf(headers, 'dpop-nonce');
-    if (nonce !== undefined) this.#policy.dpop!.setNonce(this.#carriedTo!, nonce);
-  }
-
   async retryAfter(status: number, headers?: AnswerHeaders): Promise<boolean> {
     const sent = this.sent;
     if (!this.mayRetry(status, headers) || sent === undefined) return false;
     this.#retried = true;
+    const dpop = this.#policy.dpop;
     // RFC 9449 §9: the API wants a nonce (kept by mayRetry); the token itself was not refused.
-    if (this.#policy.dpop !== undefined && headers !== undefined && asksForNonce(headers))
-      return this.#replayable && this.#policy.dpop.nonceFor(this.#carriedTo!) !== undefined;
+    if (dpop !== undefined && headers !== undefined && asksForNonce(headers))
+      return this.#replayable && dpop.nonceFor(this.#carriedTo!) !== undefined;
     const space = sent.indexOf(' ');
     const scheme = sent.slice(0, space + 1);
     if (scheme !== BEARER && scheme !== DPOP) return false;
@@ -288,6 +282,70 @@ class RequestLifecycle implements OutgoingRequest {
     await tokens.invalidate(sent.slice(space + 1));
     // Re-sending is worth it only with another token (invalidate may keep one: see there).
     return this.#replayable && tokens.cachedAuthorizationHeader() !== sent;
+  }
+}
+
+/**
+ * A request of a DPoP provider: every time our header goes on (an attempt, a hop, the retry) a fresh proof for the
+ * method and URL goes with it, and the `DPoP-Nonce` of each answer to our token is kept for its origin. A subclass,
+ * so that Bearer requests run exactly the code above.
+ */
+class DPoPRequestLifecycle extends RequestLifecycle {
+  #proof: string | undefined;
+  /** The Authorization value the current proof's `ath` is for. */
+  #provenFor: string | undefined;
+  #method: string;
+  readonly #binding: DPoPBinding;
+
+  constructor(policy: Policy, caller: boolean, replayable: boolean, method: string | undefined, binding: DPoPBinding) {
+    super(policy, caller, replayable);
+    this.#method = (method ?? 'GET').toUpperCase();
+    this.#binding = binding;
+  }
+
+  override get dpop(): string | undefined {
+    return this.#proof;
+  }
+
+  override headerSync(url: string | URL): string | null | undefined {
+    const value = super.headerSync(url);
+    this.#prove(value, url);
+    return value;
+  }
+
+  override async header(url: string | URL, wait?: GetTokenOptions): Promise<string | undefined> {
+    const value = await super.header(url, wait); // a cached token was proven by headerSync already
+    if (this.#provenFor !== value) this.#prove(value, url);
+    return value;
+  }
+
+  /** A fresh proof for the current method and `url` when `value` is our `DPoP <token>`, else none. */
+  #prove(value: string | null | undefined, url: string | URL): void {
+    this.#provenFor = value ?? undefined;
+    this.#proof =
+      typeof value === 'string' && value.startsWith(DPOP)
+        ? this.#binding.proof(this.#method, url, value.slice(DPOP.length))
+        : undefined;
+  }
+
+  override redirect(url: string | URL, method?: string): boolean {
+    if (method !== undefined) this.#method = method.toUpperCase();
+    const keep = super.redirect(url);
+    this.#prove(keep ? this.sent : undefined, url);
+    return keep;
+  }
+
+  override answeredBy(url: string | URL): void {
+    super.answeredBy(url);
+    if (this.carriedTo === undefined) this.#proof = undefined;
+  }
+
+  override mayRetry(status: number, headers?: AnswerHeaders): boolean {
+    // A DPoP-Nonce from the hop that carried our token is the latest one of its origin.
+    const origin = this.carriedTo;
+    const nonce = origin === undefined || headers === undefined ? undefined : headerOf(headers, 'dpop-nonce');
+    if (nonce !== undefined) this.#binding.setNonce(origin!, nonce);
+    return super.mayRetry(status);
   }
 }
 
