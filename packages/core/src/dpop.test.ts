@@ -81,6 +81,25 @@ describe('DPoP at the token endpoint (oidc-provider)', () => {
     expect(opNonce.tokenRequests).toBe(again + 1);
   });
 
+  it('FAPI 2.0 style (docs/providers.md): private_key_jwt and DPoP with a shared key, against nonces', async () => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const tokens = createTokenProvider({
+      issuer: opNonce.issuer,
+      clientId: opNonce.clients.privateKeyJwt.clientId,
+      clientAuthMethod: 'private_key_jwt',
+      privateKey: opNonce.clients.privateKeyJwt.privateJwk,
+      dpop: { key: key.export({ format: 'jwk' }) },
+      store: { get: async () => undefined, set: async () => {}, delete: async () => {} }, // a given key may share one
+    });
+    const url = `${apiNonce.origin}/accounts`;
+    let response = await fetch(url, { headers: await tokens.requestHeaders('GET', url) });
+    if (response.status === 401) {
+      tokens.dpop!.setNonce(url, response.headers.get('dpop-nonce')!);
+      response = await fetch(url, { headers: await tokens.requestHeaders('GET', url) });
+    }
+    expect(response.status).toBe(200);
+  });
+
   it('a proof has typ dpop+jwt, the public jwk only, htm POST, htu without query, iat, a fresh jti per attempt', async () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const tokens = createTokenProvider({
