@@ -93,7 +93,7 @@ function parseToken(text: string): StoredToken | undefined {
     return undefined;
   const token: StoredToken = {
     accessToken: t.accessToken,
-    tokenType: 'Bearer',
+    tokenType: t.tokenType === 'DPoP' ? 'DPoP' : 'Bearer',
     expiresAt: t.expiresAt,
     receivedAt: t.receivedAt,
   };
