@@ -115,7 +115,7 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
     const headers = (init.headers ??= {});
     const callerAuthorization = ownAuthorization(headers, client);
     const replayable = isReplayableBody(init.body);
-    const request = client.start({ callerAuthorization, replayable });
+    const request = client.start({ callerAuthorization, replayable, method: init.method });
     // node-fetch 2 (the default) keeps Authorization on a redirect that only changes the port: follow them here.
     const follow = init.redirect !== 'manual' && init.redirect !== 'error';
     const hop = inner as (to: string, next: HopInit) => Promise<FetcherResponse>; // each hop is a plain fetch
@@ -123,6 +123,7 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
       const value = request.headerSync(url);
       const header = value === undefined ? await tokenFor(request, url, init) : value;
       if (typeof header === 'string') headers['authorization'] = header;
+      if (request.dpop !== undefined) headers['dpop'] = request.dpop;
       let response: FetcherResponse;
       try {
         response = follow
@@ -132,8 +133,9 @@ export class OAuthRESTDataSource<CO extends CacheOptions = CacheOptions> extends
         // Sent: the token leaves these headers, which live on. HTTPCache's policy stores them in the shared cache
         // when an answer varies, and RESTDataSource hands them to errorFromResponse and didEncounterError.
         if (typeof header === 'string') headers['authorization'] = CONCEALED;
+        if (request.dpop !== undefined) delete headers['dpop']; // for this attempt only: a re-send gets a fresh one
       }
-      if (!(await request.retryAfter(response.status))) return response;
+      if (!(await request.retryAfter(response.status, response.headers))) return response;
       await response.arrayBuffer().catch(() => undefined); // frees the connection; the retry's answer is what HTTPCache sees
     }
   }

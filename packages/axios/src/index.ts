@@ -26,6 +26,7 @@ type Headers = Record<string, unknown>;
 /** axios's own test (`isAbsoluteURL`, the same in every 1.x) for whether `url` replaces `baseURL`. */
 const ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i;
 const AUTHORIZATION = 'Authorization';
+const DPOP = 'DPoP';
 
 /**
  * Puts `Authorization: Bearer <token>` from `tokens` on every request `api`
@@ -63,6 +64,7 @@ export function installTokenInterceptor(
 ): () => void {
   const { origins, retryOn401 } = options;
   const client = createTokenClient(tokens, { baseUrl: api.defaults.baseURL, origins, retryOn401 });
+  const dpop = tokens.dpop !== undefined;
   const previous = api.defaults.adapter;
   const inner = previous ?? axios.defaults.adapter;
   const getAdapter = (axios as { getAdapter?: typeof axios.getAdapter }).getAdapter;
@@ -79,8 +81,13 @@ export function installTokenInterceptor(
     const name = found ?? AUTHORIZATION;
     // A value of ours on the config (a re-sent response.config) is not the caller's: it is decided afresh.
     const callerAuthorization = found !== undefined && !client.isOurs(headers[found]);
-    const request = client.start({ callerAuthorization, replayable: isReplayableBody(config.data) });
-    const url = sentUrl(config);
+    const request = client.start({
+      callerAuthorization,
+      replayable: isReplayableBody(config.data),
+      method: config.method,
+    });
+    // With DPoP the proof names the whole URL (htu); for Bearer the origin is all that is decided on.
+    const url = dpop ? fullUrl(config) : sentUrl(config);
     const own = config.beforeRedirect;
     config.beforeRedirect = (hop, response, details) => {
       redirect(client, request, hop);
@@ -91,20 +98,24 @@ export function installTokenInterceptor(
         const value = request.headerSync(url) ?? (await request.header(url, waitOf(config)));
         if (value !== undefined) headers[name] = value;
         else if (client.isOurs(headers[name])) delete headers[name];
+        if (request.dpop !== undefined) headers[DPOP] = request.dpop;
         let answer: AxiosResponse | undefined;
         try {
           answer = await send(config);
-          if (!(await request.retryAfter(answer.status))) return answer;
+          if (!(await request.retryAfter(answer.status, answer.headers))) return answer;
         } catch (error) {
           answer = (error as { response?: AxiosResponse }).response;
-          if (!(await request.retryAfter(answer?.status ?? 0))) throw client.conceal(error);
+          if (!(await request.retryAfter(answer?.status ?? 0, answer?.headers))) throw client.conceal(error);
         }
         (answer?.data as { destroy?: () => void } | undefined)?.destroy?.(); // a stream answer frees its socket
       }
     } finally {
       if (own === undefined) delete config.beforeRedirect;
       else config.beforeRedirect = own;
-      if (request.sent !== undefined) delete headers[name]; // a re-sent config gets a fresh one; logs show none
+      if (request.sent !== undefined) {
+        delete headers[name]; // a re-sent config gets a fresh one; logs show none
+        delete headers[DPOP];
+      }
     }
   };
   api.defaults.adapter = transport;
@@ -123,9 +134,17 @@ export function installTokenInterceptor(
 /** A follow-redirects hop: our header stays (or comes back, where follow-redirects dropped it) only when core says so. */
 function redirect(client: TokenClient, request: OutgoingRequest, hop: Record<string, unknown>): void {
   const headers = (hop['headers'] ??= {}) as Headers;
-  for (const name in headers)
-    if (name.toLowerCase() === 'authorization' && client.isOurs(headers[name])) delete headers[name];
-  if (request.redirect(String(hop['href']))) headers[AUTHORIZATION] = request.sent;
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    if (lower === 'authorization' && client.isOurs(headers[name])) delete headers[name];
+    // A proof is for one hop: the one our token carried there is ours (a fresh one follows, or none).
+    else if (lower === 'dpop' && request.sent !== undefined) delete headers[name];
+  }
+  const method = typeof hop['method'] === 'string' ? hop['method'] : undefined;
+  if (request.redirect(String(hop['href']), method)) {
+    headers[AUTHORIZATION] = request.sent;
+    if (request.dpop !== undefined) headers[DPOP] = request.dpop;
+  }
 }
 
 /**
@@ -138,6 +157,14 @@ function sentUrl({ url = '', baseURL, allowAbsoluteUrls }: Config): string {
   if (!baseURL) return url;
   if (!ABSOLUTE.test(url)) return baseURL;
   return allowAbsoluteUrls !== false || URL.parse(url)?.origin === URL.parse(baseURL)?.origin ? url : '';
+}
+
+/** {@link sentUrl} with the path: axios's `combineURLs` of `baseURL` and a relative `url` (the query is not needed). */
+function fullUrl(config: Config): string {
+  const url = sentUrl(config);
+  const relative = config.url ?? '';
+  if (url !== config.baseURL || !relative || ABSOLUTE.test(relative)) return url;
+  return `${url.replace(/\/+$/, '')}/${relative.replace(/^\/+/, '')}`;
 }
 
 /** The request's own `signal` and `timeout` bound the wait for a token: axios's timer starts only once it sends. */

@@ -1,12 +1,8 @@
+import { basicAuthorization } from '@tokenkit/core/adapter';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import {
-  basicAuthorization,
-  type ClientAuthMethod,
-  type PrivateKeyInput,
-  type TokenProviderOptions,
-} from '@tokenkit/core';
+import { type ClientAuthMethod, type PrivateKeyInput, type TokenProviderOptions } from '@tokenkit/core';
 import { UsageError, type Output } from './io.ts';
 
 /** The flags every command that talks to a token endpoint takes (`token`, `doctor`). */

@@ -1,4 +1,5 @@
-import { basicAuthorization, type FetchLike } from '@tokenkit/core';
+import { basicAuthorization } from '@tokenkit/core/adapter';
+import { type FetchLike } from '@tokenkit/core';
 import type { Output } from './io.ts';
 
 /** How a token request authenticated the client, read from the request core sent (never keeping a secret). */

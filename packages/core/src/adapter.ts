@@ -6,12 +6,15 @@
  * decides nothing itself.
  * @packageDocumentation
  */
+import type { DPoPBinding } from './dpop.ts';
 import { ConfigurationError } from './errors.ts';
 import { REDACTED } from './scrub.ts';
 import type { GetTokenOptions, TokenProvider } from './token-provider.ts';
 import { isSecureUrl, tryParseUrl } from './url.ts';
 
 export type { GetTokenOptions, TokenProvider };
+/** The `Authorization: Basic` value for a client id and secret, RFC 6749 Appendix B form-encoded or `'plain'`. */
+export { basicAuthorization } from './client-auth.ts';
 
 /** Options every adapter accepts. */
 export interface RequestAuthOptions {
@@ -57,7 +60,15 @@ export interface RequestFacts {
   callerAuthorization?: boolean | undefined;
   /** The body can be sent again (not a stream): a 401 may be retried. Default true. */
   replayable?: boolean | undefined;
+  /** The request's method: a DPoP proof's `htm` (a redirect hop may change it, see {@link OutgoingRequest.redirect}). Default GET. */
+  method?: string | undefined;
 }
+
+/**
+ * An answer's headers as a client hands them over: anything with `get(name)` (fetch's `Headers`, axios's
+ * `AxiosHeaders`), or a record with lower-case names (Node's and undici's).
+ */
+export type AnswerHeaders = { get(name: string): unknown } | Readonly<Record<string, unknown>>;
 
 /**
  * One client instance's token policy: which origins receive the token and which header values are ours.
@@ -92,6 +103,13 @@ export interface OutgoingRequest {
   /** The `Authorization` value our last attempt carried, if any. */
   readonly sent: string | undefined;
   /**
+   * The `DPoP` header value (RFC 9449 proof) for the attempt or hop our `Authorization` value was last given to —
+   * fresh for its method and URL, with `ath` and the origin's latest nonce — when the provider uses DPoP. Put it on
+   * whenever you put our header on; undefined: the hop goes without (then remove a `DPoP` header that a request
+   * which carried our token, `sent !== undefined`, still holds: it is ours).
+   */
+  readonly dpop: string | undefined;
+  /**
    * The `Authorization` value for an attempt to `url` when it can be given at once: a string (a token is cached),
    * `null` (this attempt goes without: another origin, the caller's own header, a hop that lost it), or
    * `undefined` (a token must be waited for: call {@link header}).
@@ -100,10 +118,11 @@ export interface OutgoingRequest {
   /** The `Authorization` value for an attempt to `url`, waiting for a token if needed; undefined: goes without. */
   header(url: string | URL, wait?: GetTokenOptions): Promise<string | undefined>;
   /**
-   * A redirect hop the adapter controls, to `url`: true when our header may stay on it. A hop that loses the
-   * token, and every hop after it, never gets it back.
+   * A redirect hop the adapter controls, to `url`, sent with `method` (a 303 turns a POST into a GET; default: as
+   * before): true when our header may stay on it, and then {@link dpop} is a fresh proof for the hop. A hop that
+   * loses the token, and every hop after it, never gets it back.
    */
-  redirect(url: string | URL): boolean;
+  redirect(url: string | URL, method?: string): boolean;
   /**
    * For clients that follow redirects themselves and drop `Authorization` on a cross-origin hop (fetch, undici,
    * ky, got 16): the answer came from `url`. When that is another origin than the one our header went to, the
@@ -111,19 +130,44 @@ export interface OutgoingRequest {
    */
   answeredBy(url: string | URL): void;
   /**
-   * An answer's status. True when the request earns its one retry: it was a 401 to a hop that carried our token,
-   * the token is invalidated, the body can be sent again and a different token can be had. Then send it again
-   * with {@link header}. Never true twice.
+   * An answer's status (and headers: with DPoP they carry the server's nonces). True when the request earns its one
+   * retry: a 401 to a hop that carried our token, whose body can be sent again, and either the token is
+   * invalidated and a different one can be had, or (DPoP) the API asked for a nonce (`WWW-Authenticate: DPoP
+   * error="use_dpop_nonce"` with a `DPoP-Nonce`; the token stays). Then send it again with {@link header}. Never
+   * true twice.
    */
-  retryAfter(status: number): Promise<boolean>;
+  retryAfter(status: number, headers?: AnswerHeaders): Promise<boolean>;
   /**
-   * False when {@link retryAfter} would answer false for `status` at once, doing nothing: for clients that await
-   * whatever a hook returns (got's `afterResponse`), so that most answers need no promise.
+   * False when {@link retryAfter} would answer false for `status` at once: for clients that await whatever a hook
+   * returns (got's `afterResponse`), so that most answers need no promise. With DPoP, call it (or
+   * {@link retryAfter}) with every answer's headers: a `DPoP-Nonce` is kept for the origin that gave it.
    */
-  mayRetry(status: number): boolean;
+  mayRetry(status: number, headers?: AnswerHeaders): boolean;
 }
 
 const BEARER = 'Bearer ';
+const DPOP = 'DPoP ';
+
+/** One header of an answer, as a string (the first of several), or undefined. */
+function headerOf(headers: AnswerHeaders, name: string): string | undefined {
+  const value =
+    typeof headers.get === 'function'
+      ? (headers as { get(name: string): unknown }).get(name)
+      : (headers as Record<string, unknown>)[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' && first !== '' ? first : undefined;
+}
+
+/** A 401's `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` (RFC 9449 §9). */
+function asksForNonce(headers: AnswerHeaders): boolean {
+  const challenge = headerOf(headers, 'www-authenticate');
+  return (
+    challenge !== undefined &&
+    /\bDPoP\b/i.test(challenge) &&
+    /\berror\s*=\s*"?use_dpop_nonce\b/.test(challenge) &&
+    headerOf(headers, 'dpop-nonce') !== undefined
+  );
+}
 /** How many recent Authorization values are recognised as ours (tokens rotate rarely). */
 const REMEMBERED = 8;
 
@@ -146,11 +190,20 @@ export function createTokenClient(tokens: TokenProvider, options: TokenClientOpt
     return value;
   };
   const isOurs = (value: unknown): value is string => typeof value === 'string' && issued.has(value);
-  const policy: Policy = { tokens, originFor, retryOn401, remember };
+  const policy: Policy = { tokens, originFor, retryOn401, remember, dpop: tokens.dpop };
   return {
     tokens,
     allows,
-    start: (facts = {}) => new RequestLifecycle(policy, facts.callerAuthorization === true, facts.replayable !== false),
+    start: (facts = {}) =>
+      policy.dpop === undefined
+        ? new RequestLifecycle(policy, facts.callerAuthorization === true, facts.replayable !== false)
+        : new DPoPRequestLifecycle(
+            policy,
+            facts.callerAuthorization === true,
+            facts.replayable !== false,
+            facts.method,
+            policy.dpop,
+          ),
     isOurs,
     conceal: (error) => concealValues(error, [...issued]),
   };
@@ -162,6 +215,8 @@ interface Policy {
   originFor: (url: string | URL) => string | undefined;
   retryOn401: boolean;
   remember: (value: string) => string;
+  /** The provider's DPoP binding; undefined for Bearer providers, which then pay for nothing below. */
+  dpop: DPoPBinding | undefined;
 }
 
 class RequestLifecycle implements OutgoingRequest {
@@ -179,6 +234,16 @@ class RequestLifecycle implements OutgoingRequest {
     this.#policy = policy;
     this.#caller = caller;
     this.#replayable = replayable;
+  }
+
+  /** Bearer: no proof (a getter on the prototype, so a Bearer request carries no field for it). */
+  get dpop(): string | undefined {
+    return undefined;
+  }
+
+  /** The origin the current hop carries our header to, if it does. */
+  protected get carriedTo(): string | undefined {
+    return this.#carriedTo;
   }
 
   headerSync(url: string | URL): string | null | undefined {
@@ -208,7 +273,7 @@ class RequestLifecycle implements OutgoingRequest {
     this.#carriedTo = origin;
   }
 
-  redirect(url: string | URL): boolean {
+  redirect(url: string | URL, _method?: string): boolean {
     const origin = this.#carriedTo === undefined || this.#lost ? undefined : this.#policy.originFor(url);
     if (origin === undefined) this.#drop();
     else this.#carriedTo = origin;
@@ -224,7 +289,7 @@ class RequestLifecycle implements OutgoingRequest {
     this.#lost = true;
   }
 
-  mayRetry(status: number): boolean {
+  mayRetry(status: number, _headers?: AnswerHeaders): boolean {
     return (
       status === 401 &&
       this.#policy.retryOn401 &&
@@ -234,14 +299,20 @@ class RequestLifecycle implements OutgoingRequest {
     );
   }
 
-  async retryAfter(status: number): Promise<boolean> {
+  async retryAfter(status: number, headers?: AnswerHeaders): Promise<boolean> {
     const sent = this.sent;
-    if (!this.mayRetry(status) || sent === undefined) return false;
+    if (!this.mayRetry(status, headers) || sent === undefined) return false;
     this.#retried = true;
-    if (!sent.startsWith(BEARER)) return false;
+    const dpop = this.#policy.dpop;
+    // RFC 9449 §9: the API wants a nonce (kept by mayRetry); the token itself was not refused.
+    if (dpop !== undefined && headers !== undefined && asksForNonce(headers))
+      return this.#replayable && dpop.nonceFor(this.#carriedTo!) !== undefined;
+    const space = sent.indexOf(' ');
+    const scheme = sent.slice(0, space + 1);
+    if (scheme !== BEARER && scheme !== DPOP) return false;
     const tokens = this.#policy.tokens;
     // Rejected: never served again, even when this request cannot be sent again.
-    await tokens.invalidate(sent.slice(BEARER.length));
+    await tokens.invalidate(sent.slice(space + 1));
     // Re-sending is worth it only with another token (invalidate may keep one: see there).
     return this.#replayable && tokens.cachedAuthorizationHeader() !== sent;
   }
@@ -261,6 +332,70 @@ export function isReplayableBody(body: unknown): boolean {
     typeof value.next !== 'function' &&
     typeof value[Symbol.asyncIterator] !== 'function'
   );
+}
+
+/**
+ * A request of a DPoP provider: every time our header goes on (an attempt, a hop, the retry) a fresh proof for the
+ * method and URL goes with it, and the `DPoP-Nonce` of each answer to our token is kept for its origin. A subclass,
+ * so that Bearer requests run exactly the code above.
+ */
+class DPoPRequestLifecycle extends RequestLifecycle {
+  #proof: string | undefined;
+  /** The Authorization value the current proof's `ath` is for. */
+  #provenFor: string | undefined;
+  #method: string;
+  readonly #binding: DPoPBinding;
+
+  constructor(policy: Policy, caller: boolean, replayable: boolean, method: string | undefined, binding: DPoPBinding) {
+    super(policy, caller, replayable);
+    this.#method = (method ?? 'GET').toUpperCase();
+    this.#binding = binding;
+  }
+
+  override get dpop(): string | undefined {
+    return this.#proof;
+  }
+
+  override headerSync(url: string | URL): string | null | undefined {
+    const value = super.headerSync(url);
+    this.#prove(value, url);
+    return value;
+  }
+
+  override async header(url: string | URL, wait?: GetTokenOptions): Promise<string | undefined> {
+    const value = await super.header(url, wait); // a cached token was proven by headerSync already
+    if (this.#provenFor !== value) this.#prove(value, url);
+    return value;
+  }
+
+  /** A fresh proof for the current method and `url` when `value` is our `DPoP <token>`, else none. */
+  #prove(value: string | null | undefined, url: string | URL): void {
+    this.#provenFor = value ?? undefined;
+    this.#proof =
+      typeof value === 'string' && value.startsWith(DPOP)
+        ? this.#binding.proof(this.#method, url, value.slice(DPOP.length))
+        : undefined;
+  }
+
+  override redirect(url: string | URL, method?: string): boolean {
+    if (method !== undefined) this.#method = method.toUpperCase();
+    const keep = super.redirect(url);
+    this.#prove(keep ? this.sent : undefined, url);
+    return keep;
+  }
+
+  override answeredBy(url: string | URL): void {
+    super.answeredBy(url);
+    if (this.carriedTo === undefined) this.#proof = undefined;
+  }
+
+  override mayRetry(status: number, headers?: AnswerHeaders): boolean {
+    // A DPoP-Nonce from the hop that carried our token is the latest one of its origin.
+    const origin = this.carriedTo;
+    const nonce = origin === undefined || headers === undefined ? undefined : headerOf(headers, 'dpop-nonce');
+    if (nonce !== undefined) this.#binding.setNonce(origin!, nonce);
+    return super.mayRetry(status);
+  }
 }
 
 function allowedOrigins(options: TokenClientOptions): Set<string> {
@@ -438,14 +573,17 @@ async function follow<R extends HopResponse>(
     await response.arrayBuffer?.().catch(() => undefined); // frees the connection
     const next = new URL(location, current);
     const sameOrigin = next.origin === current.origin;
-    const keepOurs = request.redirect(next);
+    const proof = request.dpop;
+    const keepOurs = request.redirect(next, toGet ? 'GET' : method);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(hop.headers)) {
       const lower = name.toLowerCase();
+      if (lower === 'dpop' && value === proof) continue; // a proof is for one hop only: a fresh one is put on below
       const ours = lower === 'authorization' && value === request.sent;
       const keep = ours ? keepOurs : sameOrigin || !CREDENTIALS.has(lower);
       if (keep && !(toGet && BODY_HEADERS.has(lower))) headers[name] = value;
     }
+    if (keepOurs && request.dpop !== undefined) headers['dpop'] = request.dpop;
     if (toGet) {
       const { body: _dropped, ...rest } = hop;
       hop = { ...rest, method: 'GET', headers };

@@ -94,6 +94,6 @@ test('token exchange, JWT bearer and extension grants', () => {
   // @ts-expect-error secret parameters are strings or functions, not lists
   const list: Grant = { type: 'extension', grantType: 'urn:x', secretParams: { k: ['v'] } };
   void [noType, both, wrongSubject, list];
-  expectTypeOf<AccessToken['tokenType']>().toEqualTypeOf<'Bearer' | 'N_A'>();
+  expectTypeOf<AccessToken['tokenType']>().toEqualTypeOf<'Bearer' | 'DPoP' | 'N_A'>();
   expectTypeOf<AccessToken['issuedTokenType']>().toEqualTypeOf<string | undefined>();
 });

@@ -1,5 +1,6 @@
 export { createTokenProvider } from './token-provider.ts';
-export type { AccessToken, GetTokenOptions, TokenProvider } from './token-provider.ts';
+export type { AccessToken, GetTokenOptions, RequestHeaders, TokenProvider } from './token-provider.ts';
+export type { DPoPAlgorithm, DPoPBinding, DPoPKeyInput, DPoPOptions } from './dpop.ts';
 export type { Grant, TokenEvent, TokenProviderOptions } from './options.ts';
 export type { ExtensionGrant, JwtBearerGrant, JwtBearerSigning, TokenExchangeGrant, TokenSource } from './grants.ts';
 export { memoryStore } from './memory-store.ts';

@@ -5,8 +5,9 @@
  */
 export interface StoredToken {
   accessToken: string;
-  /** `N_A`: a token exchange issued something that is not an access token (RFC 8693 §2.2.1). */
-  tokenType: 'Bearer' | 'N_A';
+  /** `DPoP`: bound to the provider's DPoP key (RFC 9449); `N_A`: a token exchange issued something that is not an
+   * access token (RFC 8693 §2.2.1). */
+  tokenType: 'Bearer' | 'DPoP' | 'N_A';
   /** RFC 8693 `issued_token_type`, when the server said. */
   issuedTokenType?: string;
   /** Epoch milliseconds. */
@@ -62,6 +63,14 @@ export interface TokenStore {
   lock?(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
 }
 
+/** Stores made by {@link memoryStore}: in-process, so a generated DPoP key may be used with them. */
+const inProcess = new WeakSet<object>();
+
+/** True for a store made by {@link memoryStore} (never shared with another process). */
+export function isMemoryStore(store: unknown): boolean {
+  return typeof store === 'object' && store !== null && inProcess.has(store);
+}
+
 /**
  * An in-process {@link TokenStore}: entries expire with their token. Useful to
  * share tokens between providers in one process, and as a reference
@@ -87,7 +96,7 @@ export function memoryStore(options: { now?: () => number } = {}): TokenStore & 
     for (const [key, lock] of locks) if (lock.until <= time) locks.delete(key);
     sweepAt = Math.max(64, 2 * (entries.size + locks.size));
   };
-  return {
+  const store = {
     /** Entries held, expired ones not yet swept included; for tests and monitoring. */
     get size() {
       return entries.size;
@@ -121,5 +130,7 @@ export function memoryStore(options: { now?: () => number } = {}): TokenStore & 
         if (locks.get(key)?.id === id) locks.delete(key);
       };
     },
-  };
+  } satisfies TokenStore & { readonly size: number };
+  inProcess.add(store);
+  return store;
 }

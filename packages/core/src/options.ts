@@ -1,8 +1,9 @@
 import type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
 import { clockFrom, systemClock, type Clock } from './clock.ts';
 import { ConfigurationError, type TokenKitError } from './errors.ts';
+import { createDPoPBinding, type DPoPBinding, type DPoPOptions } from './dpop.ts';
 import { resolveOtherGrant, type ExtensionGrant, type JwtBearerGrant, type TokenExchangeGrant } from './grants.ts';
-import type { StoredToken, TokenStore } from './memory-store.ts';
+import { isMemoryStore, type StoredToken, type TokenStore } from './memory-store.ts';
 import { resolveTls, type MutualTlsOptions, type ResolvedTls } from './mtls.ts';
 import type { FetchLike } from './transport.ts';
 import { isSecureUrl, tryParseUrl } from './url.ts';
@@ -135,6 +136,15 @@ export interface TokenProviderOptions {
   refreshTokenLifetimeSeconds?: number | undefined;
   /** A second cache tier: survive restarts, share tokens between processes. */
   store?: TokenStore | undefined;
+  /**
+   * DPoP (RFC 9449): tokens bound to a key, unusable by anyone who steals them. `true` generates a P-256 key for
+   * this provider (in memory only: with a `store` other than `memoryStore()` that is a `ConfigurationError`, since
+   * no other process could use the tokens it would share; give every process the same `key` instead). Token
+   * requests then carry a proof, `token_type` must be `DPoP`, the cache key includes the key's thumbprint, and
+   * adapters send `Authorization: DPoP <token>` with a fresh proof per request.
+   * @see https://www.rfc-editor.org/rfc/rfc9449
+   */
+  dpop?: boolean | DPoPOptions | undefined;
   /** How long a store operation may take before it counts as a miss. Default 1000. */
   storeTimeoutMs?: number | undefined;
   /** The `fetch` used for token and discovery requests. Default: global `fetch`. */
@@ -178,6 +188,7 @@ export interface ResolvedOptions {
   refreshLifetimeMs: number;
   store: TokenStore | undefined;
   storeTimeoutMs: number;
+  dpop: DPoPBinding | undefined;
   fetch: FetchLike;
   timeoutMs: number;
   maxRetries: number;
@@ -245,6 +256,9 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     throw new ConfigurationError('defaultTokenType', "must be 'Bearer'");
   }
 
+  const clock = options.now !== undefined ? clockFrom(options.now) : systemClock();
+  const dpop = resolveDPoP(options.dpop, store, clock.wall);
+
   return {
     endpoint,
     clientId: options.clientId,
@@ -269,13 +283,37 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
       positive(options.refreshTokenLifetimeSeconds, 30 * 24 * 3600, 'refreshTokenLifetimeSeconds') * 1000,
     store,
     storeTimeoutMs: positive(options.storeTimeoutMs, 1000, 'storeTimeoutMs'),
+    dpop,
     fetch: fetchFn,
     timeoutMs: positive(options.timeoutMs, 10_000, 'timeoutMs'),
     maxRetries: integer(options.maxRetries, 2, 'maxRetries'),
     maxResponseBytes: positive(options.maxResponseBytes, 1024 * 1024, 'maxResponseBytes'),
     onEvent: options.onEvent,
-    clock: options.now !== undefined ? clockFrom(options.now) : systemClock(),
+    clock,
   };
+}
+
+/**
+ * The DPoP binding, or undefined when DPoP is off. A generated key lives in this process only: with a store shared
+ * beyond it, other processes would adopt tokens bound to a key they do not hold, so that is refused.
+ */
+function resolveDPoP(
+  option: TokenProviderOptions['dpop'],
+  store: TokenStore | undefined,
+  wall: () => number,
+): DPoPBinding | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== true && (typeof option !== 'object' || option === null))
+    throw new ConfigurationError('dpop', 'must be true, false or an object { key?, alg? }');
+  const binding = createDPoPBinding(option, wall);
+  if (binding.generated && store !== undefined && !isMemoryStore(store)) {
+    throw new ConfigurationError(
+      'dpop',
+      'a generated DPoP key lives in this process only, and tokens bound to it are useless to any other process ' +
+        'sharing the store: give every process the same key (dpop: { key }), or keep DPoP tokens out of the shared store',
+    );
+  }
+  return binding;
 }
 
 function resolveEndpoint(options: TokenProviderOptions): ResolvedOptions['endpoint'] {
@@ -401,7 +439,7 @@ export function asStoredToken(value: unknown): StoredToken | undefined {
     return undefined;
   const token: StoredToken = {
     accessToken: t['accessToken'],
-    tokenType: t['tokenType'] === 'N_A' ? 'N_A' : 'Bearer',
+    tokenType: t['tokenType'] === 'N_A' || t['tokenType'] === 'DPoP' ? t['tokenType'] : 'Bearer',
     expiresAt: t['expiresAt'],
     receivedAt: t['receivedAt'],
   };

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from './clock.ts';
 import { createClientAuth, type ClientAuth, type TokenParams } from './client-auth.ts';
 import { discover, type ServerMetadata } from './discovery.ts';
+import type { DPoPBinding } from './dpop.ts';
 import { tokenEndpointFor } from './mtls.ts';
 import {
   ConfigurationError,
@@ -30,21 +31,21 @@ import {
   type TokenEvent,
   type TokenProviderOptions,
 } from './options.ts';
-import { readTokenAnswer, type ParsedToken } from './token-response.ts';
+import { parseJson, readTokenAnswer, type ParsedToken } from './token-response.ts';
 import { cutoffOf, nextRefreshAttemptAfter, pauseAfter, refreshStartOf } from './refresh-timing.ts';
 import { scrub, sentSecrets } from './scrub.ts';
 import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type TransportOptions } from './transport.ts';
 
 /** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
 export interface AccessToken {
-  /** The token to send as `Authorization: Bearer <accessToken>`. */
+  /** The token to send as `Authorization: <tokenType> <accessToken>`. */
   readonly accessToken: string;
   /**
-   * `Bearer`, or `N_A` for a token exchange that asked for another type of token than an access token
-   * (`grant.requestedTokenType`, RFC 8693 §2.2.1): such a token is never put into an `Authorization` header.
-   * Other token types are rejected.
+   * `Bearer`; `DPoP` with the `dpop` option (then every request also needs a proof: see `requestHeaders`); or `N_A`
+   * for a token exchange that asked for another type of token than an access token (`grant.requestedTokenType`,
+   * RFC 8693 §2.2.1): such a token is never put into an `Authorization` header. Other token types are rejected.
    */
-  readonly tokenType: 'Bearer' | 'N_A';
+  readonly tokenType: 'Bearer' | 'DPoP' | 'N_A';
   /** Token exchange: the `issued_token_type` the server answered (RFC 8693 §2.2.1), e.g. `...:token-type:jwt`. */
   readonly issuedTokenType?: string | undefined;
   /** When the token expires, epoch milliseconds, counted from when it was requested. */
@@ -52,6 +53,9 @@ export interface AccessToken {
   /** The scope the server granted, when it said. */
   readonly scope: string | undefined;
 }
+
+/** What {@link TokenProvider.requestHeaders} gives: `authorization`, and `dpop` with the `dpop` option. */
+export type RequestHeaders = { readonly authorization: string } & Readonly<Record<string, string>>;
 
 /** Per-call options of {@link TokenProvider.getToken}. */
 export interface GetTokenOptions {
@@ -73,8 +77,17 @@ export interface TokenProvider {
    * else from the token endpoint — one request however many callers wait.
    */
   getToken(options?: GetTokenOptions): Promise<AccessToken>;
-  /** `Bearer <token>`, ready for an `Authorization` header. */
+  /** `Bearer <token>` (`DPoP <token>` with the `dpop` option), ready for an `Authorization` header. */
   authorizationHeader(options?: GetTokenOptions): Promise<string>;
+  /**
+   * The headers a request of `method` to `url` needs: `authorization`, and with the `dpop` option a fresh `dpop`
+   * proof for that method and URL (with `ath`, and the latest nonce its origin gave). For callers without an adapter;
+   * give it the URL and method actually sent. With DPoP, the API's `DPoP-Nonce` answers go to `dpop.setNonce()`.
+   * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+   */
+  requestHeaders(method: string, url: string | URL, options?: GetTokenOptions): Promise<RequestHeaders>;
+  /** The DPoP binding with the `dpop` option (its key's thumbprint, proofs, nonces), else undefined. */
+  readonly dpop: DPoPBinding | undefined;
   /**
    * `Bearer <token>` at once when a token can be served without waiting (the
    * same rule as `getToken()`, including starting a background refresh in the
@@ -143,7 +156,7 @@ interface HeldRefreshToken {
 /** A token as it came from the token endpoint or the store, on the provider's `now()` scale. */
 interface FreshToken {
   accessToken: string;
-  tokenType: 'Bearer' | 'N_A';
+  tokenType: 'Bearer' | 'DPoP' | 'N_A';
   issuedTokenType: string | undefined;
   expiresAt: number;
   receivedAt: number;
@@ -185,6 +198,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
 class OAuthTokenProvider implements TokenProvider {
   readonly key: string;
+  readonly dpop: DPoPBinding | undefined;
   readonly #o: ResolvedOptions;
   readonly #transport: TransportOptions;
   /** Where and how to ask: fixed, or chosen once from the server's metadata (a failed discovery is not kept). */
@@ -242,6 +256,7 @@ class OAuthTokenProvider implements TokenProvider {
       grant.requestedTokenType !== ACCESS_TOKEN_TYPE;
     if (o.grant.type === 'refresh_token')
       this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
+    this.dpop = o.dpop;
     this.key = cacheKey(o, this.#grant);
     this.#transport = {
       fetch: o.fetch,
@@ -299,6 +314,15 @@ class OAuthTokenProvider implements TokenProvider {
   /** Notes the current subject token; the cached token is served only while it matches. */
   #sawSubject(token: string): void {
     if (this.#subject?.token !== token) this.#subject = { token, hash: secretHash(token) };
+  }
+
+  async requestHeaders(method: string, url: string | URL, options?: GetTokenOptions): Promise<RequestHeaders> {
+    const token = await this.getToken(options);
+    // A token that is not an access token (N_A) is refused as authorizationHeader() refuses it.
+    if (token.tokenType === 'N_A') await this.authorizationHeader(options);
+    const authorization = `${token.tokenType} ${token.accessToken}`;
+    if (this.dpop === undefined) return { authorization };
+    return { authorization, dpop: this.dpop.proof(method, url, token.accessToken) };
   }
 
   /** The cached entry when it may be served now (starting a background refresh in its window), else undefined. */
@@ -558,23 +582,34 @@ class OAuthTokenProvider implements TokenProvider {
     if (o.audience !== undefined) params['audience'] = o.audience;
     if (o.resource.length > 0) params['resource'] = o.resource.length === 1 ? o.resource[0]! : o.resource;
     Object.assign(params, o.extraParams);
-    const sentAt = this.#now();
+    const dpop = o.dpop;
+    let sentAt = this.#now();
     let sent: string[] = [];
-    const answer = await sendWithRetries(
-      endpoint,
-      async () => {
-        const body = { ...params };
-        const headers: Record<string, string> = { accept: 'application/json' };
-        await auth.apply(body, headers, endpoint, this.#clock.wall());
-        await send.perAttempt?.(body, endpoint, this.#clock.wall());
-        sent = sentSecrets(body, headers);
-        if (send.secrets !== undefined) sent.push(...send.secrets);
-        headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
-        return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
-      },
-      transport,
-      deadline,
-    );
+    const post = () =>
+      sendWithRetries(
+        endpoint,
+        async () => {
+          const body = { ...params };
+          const headers: Record<string, string> = { accept: 'application/json' };
+          await auth.apply(body, headers, endpoint, this.#clock.wall());
+          await send.perAttempt?.(body, endpoint, this.#clock.wall());
+          sent = sentSecrets(body, headers);
+          if (send.secrets !== undefined) sent.push(...send.secrets);
+          headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
+          // A fresh proof per attempt (RFC 9449 §4.2: a new jti), with the endpoint's latest nonce.
+          if (dpop !== undefined) headers['dpop'] = dpop.proof('POST', endpoint);
+          return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
+        },
+        transport,
+        deadline,
+      );
+    let answer = await post();
+    if (dpop !== undefined && this.#tookNonce(dpop, endpoint, answer)) {
+      // RFC 9449 §8: the server asks for a nonce; sent once more with it (once: a second refusal is the answer).
+      sentAt = this.#now();
+      answer = await post();
+      this.#tookNonce(dpop, endpoint, answer);
+    }
     const receivedAt = this.#now();
     // Expiry is computed on the wall clock (a JWT's exp, the Date header) and brought back to ours.
     const offset = this.#clock.wall() - receivedAt;
@@ -584,6 +619,7 @@ class OAuthTokenProvider implements TokenProvider {
         receivedAt: receivedAt + offset,
         defaultTokenType: o.defaultTokenType,
         allowNotApplicable: this.#allowNotApplicable,
+        tokenType: dpop === undefined ? 'Bearer' : 'DPoP',
       });
     } catch (error) {
       throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
@@ -611,6 +647,19 @@ class OAuthTokenProvider implements TokenProvider {
     });
     this.#checkScope(parsed.scope);
     return token;
+  }
+
+  /**
+   * Keeps the `DPoP-Nonce` of a token endpoint answer; true when the answer is a 400 `use_dpop_nonce` that gave one,
+   * so the request earns its one re-send with it.
+   */
+  #tookNonce(dpop: DPoPBinding, endpoint: string, answer: { status: number; headers: Headers; text: string }): boolean {
+    const nonce = answer.headers.get('dpop-nonce');
+    if (nonce === null) return false;
+    dpop.setNonce(endpoint, nonce);
+    if (answer.status !== 400) return false;
+    const body = parseJson(answer.text) as { error?: unknown } | undefined;
+    return typeof body === 'object' && body !== null && body.error === 'use_dpop_nonce';
   }
 
   /** RFC 6749 §5.1: a granted scope that differs from the requested one is named; an absent one means "as requested". */
@@ -648,10 +697,11 @@ class OAuthTokenProvider implements TokenProvider {
   #keep(token: FreshToken): Entry {
     const cutoff = cutoffOf(token.expiresAt, token.receivedAt, this.#o.skewMs);
     const wallExpiresAt = Math.floor(token.expiresAt + (this.#clock.wall() - this.#now()));
+    const tokenType = token.tokenType === 'N_A' ? 'N_A' : this.dpop === undefined ? 'Bearer' : 'DPoP';
     const accessToken: AccessToken = Object.freeze(
-      new ServedToken(token.accessToken, wallExpiresAt, token.scope, token.tokenType, token.issuedTokenType),
+      new ServedToken(token.accessToken, wallExpiresAt, token.scope, tokenType, token.issuedTokenType),
     );
-    const headerValue = token.tokenType === 'N_A' ? undefined : `Bearer ${token.accessToken}`;
+    const headerValue = tokenType === 'N_A' ? undefined : `${tokenType} ${token.accessToken}`;
     const entry: Entry = {
       token: accessToken,
       promise: Promise.resolve(accessToken),
@@ -891,7 +941,7 @@ class ServedToken implements AccessToken {
     readonly accessToken: string,
     readonly expiresAt: number,
     readonly scope: string | undefined,
-    readonly tokenType: 'Bearer' | 'N_A' = 'Bearer',
+    readonly tokenType: 'Bearer' | 'DPoP' | 'N_A' = 'Bearer',
     readonly issuedTokenType: string | undefined = undefined,
   ) {}
 
@@ -1004,6 +1054,8 @@ function cacheKey(o: ResolvedOptions, prepared: PreparedGrant | undefined): stri
       .sort(([a], [b]) => (a < b ? -1 : 1)),
     // A certificate-bound token is of use only with its certificate (absent without mutual TLS: keys stay as they were).
     ...(o.tls === undefined ? {} : { x5t: o.tls.thumbprint }),
+    // Only with DPoP, so Bearer keys stay as they are: a token bound to one key is of no use with another.
+    ...(o.dpop === undefined ? {} : { dpopJkt: o.dpop.thumbprint }),
   };
   return 'tk2.' + createHash('sha256').update(JSON.stringify(identity)).digest('base64url').slice(0, 32);
 }

@@ -4,8 +4,9 @@ import type { HttpAnswer } from './transport.ts';
 /** What a successful token response gives us; internal (the refresh token never leaves core). */
 export interface ParsedToken {
   accessToken: string;
-  /** `N_A`: RFC 8693 §2.2.1, the issued token is not an access token (only with `allowNotApplicable`). */
-  tokenType: 'Bearer' | 'N_A';
+  /** `DPoP` for a DPoP request; `N_A`: RFC 8693 §2.2.1, the issued token is not an access token (only with
+   * `allowNotApplicable`). */
+  tokenType: 'Bearer' | 'DPoP' | 'N_A';
   /** RFC 8693 §2.2.1 `issued_token_type`, when the server said. */
   issuedTokenType?: string | undefined;
   /** Epoch milliseconds, counted from when the request was sent; never later than a JWT's own `exp`. */
@@ -32,6 +33,12 @@ export interface TokenResponseOptions {
    * Default: such an answer is an error.
    */
   allowNotApplicable?: boolean | undefined;
+  /**
+   * The token type asked for. `DPoP` (the request carried a DPoP proof): only `token_type` `DPoP` is accepted; a
+   * `Bearer` answer means the server did not bind the token, and is an error rather than a silent downgrade.
+   * Default `Bearer`.
+   */
+  tokenType?: 'Bearer' | 'DPoP' | undefined;
 }
 
 /** Longest `expires_in` accepted; a larger value is treated as a broken answer. */
@@ -78,8 +85,18 @@ export function parseTokenResponse(
       'has token_type N_A: the issued token is not an access token (RFC 8693 §2.2.1); with token exchange, set grant.requestedTokenType to the type you want',
     );
   }
-  if (!notApplicable && tokenType.toLowerCase() !== 'bearer') {
-    throw invalid(`has token_type ${JSON.stringify(tokenType.slice(0, 40))}; only Bearer is supported`);
+  const expected = options.tokenType ?? 'Bearer';
+  if (!notApplicable && tokenType.toLowerCase() !== expected.toLowerCase()) {
+    const quoted = JSON.stringify(tokenType.slice(0, 40));
+    if (expected === 'DPoP' && tokenType.toLowerCase() === 'bearer')
+      throw invalid(
+        `has token_type "Bearer" to a DPoP request: the server did not bind the token to the DPoP key (RFC 9449 §5); enable DPoP for this client at the server, or turn the dpop option off`,
+      );
+    throw invalid(
+      expected === 'DPoP'
+        ? `has token_type ${quoted}; a DPoP request needs token_type DPoP`
+        : `has token_type ${quoted}; only Bearer is supported (DPoP: the dpop option)`,
+    );
   }
 
   const receivedAt = options.receivedAt ?? sentAt;
@@ -96,7 +113,7 @@ export function parseTokenResponse(
   const refreshToken = typeof refresh === 'string' && refresh !== '' ? refresh : undefined;
   const parsed: ParsedToken = {
     accessToken,
-    tokenType: notApplicable ? 'N_A' : 'Bearer',
+    tokenType: notApplicable ? 'N_A' : expected,
     expiresAt,
     scope,
     refreshToken,
@@ -176,6 +193,8 @@ export interface TokenAnswerOptions {
   defaultTokenType?: 'Bearer' | undefined;
   /** Accept `token_type: N_A` (RFC 8693 §2.2.1). */
   allowNotApplicable?: boolean | undefined;
+  /** The token type asked for; see {@link TokenResponseOptions.tokenType}. */
+  tokenType?: 'Bearer' | 'DPoP' | undefined;
 }
 
 /** The longest piece of a server's error body quoted in a message. */
@@ -208,6 +227,7 @@ export function readTokenAnswer(
       serverDate: Number.isNaN(date) ? undefined : date,
       defaultTokenType: options.defaultTokenType,
       allowNotApplicable: options.allowNotApplicable,
+      tokenType: options.tokenType,
     });
   } catch (error) {
     if (error instanceof TokenEndpointError)

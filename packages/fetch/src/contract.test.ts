@@ -124,6 +124,8 @@ for (const [release, lib] of releases)
     adapterContract<TokenProvider>({
       name: `tokenInterceptor (${release}, request(), redirect interceptor ${redirect})`,
       createTokenProvider,
+      // Composed inside, undici's redirect interceptor follows hops below ours: no fresh proof can go on them.
+      redirectsOutOfSight: redirect === 'inside',
       client(options) {
         const make = (...outer: Dispatcher.DispatcherComposeInterceptor[]) => {
           const tokens = tokenInterceptor(options.tokens, {

@@ -58,9 +58,10 @@ export function tokenInterceptor(
         request = client.start({
           callerAuthorization: hasAuthorization(opts.headers),
           replayable: isReplayableBody(opts.body),
+          method: opts.method,
         });
         now = request.headerSync(url);
-      } else now = request.redirect(url) ? request.headerSync(url) : null;
+      } else now = request.redirect(url, opts.method) ? request.headerSync(url) : null;
       const call = new Call(client, request, dispatch, opts, url, handler, again);
       if (now !== undefined) return call.send(now);
       call
@@ -85,10 +86,11 @@ class Call {
 
   /** Sends an attempt with our header, or (null) without: watched all the same, for the hops that may follow. */
   send(authorization: string | null): boolean {
-    const opts =
-      authorization === null
-        ? this.opts
-        : { ...this.opts, headers: withAuthorization(this.opts.headers, authorization) };
+    const { dpop, sent } = this.request;
+    let opts = this.opts;
+    if (authorization !== null) opts = { ...opts, headers: withAuthorization(opts.headers, authorization, dpop) };
+    // A hop that goes without, of a request whose earlier hop carried our token: a DPoP proof on it is ours.
+    else if (sent !== undefined && dpop === undefined) opts = { ...opts, headers: withoutDPoP(opts.headers) };
     return this.dispatch(opts, new Attempt(this));
   }
 
@@ -149,7 +151,7 @@ class Attempt implements Handler {
       const history = (this.#context as { history?: unknown } | undefined)?.history;
       if (Array.isArray(history)) for (const hop of history.slice(1)) this.#call.request.redirect(hop as URL);
       if (statusCode >= 300) this.#call.mayComeAgain();
-      if (this.#call.request.mayRetry(statusCode))
+      if (this.#call.request.mayRetry(statusCode, headers))
         return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
     }
     this.#call.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
@@ -187,7 +189,7 @@ class Attempt implements Handler {
     this.#held = held;
     const call = this.#call;
     call.request
-      .retryAfter(held.statusCode)
+      .retryAfter(held.statusCode, held.headers)
       .then(async (retry) => (retry ? await call.header() : undefined))
       .then(
         (retryWith) => this.#settle(held, undefined, retryWith === undefined ? 'deliver' : { retryWith }),
@@ -245,15 +247,35 @@ function hasAuthorization(headers: Headers): boolean {
   return false;
 }
 
-/** `headers` and ours, in a form every undici release's redirect handler reads right (a record or a flat list). */
-function withAuthorization(headers: Headers, value: string): NonNullable<Headers> {
-  if (headers == null) return { authorization: value };
-  if (isRecord(headers)) return { ...headers, authorization: value };
-  const flat: unknown[] = [];
-  if (Array.isArray(headers) && !Array.isArray(headers[0])) flat.push(...headers);
-  else for (const [name, header] of headers as Iterable<[unknown, unknown]>) flat.push(name, header);
+/**
+ * `headers` and ours (Authorization, and a DPoP proof when given), in a form every undici release's redirect handler
+ * reads right (a record or a flat list). A proof already there (an earlier hop's) is replaced.
+ */
+function withAuthorization(headers: Headers, value: string, dpop: string | undefined): NonNullable<Headers> {
+  if (headers == null) return dpop === undefined ? { authorization: value } : { authorization: value, dpop };
+  if (isRecord(headers) && dpop === undefined) return { ...headers, authorization: value };
+  const flat = flatHeaders(headers, dpop !== undefined);
   flat.push('authorization', value);
+  if (dpop !== undefined) flat.push('dpop', dpop);
   return flat as string[];
+}
+
+/** `headers` without a DPoP proof. */
+function withoutDPoP(headers: Headers): NonNullable<Headers> {
+  return headers == null ? {} : (flatHeaders(headers, true) as string[]);
+}
+
+/** `headers` as a flat `[name, value, ...]` list; `dropDPoP`: without any `DPoP` header. */
+function flatHeaders(headers: NonNullable<Headers>, dropDPoP: boolean): unknown[] {
+  const flat: unknown[] = [];
+  const add = (name: unknown, value: unknown) => {
+    if (!(dropDPoP && String(name).toLowerCase() === 'dpop') && value !== undefined) flat.push(name, value);
+  };
+  if (isRecord(headers)) for (const name in headers) add(name, headers[name]);
+  else if (Array.isArray(headers) && !Array.isArray(headers[0]))
+    for (let i = 0; i < headers.length; i += 2) add(headers[i], headers[i + 1]);
+  else for (const [name, header] of headers as Iterable<[unknown, unknown]>) add(name, header);
+  return flat;
 }
 
 function isRecord(value: object): value is Record<string, string | string[] | undefined> {

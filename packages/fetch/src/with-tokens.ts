@@ -91,7 +91,7 @@ export function withTokens<F extends FetchFunction = typeof fetch>(
     } = init ?? {};
     const headers = headerRecord(given ?? source?.headers);
     const replayable = isReplayableBody(body); // a Request's own body is read into memory below: replayable
-    const request = client.start({ callerAuthorization: hasAuthorization(headers), replayable });
+    const request = client.start({ callerAuthorization: hasAuthorization(headers), replayable, method });
     const now = request.headerSync(url);
     if (now === null) return send(input, init); // the caller's own header, or not an origin of ours: untouched
     try {
@@ -105,14 +105,18 @@ export function withTokens<F extends FetchFunction = typeof fetch>(
         body: body ?? (source?.body == null ? undefined : await source.arrayBuffer()),
       };
       const attempt = (authorization: string): Promise<ResponseLike> => {
-        const first: HopInit = { ...hop, headers: { ...headers, authorization }, redirect: 'manual' };
+        const ours = request.dpop === undefined ? { authorization } : { authorization, dpop: request.dpop };
+        const first: HopInit = { ...hop, headers: { ...headers, ...ours }, redirect: 'manual' };
         return redirect === 'follow'
           ? sendFollowingRedirects(send, url, first, request, replayable)
           : send(url, { ...first, redirect });
       };
       let response = await attempt(value);
       if (response.redirected === true && response.url) request.answeredBy(response.url); // a fetch that followed anyway
-      if (request.mayRetry(response.status) && (await request.retryAfter(response.status))) {
+      if (
+        request.mayRetry(response.status, response.headers) &&
+        (await request.retryAfter(response.status, response.headers))
+      ) {
         const fresh = await request.header(url, { signal: signal ?? undefined });
         if (fresh !== undefined) {
           await response.arrayBuffer?.().catch(() => undefined); // frees the connection

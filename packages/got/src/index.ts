@@ -96,6 +96,7 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       const request = client.start({
         callerAuthorization: options.isHeaderExplicitlySet?.('authorization'),
         replayable: isReplayableBody(options.body),
+        method: options.method,
       });
       const started: Flight = { client, request, send: undefined };
       options.context[FLIGHT] = () => started;
@@ -110,15 +111,15 @@ export function tokenHooks(tokens: TokenProvider, options: TokenHooksOptions = {
       options.request = flight.send = sendThrough(flight, options, options.request);
   };
 
-  const beforeRedirect: BeforeRedirectHook = (next) => void flightOf(next)?.request.redirect(next.url!);
+  const beforeRedirect: BeforeRedirectHook = (next) => void flightOf(next)?.request.redirect(next.url!, next.method);
 
   const afterResponse: AfterResponseHook = (response, retryWithMergedOptions) => {
     const flight = flightOf(response.request.options);
     // got awaits what a hook returns: most answers go back as they are, without a promise.
-    if (flight === undefined || !flight.request.mayRetry(response.statusCode)) return response;
+    if (flight === undefined || !flight.request.mayRetry(response.statusCode, response.headers)) return response;
     // preserveHooks: afterResponse hooks after ours (and ours: no second retry) see the retried response.
     return flight.request
-      .retryAfter(response.statusCode)
+      .retryAfter(response.statusCode, response.headers)
       .then((again) => (again ? retryWithMergedOptions({ preserveHooks: true }) : response));
   };
 
@@ -239,8 +240,11 @@ function put(
 ): undefined {
   if (value !== null) {
     headers['authorization'] = value;
+    if (request.dpop !== undefined) headers['dpop'] = request.dpop;
   } else {
     if (current !== undefined) delete headers['authorization'];
+    // An earlier hop's proof is ours: a hop that goes without the token goes without it too.
+    if (request.sent !== undefined) delete headers['dpop'];
     // If an earlier hop carried the token, a 401 from this one is not about it.
     request.answeredBy(url);
   }

@@ -103,20 +103,31 @@ function hooksFor(tokens: TokenProvider, options: TokenHooksOptions & TokenClien
         o.fetch = async function fetchWithToken(input, init) {
           const sending = input as Request; // ky always passes a Request
           const replayable = body.size !== undefined && body.size <= limit;
-          request ??= client.start({ callerAuthorization: sending.headers.has('authorization'), replayable });
+          request ??= client.start({
+            callerAuthorization: sending.headers.has('authorization'),
+            replayable,
+            method: sending.method,
+          });
           let value = request.headerSync(sending.url);
           if (value === undefined) value = (await request.header(sending.url, { signal: sending.signal })) ?? null;
           if (value !== null) sending.headers.set('authorization', value);
+          if (request.dpop !== undefined) sending.headers.set('dpop', request.dpop);
           const copy = replayable && sending.body !== null ? sending.clone() : undefined; // for a 307, a 308, a 401
           const hops = { request, send, copy, init, follow };
           const response = await sendHops(hops, sending);
           // mayRetry first: most answers need no promise.
-          if (!request.mayRetry(response.status) || !(await request.retryAfter(response.status))) return response;
+          if (
+            !request.mayRetry(response.status, response.headers) ||
+            !(await request.retryAfter(response.status, response.headers))
+          )
+            return response;
           void response.body?.cancel().catch(() => {}); // frees the connection, also if no fresh token comes
           const fresh = await request.header(sending.url, { signal: sending.signal });
           const headers = new Headers(sending.headers);
           if (fresh === undefined) headers.delete('authorization');
           else headers.set('authorization', fresh);
+          if (request.dpop !== undefined) headers.set('dpop', request.dpop);
+          else headers.delete('dpop');
           return sendHops(hops, new Request(copy?.clone() ?? sending, { headers }));
         };
       },

@@ -93,7 +93,7 @@ function parseToken(text: string): StoredToken | undefined {
     return undefined;
   const token: StoredToken = {
     accessToken: t.accessToken,
-    tokenType: t.tokenType === 'N_A' ? 'N_A' : 'Bearer',
+    tokenType: t.tokenType === 'N_A' || t.tokenType === 'DPoP' ? t.tokenType : 'Bearer',
     expiresAt: t.expiresAt,
     receivedAt: t.receivedAt,
   };

@@ -3,6 +3,8 @@ import { inspect } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAdapterServers, type AdapterServers } from './adapter-servers.ts';
+import { startDPoPApi, type DPoPApi } from './dpop-api.ts';
+import { startOidcProvider, type OidcServer } from './oidc.ts';
 
 /** What the suite needs of a token provider (test-utils does not depend on core: core's tests use test-utils). */
 export interface ContractTokens {
@@ -61,10 +63,17 @@ export interface AdapterDriver<T extends ContractTokens = ContractTokens> {
     clientId: string;
     clientSecret: string;
     maxRetries: number;
+    /** DPoP with a key generated for the provider (the DPoP cases). */
+    dpop?: true;
   }): T;
   client(options: ContractClientOptions<T>): DriverClient;
   /** The client has a timeout of its own that should bound the wait for a token. Default true. */
   clientTimeout?: boolean | undefined;
+  /**
+   * The client follows redirects below the adapter, where no fresh DPoP proof can be put on a hop (undici's
+   * redirect interceptor composed inside tokenkit's): the DPoP redirect cases are left out. Default false.
+   */
+  redirectsOutOfSight?: boolean | undefined;
 }
 
 const REDIRECTS = [301, 302, 303, 307, 308] as const;
@@ -288,6 +297,98 @@ export function adapterContract<T extends ContractTokens>(driver: AdapterDriver<
         expect(lines.join('')).toContain('call failed');
         expect(lines.join('')).not.toContain(token);
       });
+    });
+
+    dpopCases(driver, () => servers);
+  });
+}
+
+/**
+ * DPoP (RFC 9449) through the adapter, against oidc-provider issuing DPoP-bound tokens and an API that verifies
+ * every proof (signature, typ, htm, htu, iat, jti, ath, cnf.jkt) and requires its nonce.
+ */
+function dpopCases<T extends ContractTokens>(driver: AdapterDriver<T>, shared: () => AdapterServers): void {
+  describe('DPoP', () => {
+    let op: OidcServer;
+    let api: DPoPApi;
+    let tokens: T;
+    beforeAll(async () => {
+      op = await startOidcProvider({ dpop: { requireNonce: true } });
+      api = await startDPoPApi({ issuer: op.issuer, jwksUri: op.jwksUri, requireNonce: true });
+    }, 60_000);
+    afterAll(() => Promise.all([op.close(), api.close()]));
+    beforeEach(() => {
+      tokens = driver.createTokenProvider({
+        tokenEndpoint: op.tokenEndpoint,
+        clientId: op.clients.basic.clientId,
+        clientSecret: op.clients.basic.clientSecret,
+        maxRetries: 0,
+        dpop: true,
+      });
+    });
+    const make = () => driver.client({ tokens, baseUrl: api.origin + '/' });
+    const since = (from: number) => api.requests.slice(from);
+    /** A client whose first request learnt the API's nonce. */
+    const warm = async () => {
+      const client = make();
+      expect(await client.send({ url: 'warm-up' })).toEqual({ status: 200 });
+      return client;
+    };
+
+    it('every request carries Authorization: DPoP and a fresh proof for the method and URL actually sent', async () => {
+      const client = await warm();
+      const from = api.requests.length;
+      expect(await client.send({ url: 'payments?page=2' })).toEqual({ status: 200 });
+      expect(await client.send({ url: 'payments', method: 'POST', body: '{"amount":1}' })).toEqual({ status: 200 });
+      const [get, post] = since(from);
+      expect(since(from)).toHaveLength(2);
+      expect(get!.authorization).toMatch(/^DPoP /);
+      expect(get!.proof).toMatchObject({ htm: 'GET', htu: `${api.origin}/payments` });
+      expect(post!.proof).toMatchObject({ htm: 'POST', htu: `${api.origin}/payments`, nonce: api.nonce });
+      expect(get!.proof!.jti).not.toBe(post!.proof!.jti);
+    });
+
+    it('a 401 use_dpop_nonce from the API is answered with one re-send carrying its nonce; the token stays', async () => {
+      const client = await warm();
+      const before = op.tokenRequests;
+      api.rotateNonce();
+      const from = api.requests.length;
+      expect(await client.send({ url: 'payments', method: 'POST', body: '{"amount":2}' })).toEqual({ status: 200 });
+      const [refused, accepted] = since(from);
+      expect(since(from)).toHaveLength(2);
+      expect(refused!.refused).toMatch(/^use_dpop_nonce/);
+      expect(accepted!.proof?.nonce).toBe(api.nonce);
+      expect(accepted!.authorization).toBe(refused!.authorization);
+      expect(accepted!.body).toBe('{"amount":2}');
+      expect(op.tokenRequests).toBe(before);
+    });
+
+    it('a redirect hop on the same origin gets a fresh proof for its own URL and method', async () => {
+      if (driver.redirectsOutOfSight === true) return;
+      const client = await warm();
+      const from = api.requests.length;
+      const to = encodeURIComponent('/after?x=1');
+      expect(await client.send({ url: `redirect?status=303&to=${to}`, method: 'POST', body: 'b' })).toEqual({
+        status: 200,
+      });
+      const [first, hop] = since(from);
+      expect(since(from)).toHaveLength(2);
+      expect(first!.proof).toMatchObject({ htm: 'POST', htu: `${api.origin}/redirect` });
+      expect(hop!.proof).toMatchObject({ htm: 'GET', htu: `${api.origin}/after` });
+    });
+
+    it('a hop to another origin gets neither header, nor does a URL a later hook sends elsewhere', async () => {
+      const client = await warm();
+      const { recorder } = shared();
+      const from = recorder.count;
+      const to = encodeURIComponent(`${recorder.origin}/landing`);
+      // Below the adapter, a client's own redirect handling drops Authorization but not the proof it cannot see.
+      if (driver.redirectsOutOfSight !== true) await client.send({ url: `redirect?status=302&to=${to}` });
+      await client.send({ url: `${recorder.origin}/direct` });
+      await client.rewritingTo?.(recorder.origin).send({ url: 'tenant/payments' });
+      expect(recorder.count).toBeGreaterThanOrEqual(from + 1);
+      expect(recorder.authorizations.slice(from).every((a) => a === undefined)).toBe(true);
+      expect(recorder.dpops.slice(from).every((d) => d === undefined)).toBe(true);
     });
   });
 }

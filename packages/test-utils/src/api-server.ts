@@ -82,6 +82,8 @@ export interface Recorder {
   readonly origin: string;
   /** The Authorization header of every request received (undefined when none). */
   readonly authorizations: (string | undefined)[];
+  /** The DPoP header of every request received (undefined when none). */
+  readonly dpops: (string | undefined)[];
   /** Number of requests received. */
   readonly count: number;
   close(): Promise<void>;
@@ -93,8 +95,11 @@ export interface Recorder {
  */
 export async function startRecorder(): Promise<Recorder> {
   const authorizations: (string | undefined)[] = [];
+  const dpops: (string | undefined)[] = [];
   const server = await listen((req, res) => {
     authorizations.push(req.headers.authorization);
+    const dpop = req.headers['dpop'];
+    dpops.push(Array.isArray(dpop) ? dpop.join(', ') : dpop);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname === '/redirect') {
       res.writeHead(Number(url.searchParams.get('status') ?? 302), { location: url.searchParams.get('to') ?? '/' });
@@ -106,6 +111,7 @@ export async function startRecorder(): Promise<Recorder> {
   return {
     origin: server.origin,
     authorizations,
+    dpops,
     get count() {
       return authorizations.length;
     },

@@ -10,6 +10,7 @@ export { startOidcProvider } from './oidc.ts';
 export { hasOpenssl, makeTestCertificates, type CertificateAndKey, type TestCertificates } from './certificates.ts';
 export { peerCertificate, type OidcMtls, type OidcMtlsClients } from './oidc-mtls.ts';
 export { startMtlsApi, type MtlsApi, type MtlsApiOptions, type MtlsApiRequest } from './mtls-api.ts';
+export { startDPoPApi, type DPoPApi, type DPoPApiOptions, type DPoPApiRequest } from './dpop-api.ts';
 export type { OidcClients, OidcServer, OidcServerOptions } from './oidc.ts';
 export type { IssuedByGrant, TestGrants } from './oidc-grants.ts';
 export { freePort, hasRedis, startRedis } from './redis.ts';

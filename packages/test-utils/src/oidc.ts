@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -50,6 +50,12 @@ export interface OidcServerOptions {
    * `registerGrantType`, and allow them to every client. Default false.
    */
   grants?: boolean;
+  /**
+   * DPoP (RFC 9449) at the token endpoint, with server nonces (`nonceSecret`); `requireNonce`: every token request
+   * must carry one (answered `400 use_dpop_nonce` with a `DPoP-Nonce` first). Default: oidc-provider's own default
+   * (DPoP accepted, no nonces).
+   */
+  dpop?: { requireNonce?: boolean } | undefined;
 }
 
 /**
@@ -136,6 +142,15 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
       ...(mtls ? { mTLS: mtls.feature } : {}),
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      ...(options.dpop === undefined
+        ? {}
+        : {
+            dPoP: {
+              enabled: true,
+              nonceSecret: randomBytes(32),
+              requireNonce: () => options.dpop?.requireNonce === true,
+            },
+          }),
       resourceIndicators: {
         enabled: true,
         defaultResource: () => resource,
