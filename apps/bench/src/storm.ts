@@ -3,7 +3,7 @@
 // every library starts on a cold JIT and none inherits another's warm code; the order rotates from repetition to
 // repetition. The token server and the API run here, in the parent, which is otherwise idle meanwhile: the
 // clients' process measures only the clients.
-import { median } from '@tokenkit/bench-kit';
+import { median, rotation } from '@tokenkit/bench-kit';
 import { startApi, startTokenServer } from '@tokenkit/test-utils';
 import { runChild } from './child.ts';
 import { fetchStaticHeader, type Library } from './libraries.ts';
@@ -11,6 +11,8 @@ import { fetchStaticHeader, type Library } from './libraries.ts';
 /** One storm of one library, in a process of its own. */
 export interface StormRun {
   durationMs: number;
+  /** CPU time of the client's process (all its threads) during the storm: its work, whatever else the machine ran. */
+  cpuMs: number;
   tokenRequests: number;
   /** Requests that did not end in 200. */
   failed: number;
@@ -28,6 +30,8 @@ export interface StormRow {
   medianMs: number;
   minMs: number;
   maxMs: number;
+  /** Median CPU time of the client's process during the storm. */
+  cpuMs: number;
   /** The most token requests any repetition made. */
   tokenRequests: number;
   /** Failed requests over all repetitions. */
@@ -41,13 +45,8 @@ export interface StormRow {
 /** What storm-child.ts answers. */
 export interface StormChildResult {
   durationMs: number;
+  cpuMs: number;
   failed: number;
-}
-
-/** The order of repetition `rep`: rotated so that every library runs early in some repetitions and late in others. */
-export function rotation<T>(items: readonly T[], rep: number, repetitions: number): T[] {
-  const shift = Math.floor((rep * items.length) / Math.max(1, repetitions)) % Math.max(1, items.length);
-  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 async function stormOnce(library: Library, concurrency: number, latencyMs: number): Promise<StormRun> {
@@ -89,6 +88,7 @@ export async function measureStorm(
       medianMs: median(times),
       minMs: Math.min(...times),
       maxMs: Math.max(...times),
+      cpuMs: median(list.map((r) => r.cpuMs)),
       tokenRequests: Math.max(...list.map((r) => r.tokenRequests)),
       failed: list.reduce((sum, r) => sum + r.failed, 0),
       totalRequests: concurrency * list.length,

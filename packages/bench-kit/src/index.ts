@@ -11,6 +11,6 @@ export {
   type PairedResult,
   type PairedRound,
 } from './paired.ts';
-export { cpuRate, interleavedRates, type RateContender, type RatesResult } from './rates.ts';
+export { cpuRate, interleavedRates, rotation, type RateContender, type RatesResult } from './rates.ts';
 export { median } from './stats.ts';
 export { renderMarkdown, renderMarkdownBody, renderText, type Table } from './table.ts';

@@ -3,6 +3,22 @@
 // the order rotating from round to round.
 import { median } from './stats.ts';
 
+/**
+ * The order of round `round` of `rounds`: `items` rotated so that, over the rounds, each item runs early in some
+ * and late in others, the shifts spread evenly over the items (none always first, on a fresh heap and a quiet
+ * machine; none always right after the same other one, collecting its garbage).
+ *
+ * @example
+ * ```ts
+ * rotation(['a', 'b', 'c'], 1, 3); // ['b', 'c', 'a']
+ * ```
+ */
+export function rotation<T>(items: readonly T[], round: number, rounds: number): T[] {
+  if (items.length === 0) return [];
+  const shift = Math.floor((round * items.length) / Math.max(1, rounds)) % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
 /** One contender of a rate measurement. */
 export interface RateContender {
   id: string;
@@ -40,9 +56,8 @@ export async function cpuRate(call: () => Promise<unknown>, calls: number): Prom
 
 /**
  * Measures every contender in the same rounds: a warm-up of `warmupCalls` calls each (JIT), then
- * `rounds` rounds in which each contender makes `calls` awaited calls in turn. Round r starts with
- * contender r (mod their number), so none always runs first (on a fresh heap) or right after the same
- * other one (collecting its garbage). Ratios between the medians compare like with like.
+ * `rounds` rounds in which each contender makes `calls` awaited calls in turn, in the order of
+ * {@link rotation}. Ratios between the medians compare like with like.
  *
  * @example
  * ```ts
@@ -72,10 +87,7 @@ export async function interleavedRates(
   if (samples.size !== contenders.length) throw new Error('interleavedRates: contender ids must differ');
   for (const c of contenders) await cpuRate(c.call, warmupCalls);
   for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < contenders.length; k++) {
-      const c = contenders[(round + k) % contenders.length]!;
-      samples.get(c.id)!.push(await cpuRate(c.call, calls));
-    }
+    for (const c of rotation(contenders, round, rounds)) samples.get(c.id)!.push(await cpuRate(c.call, calls));
   }
   const rates = new Map([...samples].map(([id, xs]) => [id, median(xs)]));
   return { rates, samples, rounds, calls };
