@@ -430,8 +430,8 @@ export function charts(res: Results): Map<string, string> {
  * Found with \`node --cpu-prof\` and the kernel's TCP counters (see apps/bench/README.md).
  */
 const STORM_PROSE =
-  'The time is mostly TCP connection setup: a client that releases its 1,000 waiting requests at once opens ' +
-  '1,000 connections (every client here does, its static twin too); compare each library with its static twin. ' +
+  'The time is mostly TCP connection setup: a client that releases all its waiting requests at once opens a ' +
+  'connection for each (every client here does, its static twin too); compare each library with its static twin. ' +
   "axios-token-interceptor's token cache (the axios-oauth-client row) releases its waiters one per event-loop turn " +
   "(the `lock` package's setImmediate hand-off), so over loopback most of its requests find a keep-alive socket an " +
   'earlier one has just freed and it opens a handful of connections; against a remote API, where no response comes ' +
@@ -457,7 +457,10 @@ export function writeReport(res: Results, tables: Table[], docsDir: string): str
   // The packages' own sections (sections.ts), numbered after the six above, each naming the script that wrote it.
   const extraSections = (res.extra ?? [])
     .filter((x) => x.markdown !== undefined)
-    .map((x, i) => `### ${7 + i}. ${x.section.title}\n\n${x.markdown}\n\nWritten by \`${x.source} --markdown\`.\n`)
+    .map((x, i) => {
+      const command = [x.source, '--markdown', ...(x.section.args ?? [])].join(' ');
+      return `### ${7 + i}. ${x.section.title}\n\n${x.markdown}\n\nWritten by \`node ${command}\`.\n`;
+    })
     .join('\n');
 
   const doc = `# Benchmarks
@@ -469,8 +472,7 @@ servers (a token endpoint and a protected API from \`@tokenkit/test-utils\` on
 (about ${Math.ceil(res.durationS / 60)} minutes); \`pnpm bench --quick\` runs every measurement
 briefly and prints the tables without writing this file. The measuring code is in
 apps/bench, in the packages' own \`bench/\` scripts (\`pnpm -F @tokenkit/<x> bench\` runs one on
-its own) and in the harness they share, \`@tokenkit/bench-kit\` (packages/bench-kit).
-Sections 7 and later are written by packages' bench scripts (apps/bench/src/sections.ts).
+its own) and in the harness they share, \`@tokenkit/bench-kit\` (packages/bench-kit).${extraSections ? "\nSections 7 and later are written by packages' bench scripts (apps/bench/src/sections.ts)." : ''}
 
 ## Machine
 
@@ -499,7 +501,7 @@ ${extraSections}
 
 Each peer is set up the way its own README shows, with the same client id and
 secret, against the same kind of server. The static-header rows are the
-baselines of the expiry cliff: the same HTTP clients with a fixed, long-lived token.
+baselines of the cold storm and the expiry cliff: the same HTTP clients with a fixed, long-lived token.
 
 | library | how |
 | --- | --- |

@@ -55,7 +55,9 @@ export async function cpuRate(call: () => Promise<unknown>, calls: number): Prom
 }
 
 /**
- * Measures every contender in the same rounds: a warm-up of `warmupCalls` calls each (JIT), then
+ * Measures every contender in the same rounds: a warm-up of `warmupCalls` calls each (default: a whole round's,
+ * unmeasured: process CPU time counts the JIT's background compiler threads too, busy for a while after the
+ * first calls, which would charge whichever contender runs first), then
  * `rounds` rounds in which each contender makes `calls` awaited calls in turn, in the order of
  * {@link rotation}. Ratios between the medians compare like with like.
  *
@@ -76,7 +78,7 @@ export async function interleavedRates(
   {
     calls,
     rounds,
-    warmupCalls = Math.max(1, Math.floor(calls / 10)),
+    warmupCalls = calls,
   }: {
     calls: number;
     rounds: number;
