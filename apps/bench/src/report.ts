@@ -114,7 +114,8 @@ export function stormTable(rows: StormRow[]): Table {
     ],
     rows: rows.map((row) => {
       const twin = twinOf(row);
-      const vs = twin && twin !== row ? `+${(row.medianMs - twin.medianMs).toFixed(0)} ms` : '';
+      const diff = twin && twin !== row ? row.medianMs - twin.medianMs : undefined;
+      const vs = diff === undefined ? '' : `${diff < 0 ? '-' : '+'}${Math.abs(diff).toFixed(0)} ms`;
       return [
         row.library.label,
         row.library.kind === 'static' ? '' : String(row.tokenRequests),
