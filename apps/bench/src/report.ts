@@ -431,8 +431,9 @@ export function charts(res: Results): Map<string, string> {
  * Found with \`node --cpu-prof\` and the kernel's TCP counters (see apps/bench/README.md).
  */
 const STORM_PROSE =
-  'The time is mostly TCP connection setup: a client that releases all its waiting requests at once opens a ' +
-  'connection for each (every client here does, its static twin too); compare each library with its static twin. ' +
+  'The time is mostly TCP connection setup: a library that releases all its waiting requests at once opens a ' +
+  'connection for each, as every static twin does too, so compare each library with its static twin (and on a busy ' +
+  'machine by client CPU). ' +
   "axios-token-interceptor's token cache (the axios-oauth-client row) releases its waiters one per event-loop turn " +
   "(the `lock` package's setImmediate hand-off), so over loopback most of its requests find a keep-alive socket an " +
   'earlier one has just freed and it opens a handful of connections; against a remote API, where no response comes ' +
