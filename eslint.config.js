@@ -32,4 +32,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Apps use packages as their users do: by package name, never by a path into another package's files
+    // (a package's bench scripts are found by name too: apps/bench/src/child.ts packageDir).
+    files: ['apps/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+packages/',
+              message: 'Apps import packages by name (@tokenkit/<x>), never by a relative path into them.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

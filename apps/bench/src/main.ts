@@ -1,4 +1,4 @@
-// `pnpm bench [--quick] [--only cached,overhead,storm,cliff,fleet,memory]`
+// `pnpm bench [--quick] [--only cached,overhead,storm,cliff,fleet,memory,extra]`
 // Measures tokenkit and its peers side by side against local servers, prints the
 // tables, and (full run only) writes docs/benchmarks.md with SVG charts.
 // Exits non-zero only on errors (an exception, a library that could not run, a
@@ -30,10 +30,12 @@ import {
   writeReport,
   type Results,
 } from './report.ts';
-import { mark, renderText, type Table } from './stats.ts';
+import { renderText, type Table } from '@tokenkit/bench-kit';
+import { mark } from './stats.ts';
+import { extraSections, runSection } from './sections.ts';
 import { measureStorm } from './storm.ts';
 
-const SECTIONS = ['cached', 'overhead', 'storm', 'cliff', 'fleet', 'memory'] as const;
+const SECTIONS = ['cached', 'overhead', 'storm', 'cliff', 'fleet', 'memory', 'extra'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
@@ -47,7 +49,7 @@ const settings = {
     ? { calls: 200_000, rounds: 3, uncachedCalls: 200 }
     : { calls: 2_000_000, rounds: 7, uncachedCalls: 2_000 },
   overhead: quick ? { requests: 300, rounds: 5 } : { requests: 5_000, rounds: 7 },
-  storm: { concurrency: 1_000, latencyMs: 100 },
+  storm: { concurrency: 1_000, latencyMs: 100, repetitions: quick ? 1 : 5 },
   cliff: {
     durationMs: quick ? 5_500 : 60_000,
     intervalMs: 10,
@@ -126,8 +128,16 @@ await section('overhead', async () => {
 });
 
 await section('storm', async () => {
-  results.storm = await measureStorm([...tokenkit, ...peerLibraries], settings.storm);
-  checkRequests('storm', results.storm);
+  // One group per HTTP client: its static-header twin (what 1,000 requests cost that client with no token
+  // logic), the tokenkit adapter and the peers on that client; the order of the runs rotates (storm.ts).
+  const byClient = [...clients].flatMap((client) =>
+    [...statics, ...tokenkit, ...peerLibraries].filter((l) => l.client === client),
+  );
+  results.storm = await measureStorm(byClient, settings.storm);
+  checkRequests(
+    'storm',
+    results.storm.map((row) => ({ library: row.library, failed: row.failed, requests: row.totalRequests })),
+  );
   return stormTable(results.storm);
 });
 
@@ -152,6 +162,21 @@ await section('fleet', async () => {
 await section('memory', async () => {
   results.memory = await measureMemory(settings.memory);
   return memoryTable(results.memory);
+});
+
+await section('extra', async () => {
+  results.extra = [];
+  for (const extra of extraSections) {
+    const result = await runSection(extra, quick);
+    results.extra.push(result);
+    if (result.skipped !== undefined) {
+      results.notes.push(`"${extra.title}" left out: ${result.skipped}`);
+      console.log(`\n${extra.title}: left out (${result.skipped})`);
+    } else {
+      console.log(`\n${extra.title} (${result.source})\n${result.markdown}`);
+    }
+  }
+  return undefined;
 });
 
 results.durationS = (performance.now() - started) / 1000;

@@ -1,12 +1,10 @@
 // 2. Request overhead of each tokenkit adapter: sequential loopback requests through
 // the adapter vs. the same client with a static Authorization header, in interleaved
-// rounds. The measuring code is each adapter's own `packages/<x>/bench/overhead.ts`,
-// run in a fresh process per adapter (overhead-child.ts), as it runs on its own.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { runChild } from './child.ts';
+// rounds. The measuring code is each adapter's own `bench/overhead.ts` (its `measureOverhead()`),
+// run in a fresh process per adapter (child.ts runBench), as it runs on its own.
+import { median } from '@tokenkit/bench-kit';
+import { runBench } from './child.ts';
 import type { Library } from './libraries.ts';
-import { median } from './stats.ts';
 
 export interface OverheadRound {
   adapterMs: number;
@@ -33,8 +31,6 @@ interface AdapterResult {
   medianRatio: number;
 }
 
-const packagesDir = fileURLToPath(new URL('../../../packages/', import.meta.url));
-
 export async function measureOverheads(
   libraries: Library[],
   { requests = 5000, rounds = 5 } = {},
@@ -44,17 +40,16 @@ export async function measureOverheads(
   for (const library of libraries) {
     const pkg = library.overhead?.pkg ?? library.id.replace(/^tokenkit-/, '');
     const source = `packages/${pkg}/bench/overhead.ts`;
-    const file = `${packagesDir}${pkg}/bench/overhead.ts`;
-    if (!existsSync(file)) {
+    const result = await runBench<Partial<AdapterResult>>({
+      package: `@tokenkit/${pkg}`,
+      script: 'bench/overhead.ts',
+      export: 'measureOverhead',
+      options: { ...library.overhead?.options, requests, rounds },
+    });
+    if (result === undefined) {
       missing.push(`${library.label}: ${source} does not exist, no overhead figure`);
       continue;
     }
-    const result = await runChild<Partial<AdapterResult>>('./overhead-child.ts', {
-      file,
-      requests,
-      rounds,
-      options: library.overhead?.options,
-    });
     if (
       !Array.isArray(result.rounds) ||
       typeof result.medianRatio !== 'number' ||

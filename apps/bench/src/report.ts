@@ -8,7 +8,9 @@ import type { Library } from './libraries.ts';
 import type { Machine } from './machine.ts';
 import type { MemoryResult } from './memory.ts';
 import type { OverheadRow } from './overhead.ts';
-import { formatBytes, formatMs, formatRate, mark, percent, renderMarkdown, type Table } from './stats.ts';
+import { renderMarkdown, type Table } from '@tokenkit/bench-kit';
+import { formatBytes, formatMs, formatRate, mark, percent } from './stats.ts';
+import type { SectionResult } from './sections.ts';
 import type { StormRow } from './storm.ts';
 import { barChart, latencyChart, type BarKind } from './svg.ts';
 
@@ -24,6 +26,8 @@ export interface Results {
   cliff?: CliffResult;
   fleet?: FleetResult;
   memory?: MemoryResult;
+  /** The packages' own sections (sections.ts), in their order. */
+  extra?: SectionResult[];
   /** Things left out of this run, and why. */
   notes: string[];
   errors: string[];
@@ -47,19 +51,20 @@ export function cachedTable(r: CachedResult): Table {
   const peers = r.rows.filter((row) => row.kind === 'peer');
   return {
     title: '1. Cached token: calls per second',
-    note: `Calls per CPU-second of the process, median of ${r.rounds} interleaved rounds of ${r.calls.toLocaleString('en')} awaited calls each, after the cache is filled; "vs lookup" compares with an \`async\` Map lookup measured in the same rounds.`,
-    columns: ['getter', 'calls/s', 'vs lookup', 'target'],
+    note:
+      `Calls per CPU-second of the process, median of ${r.rounds} rounds of ${r.calls.toLocaleString('en')} awaited calls per getter, after the cache is filled. ` +
+      'Every getter and an `async` Map lookup ran in the same rounds of one process, taking turns (the order rotating from round to round), ' +
+      'so "vs lookup" compares each getter with the same lookup figure.',
+    columns: ['getter', 'calls/s', 'vs lookup', 'rounds (M/s)', 'target'],
     rows: r.rows.map((row) => [
       row.label + (row.note ? ` (${row.note})` : ''),
       formatRate(row.rate),
       percent(row.ratio),
+      row.samples.map((x) => (x / 1e6).toFixed(1)).join(' '),
       row === tokenkit
         ? `${mark(row.ratio >= CACHED_TARGET)} ≥ 80 %, ${mark(peers.every((p) => row.ratio > p.ratio))} ahead of every peer`
         : '',
     ]),
-    footnotes: [
-      `Map lookup in tokenkit's rounds (packages/core/bench/get-token.ts) ${formatRate(r.mapLookupRates[0]!)}/s, in the peers' rounds ${formatRate(r.mapLookupRates[1]!)}/s.`,
-    ],
   };
 }
 
@@ -68,7 +73,7 @@ export function overheadTable(rows: OverheadRow[]): Table {
     title: '2. Request overhead per adapter',
     note:
       `${rows[0]?.requests.toLocaleString('en') ?? '?'} sequential loopback GETs per variant and round through the adapter and through the same client with a static Authorization header, ` +
-      "the two taking turns (the shared harness packages/test-utils/src/bench.ts, run by each adapter's bench/overhead.ts, each in a fresh process); ratio = static / adapter (1 = no overhead) as that bench computes it " +
+      "the two taking turns (@tokenkit/bench-kit's paired harness, run by each adapter's bench/overhead.ts, each in a fresh process); ratio = static / adapter (1 = no overhead) as that bench computes it " +
       '(per-request medians; Apollo: paired blocks), median over the rounds. µs/request: total time of a round / requests, median round.',
     columns: ['adapter', 'µs/request', 'static µs/request', 'median ratio', 'rounds', 'target ≥ 0.97', 'measured by'],
     rows: rows.map((row) => [
@@ -84,17 +89,45 @@ export function overheadTable(rows: OverheadRow[]): Table {
 }
 
 export function stormTable(rows: StormRow[]): Table {
+  const first = rows[0];
+  const repetitions = first?.runs.length ?? 0;
+  const twinOf = (row: StormRow) =>
+    rows.find((r) => r.library.kind === 'static' && r.library.client === row.library.client);
   return {
     title: '3. Cold-start storm',
-    note: `${rows[0]?.requests.toLocaleString('en') ?? '?'} concurrent requests on a cold cache; the token endpoint takes ${rows[0]?.latencyMs ?? '?'} ms to answer.`,
-    columns: ['library', 'token requests', 'failed requests', 'all answered after', 'target'],
-    rows: rows.map((row) => [
-      row.library.label,
-      String(row.tokenRequests),
-      String(row.failed),
-      formatMs(row.durationMs),
-      row.library.kind === 'tokenkit' ? `${mark(row.tokenRequests === 1)} exactly 1` : '',
-    ]),
+    note:
+      `${first?.requests.toLocaleString('en') ?? '?'} concurrent requests on a cold cache; the token endpoint takes ${first?.latencyMs ?? '?'} ms to answer. ` +
+      `Each library ${repetitions === 1 ? 'once' : `${repetitions} times`}, each time in a fresh process (a cold JIT for every library), the order rotating from repetition to repetition; ` +
+      'the servers run in the parent process. Grouped by HTTP client, its static-header twin first: what the same client takes for the same requests with no token logic and no token wait. ' +
+      '"API connections": TCP connections the API accepted (median). "client CPU": CPU time of the client\'s process during the storm (median), ' +
+      'its work whatever else the machine ran: on a busy machine it compares better than the times.',
+    columns: [
+      'library',
+      'token requests',
+      'failed requests',
+      'API connections',
+      'all answered after (median)',
+      'min – max',
+      'vs static twin',
+      'client CPU',
+      'target',
+    ],
+    rows: rows.map((row) => {
+      const twin = twinOf(row);
+      const diff = twin && twin !== row ? row.medianMs - twin.medianMs : undefined;
+      const vs = diff === undefined ? '' : `${diff < 0 ? '-' : '+'}${Math.abs(diff).toFixed(0)} ms`;
+      return [
+        row.library.label,
+        row.library.kind === 'static' ? '' : String(row.tokenRequests),
+        String(row.failed),
+        String(row.connections),
+        formatMs(row.medianMs),
+        `${formatMs(row.minMs)} – ${formatMs(row.maxMs)}`,
+        vs,
+        formatMs(row.cpuMs),
+        row.library.kind === 'tokenkit' ? `${mark(row.tokenRequests === 1)} exactly 1` : '',
+      ];
+    }),
   };
 }
 
@@ -353,7 +386,9 @@ export function charts(res: Results): Map<string, string> {
         title: `Cold-start storm: token requests for ${res.storm[0]?.requests ?? 1000} concurrent requests (lower is better)`,
         subtitle: 'log scale',
         log: true,
-        bars: res.storm.map((r) => ({ label: r.library.label, value: r.tokenRequests, kind: kindOf(r.library.kind) })),
+        bars: res.storm
+          .filter((r) => r.library.kind !== 'static')
+          .map((r) => ({ label: r.library.label, value: r.tokenRequests, kind: kindOf(r.library.kind) })),
       }),
     );
   }
@@ -391,6 +426,19 @@ export function charts(res: Results): Map<string, string> {
   return files;
 }
 
+/**
+ * Why the storm's times differ between clients that all make one token request: connections, not token logic.
+ * Found with \`node --cpu-prof\` and the kernel's TCP counters (see apps/bench/README.md).
+ */
+const STORM_PROSE =
+  'The time is mostly TCP connection setup: a library that releases all its waiting requests at once opens a ' +
+  'connection for each, as every static twin does too, so compare each library with its static twin (and on a busy ' +
+  'machine by client CPU). ' +
+  "axios-token-interceptor's token cache (the axios-oauth-client row) releases its waiters one per event-loop turn " +
+  "(the `lock` package's setImmediate hand-off), so over loopback most of its requests find a keep-alive socket an " +
+  'earlier one has just freed and it opens a handful of connections; against a remote API, where no response comes ' +
+  'back within a loop turn, it would open as many as the others.';
+
 export function writeReport(res: Results, tables: Table[], docsDir: string): string[] {
   const chartDir = `${docsDir}/benchmarks`;
   mkdirSync(chartDir, { recursive: true });
@@ -408,6 +456,14 @@ export function writeReport(res: Results, tables: Table[], docsDir: string): str
     ? res.cliff.rows.map((row) => img(`cliff-${row.library.id}.svg`, `${row.library.label} latency over time`)).join('')
     : '';
   const ordered = ['tokenkit', 'peer', 'static'].flatMap((kind) => res.libraries.filter((l) => l.kind === kind));
+  // The packages' own sections (sections.ts), numbered after the six above, each naming the script that wrote it.
+  const extraSections = (res.extra ?? [])
+    .filter((x) => x.markdown !== undefined)
+    .map((x, i) => {
+      const command = [x.source, '--markdown', ...(x.section.args ?? [])].join(' ');
+      return `### ${7 + i}. ${x.section.title}\n\n${x.markdown}\n\nWritten by \`node ${command}\`.\n`;
+    })
+    .join('\n');
 
   const doc = `# Benchmarks
 
@@ -416,7 +472,9 @@ tokenkit and its peers ran side by side in the same run, against the same local
 servers (a token endpoint and a protected API from \`@tokenkit/test-utils\` on
 127.0.0.1; a real \`redis-server\` for the fleet). Re-run it with \`pnpm bench\`
 (about ${Math.ceil(res.durationS / 60)} minutes); \`pnpm bench --quick\` runs every measurement
-briefly and prints the tables without writing this file.
+briefly and prints the tables without writing this file. The measuring code is in
+apps/bench, in the packages' own \`bench/\` scripts (\`pnpm -F @tokenkit/<x> bench\` runs one on
+its own) and in the harness they share, \`@tokenkit/bench-kit\` (packages/bench-kit).${extraSections ? "\nSections 7 and later are written by packages' bench scripts (apps/bench/src/sections.ts)." : ''}
 
 ## Machine
 
@@ -436,15 +494,16 @@ ${res.notes.length ? `Notes on this run:\n\n${res.notes.map((n) => `- ${n}`).joi
 
 ${section('1.', img('cached.svg', 'cached token calls per second'))}
 ${section('2.')}
-${section('3.', img('storm.svg', 'token requests in a cold storm'))}
+${section('3.', `\n${STORM_PROSE}\n${img('storm.svg', 'token requests in a cold storm')}`)}
 ${section('4.', `\ntokenkit ran with \`refreshSkewSeconds: 1, refreshAheadSeconds: 2\`: its defaults (30 s and 60 s) scaled to the 5-second token, as an app would set them for tokens this short. Charts: a stroke per ${Math.max(50, (res.cliff?.settings.durationMs ?? 0) / 400).toFixed(0)} ms bucket from its fastest to its slowest request, a line through the bucket medians; log scale.\n${cliffCharts}`)}
 ${section('5.', img('fleet.svg', 'fleet token requests per lifetime'))}
 ${section('6.')}
+${extraSections}
 ## How each library was used
 
 Each peer is set up the way its own README shows, with the same client id and
 secret, against the same kind of server. The static-header rows are the
-baselines of the expiry cliff: the same HTTP clients with a fixed, long-lived token.
+baselines of the cold storm and the expiry cliff: the same HTTP clients with a fixed, long-lived token.
 
 | library | how |
 | --- | --- |

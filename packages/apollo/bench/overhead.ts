@@ -1,19 +1,19 @@
 // What the adapter costs per request: sequential loopback requests through an OAuthRESTDataSource
 // versus a plain RESTDataSource that sets a static Authorization header.
 //
-//   pnpm --filter @tokenkit/apollo build && cd packages/apollo && node bench/overhead.ts [--quick] [--control] [--requests N] [--rounds N]
+//   pnpm -F @tokenkit/apollo build && pnpm -F @tokenkit/apollo bench [--quick] [--control] [--requests N] [--rounds N]
 //
 // Fairness: both data sources use the default transport (node-fetch 2, as users get it) against the
 // same real API. Nothing is cached or de-duplicated in either: the API answers `cache-control: no-store`
 // (so HTTPCache stores nothing), every request passes `skipCache: true` (no cache lookup), and both
 // classes return `do-not-deduplicate`. The bench checks that every request reached the API.
 // Requests are interleaved in blocks of 50 (the order alternating) after a warm-up round (the shared
-// harness, packages/test-utils/src/bench.ts). Each round's ratio is the median of its paired blocks'
+// harness, @tokenkit/bench-kit, packages/bench-kit/src/paired.ts). Each round's ratio is the median of its paired blocks'
 // static time / adapter time (adjacent blocks see the same machine load); the figure is the median
 // over rounds (1.0 = no overhead; target >= 0.97). The ratio of the rounds' total times is printed too.
 import { RESTDataSource, type AugmentedRequest, type RequestDeduplicationPolicy } from '@apollo/datasource-rest';
 import { createTokenProvider, OAuthRESTDataSource } from '@tokenkit/apollo';
-import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/test-utils';
+import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/bench-kit';
 
 export interface OverheadResult {
   requests: number;

@@ -1,16 +1,16 @@
 // What installTokenInterceptor costs per request, against the same axios
 // client sending a static Authorization header. Build first, then:
-//   node bench/overhead.ts [--quick] [--requests N] [--rounds N]
+//   pnpm -F @tokenkit/axios bench [--quick] [--requests N] [--rounds N]
 // Import `measureOverhead` to run it from elsewhere (apps/bench).
 // The two clients alternate request by request (the shared harness,
-// packages/test-utils/src/bench.ts). The headline ratio compares per-request
+// @tokenkit/bench-kit, packages/bench-kit/src/paired.ts). The headline ratio compares per-request
 // medians: on a shared machine a few long preemptions by other processes
 // decide the totals (also printed), not the adapter.
 import { createTokenProvider, installTokenInterceptor } from '@tokenkit/axios';
-import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/test-utils';
+import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/bench-kit';
 import axios, { type AxiosInstance } from 'axios';
 
-export type { PairedRound as OverheadRound } from '@tokenkit/test-utils';
+export type { PairedRound as OverheadRound } from '@tokenkit/bench-kit';
 
 export interface OverheadResult extends PairedResult {
   client: 'axios';

@@ -1,73 +1,42 @@
-// Cached getToken() calls per second next to a plain async Map lookup, measured
-// in the same run with interleaved rounds. Run after `pnpm build`:
-//   node packages/core/bench/get-token.ts [--quick]
-import { startTokenServer } from '@tokenkit/test-utils';
+// Cached getToken() and authorizationHeader() calls per second next to a plain async Map lookup, all three
+// measured in the same interleaved rounds of one process (@tokenkit/bench-kit's interleavedRates). Build first:
+//   pnpm -F @tokenkit/core build && pnpm -F @tokenkit/core bench [--quick]
+// `pnpm bench` (apps/bench) measures the same getters next to the peers' in one table: docs/benchmarks.md.
+import { interleavedRates } from '@tokenkit/bench-kit';
 import { createTokenProvider } from '@tokenkit/core';
+import { startTokenServer } from '@tokenkit/test-utils';
+import { parseArgs } from 'node:util';
 
-export interface GetTokenFigures {
-  /** Median calls per second of each contender. */
-  mapLookup: number;
-  getToken: number;
-  authorizationHeader: number;
-  /** getToken() rate as a share of the Map lookup's. */
-  ratio: number;
-  rounds: number;
-  callsPerRound: number;
-}
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { calls, rounds } = values.quick ? { calls: 200_000, rounds: 3 } : { calls: 2_000_000, rounds: 7 };
 
-export async function measureGetToken({ calls = 2_000_000, rounds = 7 } = {}): Promise<GetTokenFigures> {
-  const server = await startTokenServer();
-  try {
-    const tokens = createTokenProvider({
-      tokenEndpoint: server.url,
-      clientId: 'client-id',
-      clientSecret: 'client-secret',
-    });
-    const map = new Map([['token', await tokens.getToken()]]);
-    const lookup = async (key: string) => map.get(key);
-    const contenders: Record<'mapLookup' | 'getToken' | 'authorizationHeader', () => Promise<unknown>> = {
-      mapLookup: () => lookup('token'),
-      getToken: () => tokens.getToken(),
-      authorizationHeader: () => tokens.authorizationHeader(),
-    };
-    const samples: Record<string, number[]> = { mapLookup: [], getToken: [], authorizationHeader: [] };
-    // Rates per CPU-second of this process: on a shared machine, wall-clock time also counts
-    // whatever else ran meanwhile; the loop is single-threaded, so its CPU time is its work.
-    const run = async (fn: () => Promise<unknown>, n: number) => {
-      const cpu = process.cpuUsage();
-      for (let i = 0; i < n; i++) await fn();
-      const used = process.cpuUsage(cpu);
-      return n / ((used.user + used.system) / 1e6);
-    };
-    for (const fn of Object.values(contenders)) await run(fn, calls / 10); // warm-up
-    for (let round = 0; round < rounds; round++) {
-      for (const [name, fn] of Object.entries(contenders)) samples[name]!.push(await run(fn, calls));
-    }
-    if (server.count !== 1) throw new Error(`expected 1 token request, saw ${server.count}`);
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const figures = {
-      mapLookup: median(samples['mapLookup']!),
-      getToken: median(samples['getToken']!),
-      authorizationHeader: median(samples['authorizationHeader']!),
-      rounds,
-      callsPerRound: calls,
-    };
-    return { ...figures, ratio: figures.getToken / figures.mapLookup };
-  } finally {
-    await server.close();
+const server = await startTokenServer();
+try {
+  const tokens = createTokenProvider({
+    tokenEndpoint: server.url,
+    clientId: 'client-id',
+    clientSecret: 'client-secret',
+  });
+  const map = new Map([['token', await tokens.getToken()]]);
+  const lookup = async (key: string) => map.get(key);
+  const { rates } = await interleavedRates(
+    [
+      { id: 'async Map lookup', call: () => lookup('token') },
+      { id: 'tokens.getToken()', call: () => tokens.getToken() },
+      { id: 'tokens.authorizationHeader()', call: () => tokens.authorizationHeader() },
+    ],
+    { calls, rounds },
+  );
+  if (server.count !== 1) throw new Error(`expected 1 token request, saw ${server.count}`);
+  const map0 = rates.get('async Map lookup')!;
+  console.log(
+    `Node ${process.version}, ${rounds} interleaved rounds of ${calls} awaited calls, median calls per CPU-second:`,
+  );
+  for (const [id, rate] of rates) {
+    const share = id === 'async Map lookup' ? '' : `  (${((rate / map0) * 100).toFixed(0)} % of the Map lookup)`;
+    console.log(`  ${id.padEnd(30)} ${(rate / 1e6).toFixed(2)} M/s${share}`);
   }
-}
-
-if (import.meta.main) {
-  const quick = process.argv.includes('--quick');
-  const f = await measureGetToken(quick ? { calls: 200_000, rounds: 3 } : {});
-  const fmt = (n: number) => `${(n / 1e6).toFixed(2)} M/s`;
-  console.log(
-    `Node ${process.version}, ${f.rounds} interleaved rounds of ${f.callsPerRound} awaited calls, median calls per CPU-second:`,
-  );
-  console.log(`  async Map lookup          ${fmt(f.mapLookup)}`);
-  console.log(
-    `  tokens.getToken()         ${fmt(f.getToken)}  (${(f.ratio * 100).toFixed(0)}% of the Map lookup; target >= 80%)`,
-  );
-  console.log(`  tokens.authorizationHeader() ${fmt(f.authorizationHeader)}`);
+  console.log('target: getToken() >= 80 % of the Map lookup');
+} finally {
+  await server.close();
 }

@@ -1,23 +1,17 @@
 // What withTokens and tokenInterceptor cost per request: sequential loopback GETs through each, against the same
 // client sending a static Authorization header (Node's fetch; undici.request on an Agent), taking turns request
-// by request, in rounds after a warm-up (the shared harness, packages/test-utils/src/bench.ts). Build first, then:
-//   node bench/overhead.ts [--quick] [--requests N] [--rounds N] [--interceptor] [--dpop]
+// by request, in rounds after a warm-up (the shared harness, @tokenkit/bench-kit, packages/bench-kit/src/paired.ts).
+// Build first, then:
+//   pnpm -F @tokenkit/fetch bench [--quick] [--requests N] [--rounds N] [--interceptor] [--dpop]
 // Without --interceptor it measures withTokens, with it tokenInterceptor. --dpop: a DPoP provider (a fresh ES256
-// proof per request) against the same client sending a static pair of headers (Authorization and one proof). Import `measureOverhead` to run it from
-// elsewhere (apps/bench runs both, each in a process of its own).
+// proof per request) against the same client sending a static pair of headers (Authorization and one proof).
+// Import `measureOverhead` to run it from elsewhere (apps/bench runs both, each in a process of its own).
 import { createTokenProvider, tokenInterceptor, withTokens } from '@tokenkit/fetch';
-import {
-  benchArgs,
-  measurePaired,
-  printPaired,
-  startRecorder,
-  startTokenServer,
-  withBenchServers,
-  type PairedResult,
-} from '@tokenkit/test-utils';
+import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/bench-kit';
+import { startRecorder, startTokenServer } from '@tokenkit/test-utils';
 import { Agent, request, type Dispatcher } from 'undici';
 
-export type { PairedRound as OverheadRound } from '@tokenkit/test-utils';
+export type { PairedRound as OverheadRound } from '@tokenkit/bench-kit';
 
 /** Which of the package's two adapters. */
 export type FetchAdapter = 'withTokens' | 'tokenInterceptor';

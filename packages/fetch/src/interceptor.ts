@@ -44,7 +44,7 @@ export function tokenInterceptor(
   const client = createTokenClient(tokens, { origins: options.origins, retryOn401: options.retryOn401 });
   // undici's redirect and retry interceptors, composed outside this one, dispatch every hop and retry of a request
   // with the same handler, after an answer that is not a success: the request's lifecycle is kept for such a
-  // handler only (one WeakMap entry, or one property added to undici's handler, per request costs microseconds).
+  // handler only (one WeakMap entry, or one property added to undici's handler, per request has a measurable cost).
   const again = new WeakMap<Handler, OutgoingRequest>();
   return (dispatch) =>
     function dispatchWithToken(opts: DispatchOptions, handler: Handler): boolean {

@@ -1,9 +1,9 @@
 // What tokenHooks costs per request, against the same got
 // client sending a static Authorization header. Build first, then:
-//   node bench/overhead.ts [--quick] [--floor] [--requests N] [--rounds N]
+//   pnpm -F @tokenkit/got bench [--quick] [--floor] [--markdown] [--requests N] [--rounds N]
 // Import `measureOverhead` to run it from elsewhere (apps/bench).
 // The two clients alternate request by request (the shared harness,
-// packages/test-utils/src/bench.ts). The headline ratio compares per-request
+// @tokenkit/bench-kit, packages/bench-kit/src/paired.ts). The headline ratio compares per-request
 // medians: on a shared machine a few long preemptions by other processes
 // decide the totals (also printed), not the adapter.
 //
@@ -12,10 +12,18 @@
 // tokenHooks does) and an afterResponse hook that returns the response. No adapter on got
 // can be cheaper than that and still re-send a request after a 401.
 import { createTokenProvider, tokenHooks } from '@tokenkit/got';
-import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/test-utils';
+import {
+  benchArgs,
+  measurePaired,
+  pairedTable,
+  printPaired,
+  renderMarkdownBody,
+  withBenchServers,
+  type PairedResult,
+} from '@tokenkit/bench-kit';
 import got, { type Got, type Hooks } from 'got';
 
-export type { PairedRound as OverheadRound } from '@tokenkit/test-utils';
+export type { PairedRound as OverheadRound } from '@tokenkit/bench-kit';
 
 export interface OverheadResult extends PairedResult {
   client: 'got';
@@ -69,5 +77,16 @@ if (import.meta.main) {
   const options = benchArgs({ full: { requests: 5000, rounds: 5 }, quick: { requests: 500, rounds: 5 } }, ['floor']);
   const floor = options.flags['floor'] === true;
   const title = floor ? "got's own cost of a beforeRequest and an afterResponse hook" : '@tokenkit/got overhead';
-  printPaired(title, await measureOverhead({ ...options, floor }), { adapter: floor ? 'no-op hooks' : 'tokenHooks' });
+  const adapter = floor ? 'no-op hooks' : 'tokenHooks';
+  const result = await measureOverhead({ ...options, floor });
+  if (options.markdown) {
+    const note = floor
+      ? 'The adapter side has a beforeRequest hook that sets the same static header and an afterResponse hook that ' +
+        "returns the response, nothing of tokenkit's: what got charges any adapter that can re-send after a 401, " +
+        "the floor under @tokenkit/got's overhead ratio. Measured by packages/got/bench/overhead.ts --floor."
+      : 'Measured by packages/got/bench/overhead.ts.';
+    console.log(renderMarkdownBody(pairedTable(title, result, { adapter, note })));
+  } else {
+    printPaired(title, result, { adapter });
+  }
 }

@@ -39,7 +39,7 @@ export type TokenHooks = Pick<Hooks, 'init' | 'beforeRequest' | 'beforeRedirect'
 
 /**
  * Where a request's {@link Flight} is found: `options.context`, which got copies to every redirect hop and retry.
- * A string key: got copies a context holding a symbol key on a slower path (about 1 % of a loopback request).
+ * A string key: got copies a context holding a symbol key on a slower path, which a loopback benchmark notices.
  */
 const FLIGHT = 'tokenkitFlight';
 /** got 14 empties `prefixUrl` before beforeRequest hooks run: our init hook keeps it here (see `init`). */

@@ -1,8 +1,8 @@
 // What the hooks cost per request: sequential loopback requests through a ky
 // instance with the hooks (withTokens) vs. the same ky setup with a static Authorization
 // header, taking turns request by request, in rounds after a warm-up (the shared
-// harness, packages/test-utils/src/bench.ts). Build first, then:
-//   node bench/overhead.ts [--quick] [--floor] [--requests N] [--rounds N]
+// harness, @tokenkit/bench-kit, packages/bench-kit/src/paired.ts). Build first, then:
+//   pnpm -F @tokenkit/ky bench [--quick] [--floor] [--requests N] [--rounds N]
 //
 // `--floor` measures ky's own cost of what the adapter needs, with nothing of ours in
 // it: an init hook that wraps `fetch` (where the token goes on and the 401 retry
@@ -18,7 +18,7 @@ import {
   printPaired,
   withBenchServers,
   type PairedResult,
-} from '@tokenkit/test-utils';
+} from '@tokenkit/bench-kit';
 
 /** One variant's requests in one round. */
 export interface VariantTiming {

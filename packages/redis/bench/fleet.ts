@@ -3,10 +3,11 @@
 //     in interleaved rounds of one run, and how many Redis commands the warm calls sent.
 // (b) Token requests per token lifetime for a fleet of processes calling getToken()
 //     continuously, with and without the store (short-lived tokens, several lifetimes).
-// Needs redis-server; runs the BUILT packages: build first, then `node bench/fleet.ts [--quick]`.
+// Needs redis-server; runs the BUILT packages: build first, then `pnpm -F @tokenkit/redis bench [--quick]`.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { cpuRate, median } from '@tokenkit/bench-kit';
 import { createTokenProvider, type TokenProvider } from '@tokenkit/core';
 import { redisStore } from '@tokenkit/redis';
 import { startRedis, startTokenServer } from '@tokenkit/test-utils';
@@ -47,19 +48,8 @@ export interface FleetRun {
   requestsPerLifetime: number;
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-/** Calls per second of this process's CPU time: steadier than wall time on a shared (CI) machine. */
-async function callsPerSecond(tokens: TokenProvider, calls: number): Promise<number> {
-  const started = process.cpuUsage();
-  for (let i = 0; i < calls; i++) await tokens.getToken();
-  const used = process.cpuUsage(started);
-  return calls / ((used.user + used.system) / 1e6);
-}
+/** Warm getToken() calls per CPU-second of this process (bench-kit's cpuRate). */
+const callsPerSecond = (tokens: TokenProvider, calls: number) => cpuRate(() => tokens.getToken(), calls);
 
 const commandsProcessed = (cli: (...args: string[]) => string) =>
   Number(/total_commands_processed:(\d+)/.exec(cli('info', 'stats'))?.[1] ?? NaN);

@@ -16,6 +16,8 @@ export interface ApiServer {
   readonly okCount: number;
   /** Requests answered 401. */
   readonly unauthorizedCount: number;
+  /** TCP connections accepted so far (how many the clients opened). */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,9 @@ export async function startApi(options: ApiServerOptions = {}): Promise<ApiServe
     },
     get unauthorizedCount() {
       return unauthorizedCount;
+    },
+    get connections() {
+      return server.connections;
     },
     close: () => server.close(),
   };

@@ -8,12 +8,15 @@ export interface RunningServer {
   readonly origin: string;
   readonly port: number;
   readonly server: Server;
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
 /** Starts a node:http server on 127.0.0.1 with an OS-picked port. The body is read before `handler` runs. */
 export async function listen(handler: Handler): Promise<RunningServer> {
   const sockets = new Set<Socket>();
+  let connections = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -25,15 +28,21 @@ export async function listen(handler: Handler): Promise<RunningServer> {
     });
   });
   server.on('connection', (socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // Room for bursts: a cold-start storm opens 1,000 connections in one tick, and with Node's default backlog (511)
+  // the kernel drops the SYNs beyond it, which the clients resend only after TCP's 1 s retransmission timeout.
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,
     port,
     server,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

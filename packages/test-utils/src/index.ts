@@ -18,17 +18,6 @@ export type { RedisServer } from './redis.ts';
 export { startRedisCluster, type RedisCluster } from './redis-cluster.ts';
 export { startRedisSentinel, type RedisSentinel } from './redis-sentinel.ts';
 export {
-  benchArgs,
-  measurePaired,
-  median,
-  medianOverheadMicros,
-  printPaired,
-  withBenchServers,
-  type PairedBenchOptions,
-  type PairedResult,
-  type PairedRound,
-} from './bench.ts';
-export {
   hasGlewlwyd,
   startGlewlwyd,
   type GlewlwydClients,

@@ -1,4 +1,4 @@
-// The harness of the adapters' overhead benches (packages/<x>/bench/overhead.ts):
+// The paired harness of the adapters' overhead benches (packages/<x>/bench/overhead.ts):
 // the same request through the adapter and with a static Authorization header,
 // the two taking turns in one process, in rounds after a warm-up; medians; a printout.
 //
@@ -8,24 +8,9 @@
 // The headline ratio compares medians (per request, or of paired blocks): on a
 // shared machine a few long preemptions by other processes decide the totals, not
 // the adapter; the ratio of totals is reported too.
-import { parseArgs } from 'node:util';
-import { startApi, type ApiServer } from './api-server.ts';
-import { startTokenServer, type TokenServer } from './token-server.ts';
-
-/**
- * The median of some numbers (NaN for none).
- *
- * @example
- * ```ts
- * median([3, 1, 2]); // 2
- * ```
- */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+import { startApi, startTokenServer, type ApiServer, type TokenServer } from '@tokenkit/test-utils';
+import { median } from './stats.ts';
+import type { Table } from './table.ts';
 
 export interface PairedBenchOptions {
   /** One request through the adapter; `i` is its index in the round. */
@@ -173,42 +158,6 @@ export async function withBenchServers<T>(
 }
 
 /**
- * A bench's command line: `--quick`, `--requests N`, `--rounds N`, and the
- * bench's own boolean `flags`.
- *
- * @example
- * ```ts
- * const { requests, rounds, flags } = benchArgs({ full: { requests: 5000, rounds: 7 }, quick: { requests: 500, rounds: 5 } }, ['control']);
- * ```
- */
-export function benchArgs(
-  sizes: { full: { requests: number; rounds: number }; quick: { requests: number; rounds: number } },
-  flags: readonly string[] = [],
-): { requests: number; rounds: number; quick: boolean; flags: Record<string, boolean> } {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean' },
-      requests: { type: 'string' },
-      rounds: { type: 'string' },
-      ...Object.fromEntries(flags.map((flag) => [flag, { type: 'boolean' as const }])),
-    },
-  }) as { values: Record<string, string | boolean | undefined> };
-  const quick = values['quick'] === true;
-  const defaults = quick ? sizes.quick : sizes.full;
-  const count = (value: unknown, fallback: number, name: string) => {
-    const n = value === undefined ? fallback : Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-    return n;
-  };
-  return {
-    requests: count(values['requests'], defaults.requests, 'requests'),
-    rounds: count(values['rounds'], defaults.rounds, 'rounds'),
-    quick,
-    flags: Object.fromEntries(flags.map((flag) => [flag, values[flag] === true])),
-  };
-}
-
-/**
  * Median over the rounds of how much longer the adapter's median request took, µs.
  *
  * @example
@@ -252,4 +201,57 @@ export function printPaired(
   console.log(
     `µs per request (median over rounds): ${adapter} ${result.adapterMicros.toFixed(1)}, ${baseline} ${result.staticMicros.toFixed(1)}; median extra time per request with ${adapter}: ${medianOverheadMicros(result.rounds).toFixed(1)} µs`,
   );
+}
+
+/**
+ * A paired result as a table (one row per round, then the medians), for a bench's `--markdown` output.
+ *
+ * @example
+ * ```ts
+ * console.log(renderMarkdownBody(pairedTable("got's own hook cost", result, { adapter: 'no-op hooks' })));
+ * ```
+ */
+export function pairedTable(
+  title: string,
+  result: PairedResult,
+  labels: { adapter?: string; baseline?: string; note?: string } = {},
+): Table {
+  const adapter = labels.adapter ?? 'adapter';
+  const baseline = labels.baseline ?? 'static header';
+  const perRequest = (ms: number) => ((ms * 1000) / result.requests).toFixed(1);
+  return {
+    title,
+    note:
+      `${result.requests.toLocaleString('en')} sequential loopback requests per variant and round, ${result.rounds.length} interleaved rounds after a warm-up (Node ${process.versions.node}); ` +
+      `ratio = ${baseline} / ${adapter} (1 = no extra cost).${labels.note ? ` ${labels.note}` : ''}`,
+    columns: [
+      'round',
+      `${adapter} µs/request`,
+      `${baseline} µs/request`,
+      `${adapter} p50 µs`,
+      `${baseline} p50 µs`,
+      'ratio',
+    ],
+    rows: [
+      ...result.rounds.map((r, i) => [
+        String(i + 1),
+        perRequest(r.adapterMs),
+        perRequest(r.staticMs),
+        r.adapterP50Micros.toFixed(1),
+        r.staticP50Micros.toFixed(1),
+        r.ratio.toFixed(3),
+      ]),
+      [
+        'median',
+        result.adapterMicros.toFixed(1),
+        result.staticMicros.toFixed(1),
+        '',
+        '',
+        result.medianRatio.toFixed(3),
+      ],
+    ],
+    footnotes: [
+      `Median extra time per request with ${adapter}: ${medianOverheadMicros(result.rounds).toFixed(1)} µs (difference of the median request times).`,
+    ],
+  };
 }
