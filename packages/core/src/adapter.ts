@@ -7,9 +7,11 @@
  * @packageDocumentation
  */
 import { ConfigurationError } from './errors.ts';
+import { OBSERVE, type EmitEvent, type TokenEvent } from './options.ts';
 import { assertTokenProvider, type RequestAuthOptions } from './request-auth.ts';
 import { REDACTED } from './scrub.ts';
 import type { GetTokenOptions, TokenProvider } from './token-provider.ts';
+import { describeUrl } from './transport.ts';
 import { isSecureUrl, tryParseUrl } from './url.ts';
 
 export type { GetTokenOptions, RequestAuthOptions, TokenProvider };
@@ -115,7 +117,9 @@ export function createTokenClient(tokens: TokenProvider, options: TokenClientOpt
     return value;
   };
   const isOurs = (value: unknown): value is string => typeof value === 'string' && issued.has(value);
-  const policy: Policy = { tokens, originFor, retryOn401, remember };
+  // Decisions are reported into the provider's events when it is observed (onEvent, debug output); else not built.
+  const emit = (tokens as { [OBSERVE]?: EmitEvent | undefined })[OBSERVE];
+  const policy: Policy = { tokens, originFor, retryOn401, remember, emit };
   return {
     tokens,
     allows,
@@ -131,6 +135,34 @@ interface Policy {
   originFor: (url: string | URL) => string | undefined;
   retryOn401: boolean;
   remember: (value: string) => string;
+  emit: EmitEvent | undefined;
+}
+
+/** Reports a decision about a request (only called when the provider is observed). */
+function report(
+  policy: Policy,
+  url: string | URL,
+  event: 'authorize' | 'redirect',
+  ok: boolean,
+  reason?: string,
+): void {
+  const where = describeUrl(String(url));
+  const key = policy.tokens.key;
+  policy.emit!(
+    event === 'redirect'
+      ? { type: 'redirect', key, url: where, kept: ok }
+      : ({ type: 'authorize', key, url: where, sent: ok, ...(reason && { reason }) } as TokenEvent),
+  );
+}
+
+/** Reports what became of a 401 (only called when the provider is observed). */
+function reportUnauthorized(policy: Policy, reason: (TokenEvent & { type: 'unauthorized' })['reason']): void {
+  policy.emit!({
+    type: 'unauthorized',
+    key: policy.tokens.key,
+    retried: reason === undefined,
+    ...(reason && { reason }),
+  });
 }
 
 class RequestLifecycle implements OutgoingRequest {
@@ -154,10 +186,14 @@ class RequestLifecycle implements OutgoingRequest {
     const origin = this.#caller || this.#lost ? undefined : this.#policy.originFor(url);
     if (origin === undefined) {
       this.#carriedTo = undefined; // this attempt goes without: a 401 to it is not ours
+      if (this.#policy.emit !== undefined) {
+        const why = this.#caller ? 'caller_authorization' : this.#lost ? 'lost_on_redirect' : 'origin_not_allowed';
+        report(this.#policy, url, 'authorize', false, why);
+      }
       return null;
     }
     const value = this.#policy.tokens.cachedAuthorizationHeader();
-    if (value !== undefined) this.#put(value, origin);
+    if (value !== undefined) this.#put(value, origin, url);
     return value;
   }
 
@@ -168,24 +204,30 @@ class RequestLifecycle implements OutgoingRequest {
     // The wait may have outlived a decision taken meanwhile (none today); the origin is checked again.
     const origin = this.#policy.originFor(url);
     if (origin === undefined) return undefined;
-    this.#put(value, origin);
+    this.#put(value, origin, url);
     return value;
   }
 
-  #put(value: string, origin: string): void {
+  #put(value: string, origin: string, url: string | URL): void {
     this.sent = this.#policy.remember(value);
     this.#carriedTo = origin;
+    if (this.#policy.emit !== undefined) report(this.#policy, url, 'authorize', true);
   }
 
   redirect(url: string | URL): boolean {
-    const origin = this.#carriedTo === undefined || this.#lost ? undefined : this.#policy.originFor(url);
+    const carried = this.#carriedTo !== undefined && !this.#lost;
+    const origin = carried ? this.#policy.originFor(url) : undefined;
     if (origin === undefined) this.#drop();
     else this.#carriedTo = origin;
+    if (carried && this.#policy.emit !== undefined) report(this.#policy, url, 'redirect', origin !== undefined);
     return origin !== undefined;
   }
 
   answeredBy(url: string | URL): void {
-    if (this.#carriedTo !== undefined && tryParseUrl(url)?.origin !== this.#carriedTo) this.#drop();
+    if (this.#carriedTo !== undefined && tryParseUrl(url)?.origin !== this.#carriedTo) {
+      this.#drop();
+      if (this.#policy.emit !== undefined) report(this.#policy, url, 'redirect', false);
+    }
   }
 
   #drop(): void {
@@ -194,6 +236,17 @@ class RequestLifecycle implements OutgoingRequest {
   }
 
   mayRetry(status: number): boolean {
+    const may = this.#mayRetry(status);
+    if (!may && status === 401 && this.#policy.emit !== undefined) reportUnauthorized(this.#policy, this.#whyNot());
+    return may;
+  }
+
+  /** Why a 401 earns no retry, for events. */
+  #whyNot(): 'retry_disabled' | 'already_retried' | 'not_ours' {
+    return !this.#policy.retryOn401 ? 'retry_disabled' : this.#retried ? 'already_retried' : 'not_ours';
+  }
+
+  #mayRetry(status: number): boolean {
     return (
       status === 401 &&
       this.#policy.retryOn401 &&
@@ -212,7 +265,10 @@ class RequestLifecycle implements OutgoingRequest {
     // Rejected: never served again, even when this request cannot be sent again.
     await tokens.invalidate(sent.slice(BEARER.length));
     // Re-sending is worth it only with another token (invalidate may keep one: see there).
-    return this.#replayable && tokens.cachedAuthorizationHeader() !== sent;
+    const again = this.#replayable && tokens.cachedAuthorizationHeader() !== sent;
+    if (this.#policy.emit !== undefined)
+      reportUnauthorized(this.#policy, again ? undefined : this.#replayable ? 'token_kept' : 'not_replayable');
+    return again;
   }
 }
 

@@ -8,7 +8,9 @@ import { isOAuthError, isTokenEndpointError, OAuthError, TokenEndpointError, Tok
 import type { StoredToken } from './memory-store.ts';
 import {
   asStoredToken,
+  OBSERVE,
   resolveOptions,
+  type EmitEvent,
   type Grant,
   type ResolvedOptions,
   type TokenEvent,
@@ -17,7 +19,14 @@ import {
 import { readTokenAnswer, type ParsedToken } from './token-response.ts';
 import { cutoffOf, nextRefreshAttemptAfter, pauseAfter, refreshStartOf } from './refresh-timing.ts';
 import { scrub, sentSecrets } from './scrub.ts';
-import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type TransportOptions } from './transport.ts';
+import {
+  deadlineIn,
+  describeUrl,
+  sendWithRetries,
+  type AttemptEnd,
+  type Deadline,
+  type TransportOptions,
+} from './transport.ts';
 
 /** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
 export interface AccessToken {
@@ -74,20 +83,33 @@ export interface TokenProvider {
 interface Target {
   endpoint: string;
   auth: ClientAuth;
+  /** Why this client authentication, for events and debug output. */
+  reason: string;
 }
 
 /**
  * The client authentication for a discovered server: the configured method; without an explicit one,
  * `client_secret_post` when the server lists it and not `client_secret_basic`.
  */
-function clientAuthFor(o: ResolvedOptions, metadata: ServerMetadata): ClientAuth {
+function clientAuthFor(o: ResolvedOptions, metadata: ServerMetadata): Target {
   const methods = metadata.tokenEndpointAuthMethods;
   const postOnly =
     methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
-  const method =
-    o.autoAuthMethod && o.clientSecret !== undefined && postOnly ? 'client_secret_post' : o.clientAuthMethod;
-  return createClientAuth(method, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
+  const switched = o.autoAuthMethod && o.clientSecret !== undefined && postOnly;
+  const method = switched ? 'client_secret_post' : o.clientAuthMethod;
+  const auth = createClientAuth(method, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
+  const reason = switched
+    ? 'the server lists client_secret_post and not client_secret_basic'
+    : o.autoAuthMethod
+      ? methods === undefined
+        ? 'the default; the server lists no methods'
+        : `the default; the server lists ${methods.includes(method) ? 'it' : 'other methods only'}`
+      : 'configured';
+  return { endpoint: metadata.tokenEndpoint, auth, reason };
 }
+
+/** Ids of token and discovery requests in events: unique within the process, so that any observer can pair them. */
+let lastRequestId = 0;
 
 /** A cached token. Times are on the provider's `now()` scale (monotonic within the process). */
 interface Entry {
@@ -192,7 +214,8 @@ class OAuthTokenProvider implements TokenProvider {
       o.certificate,
       o.basicEncoding,
     );
-    if ('tokenEndpoint' in o.endpoint) this.#target = { endpoint: o.endpoint.tokenEndpoint, auth };
+    if ('tokenEndpoint' in o.endpoint)
+      this.#target = { endpoint: o.endpoint.tokenEndpoint, auth, reason: o.autoAuthMethod ? 'default' : 'configured' };
     if (o.grant.type === 'refresh_token')
       this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
     this.key = cacheKey(o);
@@ -209,15 +232,24 @@ class OAuthTokenProvider implements TokenProvider {
 
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
     const entry = this.#servable();
+    if (entry !== undefined) return entry.promise;
     // A caller who already gave up starts no token request (and leaves no rejection unhandled).
-    if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    return entry !== undefined ? entry.promise : this.#wait(this.#acquire(undefined), options).then((e) => e.token);
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    this.#emit({ type: 'miss', key: this.key });
+    return this.#wait(this.#acquire(undefined), options).then((e) => e.token);
   }
 
   authorizationHeader(options?: GetTokenOptions): Promise<string> {
     const entry = this.#servable();
-    if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    return entry !== undefined ? entry.header : this.#wait(this.#acquire(undefined), options).then((e) => e.header);
+    if (entry !== undefined) return entry.header;
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    this.#emit({ type: 'miss', key: this.key });
+    return this.#wait(this.#acquire(undefined), options).then((e) => e.header);
+  }
+
+  /** Lets an adapter report its decisions into this provider's events; undefined when nobody observes. */
+  get [OBSERVE](): EmitEvent | undefined {
+    return this.#observed ? (event) => this.#emit(event) : undefined;
   }
 
   cachedAuthorizationHeader(): string | undefined {
@@ -465,7 +497,8 @@ class OAuthTokenProvider implements TokenProvider {
     deadline: Deadline,
   ): Promise<FreshToken> {
     const o = this.#o;
-    const { endpoint, auth } = await this.#targetFor(deadline);
+    const target = await this.#targetFor(deadline);
+    const { endpoint, auth } = target;
     const params: TokenParams = { ...grantParams };
     if (o.scope !== undefined) params['scope'] = o.scope;
     if (o.audience !== undefined) params['audience'] = o.audience;
@@ -473,6 +506,7 @@ class OAuthTokenProvider implements TokenProvider {
     Object.assign(params, o.extraParams);
     const sentAt = this.#now();
     let sent: string[] = [];
+    const observed = this.#observed ? this.#observeRequest(grant, target, background) : undefined;
     const answer = await sendWithRetries(
       endpoint,
       async () => {
@@ -483,9 +517,12 @@ class OAuthTokenProvider implements TokenProvider {
         headers['content-type'] = o.bodyFormat === 'json' ? 'application/json' : 'application/x-www-form-urlencoded';
         return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
       },
-      transport,
+      observed === undefined ? transport : { ...transport, onAttempt: observed.onAttempt },
       deadline,
-    );
+    ).catch((error: unknown) => {
+      observed?.end(error);
+      throw error;
+    });
     const receivedAt = this.#now();
     // Expiry is computed on the wall clock (a JWT's exp, the Date header) and brought back to ours.
     const offset = this.#clock.wall() - receivedAt;
@@ -496,7 +533,9 @@ class OAuthTokenProvider implements TokenProvider {
         defaultTokenType: o.defaultTokenType,
       });
     } catch (error) {
-      throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
+      const reported = auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
+      observed?.end(reported, answer.status);
+      throw reported;
     }
     const refreshExpiresAt = parsed.refreshExpiresAt;
     const token: FreshToken = {
@@ -507,14 +546,21 @@ class OAuthTokenProvider implements TokenProvider {
       refreshToken: parsed.refreshToken,
       refreshExpiresAt: refreshExpiresAt === undefined ? undefined : refreshExpiresAt - offset,
     };
-    this.#emit({
-      type: 'fetch',
-      key: this.key,
-      grant,
-      durationMs: receivedAt - sentAt,
-      expiresAt: Math.floor(parsed.expiresAt),
-      background,
-    });
+    observed?.end(undefined, answer.status, parsed);
+    if (this.#observed)
+      this.#emit({
+        type: 'fetch',
+        key: this.key,
+        grant,
+        durationMs: receivedAt - sentAt,
+        expiresAt: Math.floor(parsed.expiresAt),
+        background,
+        origin: new URL(endpoint).origin,
+        clientId: o.clientId,
+        requestedScope: o.scope?.split(' ') ?? [],
+        grantedScope: parsed.scope?.split(' ').filter(Boolean),
+        attempts: observed?.attempts() ?? 1,
+      });
     this.#checkScope(parsed.scope);
     return token;
   }
@@ -533,12 +579,35 @@ class OAuthTokenProvider implements TokenProvider {
   #targetFor(deadline: Deadline): Target | Promise<Target> {
     const o = this.#o;
     if (this.#target !== undefined || 'tokenEndpoint' in o.endpoint) return this.#target!;
-    const discovered = discover(o.endpoint.issuer, this.#transport, deadline, {
+    const issuer = o.endpoint.issuer;
+    const id = ++lastRequestId;
+    const startedAt = this.#now();
+    const transport = this.#observed
+      ? { ...this.#transport, onAttempt: this.#observeAttempts('discovery', id, () => {}) }
+      : this.#transport;
+    this.#emit({ type: 'discovery_start', key: this.key, id, issuer });
+    const discovered = discover(issuer, transport, deadline, {
       issuerFromUrlObject: o.endpoint.issuerFromUrlObject,
     }).then(
-      (metadata) => (this.#target = { endpoint: metadata.tokenEndpoint, auth: clientAuthFor(o, metadata) }),
+      (metadata) => {
+        const target = clientAuthFor(o, metadata);
+        this.#emit({
+          type: 'discovery_end',
+          key: this.key,
+          id,
+          issuer,
+          durationMs: this.#now() - startedAt,
+          tokenEndpoint: describeUrl(target.endpoint),
+          authMethods: metadata.tokenEndpointAuthMethods,
+          clientAuth: target.auth.method,
+          clientAuthReason: target.reason,
+        });
+        return (this.#target = target);
+      },
       (error: unknown) => {
         this.#target = undefined; // failures are never cached
+        const durationMs = this.#now() - startedAt;
+        this.#emit({ type: 'discovery_end', key: this.key, id, issuer, durationMs, error: safeError(error) });
         throw error;
       },
     );
@@ -586,7 +655,7 @@ class OAuthTokenProvider implements TokenProvider {
   }
 
   #adopt(stored: StoredToken): Entry {
-    this.#emit({ type: 'store_hit', key: this.key, durationMs: 0 });
+    this.#emit({ type: 'store_hit', key: this.key, durationMs: 0, expiresAt: stored.expiresAt });
     const offset = this.#clock.wall() - this.#now();
     return this.#keep({
       accessToken: stored.accessToken,
@@ -729,6 +798,59 @@ class OAuthTokenProvider implements TokenProvider {
     });
   }
 
+  /** Start and end events of one token request, and its attempts'. Only made when someone observes. */
+  #observeRequest(grant: Grant['type'], target: Target, background: boolean) {
+    const o = this.#o;
+    const id = ++lastRequestId;
+    const startedAt = this.#now();
+    const endpoint = describeUrl(target.endpoint);
+    const origin = new URL(target.endpoint).origin;
+    const common = { key: this.key, id, grant, endpoint, origin, clientId: o.clientId, background };
+    let attempts = 0;
+    this.#emit({
+      type: 'request_start',
+      ...common,
+      clientAuth: target.auth.method,
+      clientAuthReason: target.reason,
+      scope: o.scope?.split(' ') ?? [],
+    });
+    return {
+      onAttempt: this.#observeAttempts('token', id, () => attempts++),
+      attempts: () => attempts,
+      end: (error: unknown, status?: number, parsed?: ParsedToken) => {
+        const end: TokenEvent = {
+          type: 'request_end',
+          ...common,
+          durationMs: this.#now() - startedAt,
+          attempts,
+        };
+        const finalStatus = status ?? statusOf(error);
+        if (finalStatus !== undefined) end.status = finalStatus;
+        if (error !== undefined) end.error = safeError(error);
+        if (parsed !== undefined) {
+          end.grantedScope = parsed.scope?.split(' ').filter(Boolean);
+          end.expiresAt = Math.floor(parsed.expiresAt);
+        }
+        this.#emit(end);
+      },
+    };
+  }
+
+  #observeAttempts(operation: 'token' | 'discovery', id: number, counted: () => void) {
+    return (url: string, attempt: number, method: 'GET' | 'POST'): AttemptEnd => {
+      counted();
+      const startedAt = this.#now();
+      const common = { key: this.key, id, operation, attempt, method, url };
+      this.#emit({ type: 'attempt_start', ...common });
+      return (status, error) => {
+        const end: TokenEvent = { type: 'attempt_end', ...common, durationMs: this.#now() - startedAt };
+        if (status !== undefined) end.status = status;
+        else end.errorCode = isTokenEndpointError(error) ? error.code : 'network';
+        this.#emit(end);
+      };
+    };
+  }
+
   #emit(event: TokenEvent): void {
     const observer = this.#o.onEvent;
     if (observer === undefined) return;
@@ -798,6 +920,13 @@ function isRefusal(error: unknown): boolean {
 
 function statusOf(error: unknown): number | undefined {
   return isOAuthError(error) || isTokenEndpointError(error) ? error.status : undefined;
+}
+
+/** A failure as events carry it: tokenkit's own errors as they are (their messages are scrubbed), others as `network`. */
+function safeError(error: unknown): TokenKitError {
+  return error instanceof TokenKitError
+    ? error
+    : new TokenEndpointError('network', 'token request failed unexpectedly', { cause: error });
 }
 
 /** What went wrong, for events and messages: codes and statuses only, never a token. */
