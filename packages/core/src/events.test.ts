@@ -114,9 +114,10 @@ describe('token request events', () => {
     expect(of('hit')).toHaveLength(1);
     const restarted = observed({ store });
     await restarted.tokens.getToken();
-    expect(restarted.of('store_hit')).toEqual([
-      { type: 'store_hit', key: tokens.key, durationMs: 0, expiresAt: token.expiresAt },
-    ]);
+    const [storeHit] = restarted.of('store_hit');
+    expect(storeHit).toMatchObject({ type: 'store_hit', key: tokens.key, durationMs: 0 });
+    // The stored expiry, on the wall clock: the served token's, give or take the clocks' rounding.
+    expect(Math.abs(storeHit!.expiresAt - token.expiresAt)).toBeLessThanOrEqual(2);
   });
 });
 

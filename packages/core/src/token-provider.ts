@@ -200,6 +200,8 @@ class OAuthTokenProvider implements TokenProvider {
   readonly #clock: Clock;
   readonly #now: () => number;
   readonly #observed: boolean;
+  /** The same event object for every cache hit: the hot path allocates nothing for its observer. */
+  #hitEvent: TokenEvent | undefined;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
@@ -266,7 +268,7 @@ class OAuthTokenProvider implements TokenProvider {
     }
     const now = this.#now();
     if (now < entry.refreshAt) {
-      if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
+      if (this.#observed) this.#emit((this.#hitEvent ??= Object.freeze({ type: 'hit', key: this.key, durationMs: 0 })));
       return entry;
     }
     if (now < entry.cutoff) {

@@ -16,6 +16,7 @@ import {
   type Histogram,
   type Meter,
   type MeterProvider,
+  type ObservableCounter,
   type ObservableGauge,
   type Span,
   type Tracer,
@@ -69,7 +70,7 @@ interface Instruments {
   provider: MeterProvider;
   requests: Counter;
   duration: Histogram;
-  lookups: Counter;
+  lookups: ObservableCounter;
   refreshes: Counter;
   storeHits: Counter;
   storeErrors: Counter;
@@ -107,21 +108,28 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
   const open = new Map<number | string, Span>();
   /** When the token each provider serves expires (epoch ms), for the gauge. */
   const expiries = new Map<string, number>();
-  /** Per provider key, so that a cache hit allocates nothing. */
-  const attributesByKey = new Map<string, { hit: Attributes; miss: Attributes; plain: Attributes }>();
-  const keyed = (key: string) => {
-    let found = attributesByKey.get(key);
+  /**
+   * Per provider key: its attributes, made once, and its cache lookups so far. Lookups are counted here and reported
+   * by an asynchronous counter when the SDK collects: a cache hit is then an integer increment, with or without an
+   * SDK, where a synchronous counter would hash its attributes on every call.
+   */
+  const byKey = new Map<string, Keyed>();
+  const keyed = (key: string): Keyed => {
+    let found = byKey.get(key);
     if (found === undefined) {
       const plain = { 'tokenkit.provider.key': key };
       found = {
-        hit: { ...plain, 'tokenkit.cache.result': 'hit' },
-        miss: { ...plain, 'tokenkit.cache.result': 'miss' },
         plain,
+        hitAttributes: { ...plain, 'tokenkit.cache.result': 'hit' },
+        missAttributes: { ...plain, 'tokenkit.cache.result': 'miss' },
+        hits: 0,
+        misses: 0,
       };
-      attributesByKey.set(key, found);
+      byKey.set(key, found);
     }
     return found;
   };
+  let last: Keyed | undefined;
 
   let instruments: Instruments | undefined;
   /**
@@ -132,20 +140,20 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
     if (!measuring) return undefined;
     const provider = options.meterProvider ?? metrics.getMeterProvider();
     if (instruments?.provider !== provider)
-      instruments = createInstruments(provider, provider.getMeter(INSTRUMENTATION_SCOPE), expiries, keyed);
+      instruments = createInstruments(provider, provider.getMeter(INSTRUMENTATION_SCOPE), expiries, byKey);
     return instruments;
   };
 
   return (event) => {
-    // The hot path: a served call. One counter add with cached attributes.
+    // The hot path: a served call. An increment, on the last provider's counts when it is the same one.
     if (event.type === 'hit') {
-      instruments?.lookups.add(1, keyed(event.key).hit);
+      if (measuring) (last?.plain['tokenkit.provider.key'] === event.key ? last : (last = keyed(event.key))).hits++;
       return;
     }
     const m = meterNow();
     switch (event.type) {
       case 'miss':
-        m?.lookups.add(1, keyed(event.key).miss);
+        if (measuring) keyed(event.key).misses++;
         return;
       case 'refresh':
         m?.refreshes.add(1, keyed(event.key).plain);
@@ -298,11 +306,19 @@ export function withTelemetry<T extends TokenProviderOptions>(options: T, teleme
   };
 }
 
+interface Keyed {
+  plain: { 'tokenkit.provider.key': string };
+  hitAttributes: Attributes;
+  missAttributes: Attributes;
+  hits: number;
+  misses: number;
+}
+
 function createInstruments(
   provider: MeterProvider,
   meter: Meter,
   expiries: ReadonlyMap<string, number>,
-  keyed: (key: string) => { plain: Attributes },
+  byKey: ReadonlyMap<string, Keyed>,
 ): Instruments {
   const lifetime = meter.createObservableGauge(METRICS.remainingLifetime, {
     unit: 's',
@@ -310,7 +326,18 @@ function createInstruments(
   });
   lifetime.addCallback((result) => {
     const now = Date.now();
-    for (const [key, expiresAt] of expiries) result.observe(Math.max(0, (expiresAt - now) / 1000), keyed(key).plain);
+    for (const [key, expiresAt] of expiries)
+      result.observe(Math.max(0, (expiresAt - now) / 1000), byKey.get(key)?.plain ?? { 'tokenkit.provider.key': key });
+  });
+  const lookups = meter.createObservableCounter(METRICS.cacheLookups, {
+    unit: '{lookup}',
+    description: 'Calls for a token, served from memory (hit) or waiting for one (miss)',
+  });
+  lookups.addCallback((result) => {
+    for (const counts of byKey.values()) {
+      if (counts.hits > 0) result.observe(counts.hits, counts.hitAttributes);
+      if (counts.misses > 0) result.observe(counts.misses, counts.missAttributes);
+    }
   });
   return {
     provider,
@@ -323,10 +350,7 @@ function createInstruments(
       description: 'Duration of token requests, retries and waits between them included',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     }),
-    lookups: meter.createCounter(METRICS.cacheLookups, {
-      unit: '{lookup}',
-      description: 'Calls for a token, served from memory (hit) or waiting for one (miss)',
-    }),
+    lookups,
     refreshes: meter.createCounter(METRICS.refreshes, {
       unit: '{refresh}',
       description: 'Background refreshes started ahead of expiry',
