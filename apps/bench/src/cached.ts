@@ -2,6 +2,7 @@
 // plain `async` Map lookup (the physical floor of "return a cached value from an async function").
 import { startTokenServer } from '@tokenkit/test-utils';
 import { measureGetToken } from '../../../packages/core/bench/get-token.ts';
+import { measureCachedTelemetry } from '../../../packages/opentelemetry/bench/cached.ts';
 import type { Library } from './libraries.ts';
 import { median, sleep } from './stats.ts';
 
@@ -31,6 +32,8 @@ async function rate(fn: () => Promise<unknown>, calls: number): Promise<number> 
   const used = process.cpuUsage(cpu);
   return calls / ((used.user + used.system) / 1e6);
 }
+
+const percentOf = (part: number, whole: number) => `${Math.round((part / whole) * 100)} %`;
 
 /** Calls per wall-clock second: for calls that wait on the network. */
 async function wallRate(fn: () => Promise<unknown>, calls: number): Promise<number> {
@@ -67,6 +70,26 @@ export async function measureCached(
       note: 'what the adapters call',
     },
   ];
+  // With @tokenkit/opentelemetry, in rounds of its own with their own Map lookup.
+  const otel = await measureCachedTelemetry({ calls, rounds });
+  rows.push(
+    {
+      id: 'tokenkit-otel-no-sdk',
+      label: '@tokenkit/core getToken() + @tokenkit/opentelemetry',
+      kind: 'tokenkit',
+      rate: otel.noSdk,
+      ratio: otel.noSdk / otel.mapLookup,
+      note: `no OpenTelemetry SDK registered; ${percentOf(otel.noSdk, otel.withoutPackage)} of getToken() without it in the same rounds`,
+    },
+    {
+      id: 'tokenkit-otel-sdk',
+      label: '@tokenkit/core getToken() + @tokenkit/opentelemetry',
+      kind: 'tokenkit',
+      rate: otel.withSdk,
+      ratio: otel.withSdk / otel.mapLookup,
+      note: `with the OpenTelemetry SDK recording; ${percentOf(otel.withSdk, otel.withoutPackage)} of getToken() without it`,
+    },
+  );
 
   const tokenServer = await startTokenServer();
   try {
@@ -115,7 +138,7 @@ export async function measureCached(
         note: `no cache of its own: ${tokenRequests} token requests for ${uncachedCalls} calls, per wall-clock second`,
       });
     }
-    return { rows, rounds, calls, mapLookupRates: [core.mapLookup, mapRate] };
+    return { rows, rounds, calls, mapLookupRates: [core.mapLookup, mapRate, otel.mapLookup] };
   } finally {
     await tokenServer.close();
   }

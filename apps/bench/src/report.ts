@@ -58,7 +58,7 @@ export function cachedTable(r: CachedResult): Table {
         : '',
     ]),
     footnotes: [
-      `Map lookup in tokenkit's rounds (packages/core/bench/get-token.ts) ${formatRate(r.mapLookupRates[0]!)}/s, in the peers' rounds ${formatRate(r.mapLookupRates[1]!)}/s.`,
+      `Map lookup in tokenkit's rounds (packages/core/bench/get-token.ts) ${formatRate(r.mapLookupRates[0]!)}/s, in the peers' rounds ${formatRate(r.mapLookupRates[1]!)}/s, in @tokenkit/opentelemetry's rounds (packages/opentelemetry/bench/cached.ts) ${formatRate(r.mapLookupRates[2]!)}/s.`,
     ],
   };
 }
