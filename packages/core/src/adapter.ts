@@ -138,21 +138,24 @@ interface Policy {
   emit: EmitEvent | undefined;
 }
 
+type Authorize = Extract<TokenEvent, { type: 'authorize' }>;
+
 /** Reports a decision about a request (only called when the provider is observed). */
 function report(
   policy: Policy,
   url: string | URL,
-  event: 'authorize' | 'redirect',
+  kind: 'authorize' | 'redirect',
   ok: boolean,
-  reason?: string,
+  reason?: Authorize['reason'],
 ): void {
-  const where = describeUrl(String(url));
+  const where = describeUrl(String(url)); // origin and path: never the query
   const key = policy.tokens.key;
-  policy.emit!(
-    event === 'redirect'
+  const event: TokenEvent =
+    kind === 'redirect'
       ? { type: 'redirect', key, url: where, kept: ok }
-      : ({ type: 'authorize', key, url: where, sent: ok, ...(reason && { reason }) } as TokenEvent),
-  );
+      : { type: 'authorize', key, url: where, sent: ok };
+  if (reason !== undefined && event.type === 'authorize') event.reason = reason;
+  policy.emit!(event);
 }
 
 /** Reports what became of a 401 (only called when the provider is observed). */

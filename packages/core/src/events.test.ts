@@ -205,6 +205,9 @@ describe('adapter decisions', () => {
     expect(await rejected.retryAfter(401)).toBe(true);
     await rejected.header('https://api.example.com/h');
     expect(await rejected.retryAfter(401)).toBe(false);
+    const replacement = client.start(); // its token replaced a rejected one a moment ago: kept, no retry
+    await replacement.header('https://api.example.com/h');
+    expect(await replacement.retryAfter(401)).toBe(false);
     const notOurs = client.start();
     await notOurs.header('https://other.example.com/i');
     expect(notOurs.mayRetry(401)).toBe(false);
@@ -214,6 +217,7 @@ describe('adapter decisions', () => {
     expect(of('unauthorized').map((e) => [e.retried, e.reason])).toEqual([
       [true, undefined],
       [false, 'already_retried'],
+      [false, 'token_kept'],
       [false, 'not_ours'],
       [false, 'not_replayable'],
     ]);

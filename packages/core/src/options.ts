@@ -23,7 +23,8 @@ export type Grant =
  * ones you do not know.
  *
  * Every event has `type` and `key` (the provider's cache key, `TokenProvider.key`). Events of one token or
- * discovery request share an `id` (unique within the process), so start and end can be paired (spans).
+ * discovery request share an `id` (unique within the process), so start and end can be paired (spans). Events are
+ * read-only: every cache hit of a provider is the same frozen object, so that serving from memory allocates nothing.
  */
 export type TokenEvent =
   /**
