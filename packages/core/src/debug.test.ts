@@ -179,11 +179,11 @@ describe('TOKENKIT_DEBUG', () => {
     await tokens.getToken();
     await tokens.getToken();
     console.log('ok');`;
-  // Asynchronous: the token server runs in this process.
+  // Asynchronous: the token server runs in this process. `node` (Node's flags), whichever runtime runs the tests.
   const run = async (env: Record<string, string | undefined>, options = '', before = '') => {
     const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
     if (env['TOKENKIT_DEBUG'] === undefined) delete childEnv['TOKENKIT_DEBUG'];
-    const out = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script(options, before)], {
+    const out = await promisify(execFile)('node', ['--input-type=module', '-e', script(options, before)], {
       cwd: coreDir,
       env: childEnv,
       encoding: 'utf8',
