@@ -19,14 +19,8 @@ import {
 import { readTokenAnswer, type ParsedToken } from './token-response.ts';
 import { cutoffOf, nextRefreshAttemptAfter, pauseAfter, refreshStartOf } from './refresh-timing.ts';
 import { scrub, sentSecrets } from './scrub.ts';
-import {
-  deadlineIn,
-  describeUrl,
-  sendWithRetries,
-  type AttemptEnd,
-  type Deadline,
-  type TransportOptions,
-} from './transport.ts';
+import { observeDiscovery, observeRequest, type Observed } from './observe.ts';
+import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type TransportOptions } from './transport.ts';
 
 /** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
 export interface AccessToken {
@@ -107,9 +101,6 @@ function clientAuthFor(o: ResolvedOptions, metadata: ServerMetadata): Target {
       : 'configured';
   return { endpoint: metadata.tokenEndpoint, auth, reason };
 }
-
-/** Ids of token and discovery requests in events: unique within the process, so that any observer can pair them. */
-let lastRequestId = 0;
 
 /** A cached token. Times are on the provider's `now()` scale (monotonic within the process). */
 interface Entry {
@@ -200,6 +191,8 @@ class OAuthTokenProvider implements TokenProvider {
   readonly #clock: Clock;
   readonly #now: () => number;
   readonly #observed: boolean;
+  /** For the events of each request, discovery and attempt (observe.ts); undefined when nobody observes. */
+  readonly #observer: Observed | undefined;
   /** The same event object for every cache hit: the hot path allocates nothing for its observer. */
   #hitEvent: TokenEvent | undefined;
 
@@ -221,6 +214,7 @@ class OAuthTokenProvider implements TokenProvider {
     if (o.grant.type === 'refresh_token')
       this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
     this.key = cacheKey(o);
+    this.#observer = this.#observed ? { key: this.key, emit: (event) => this.#emit(event), now: this.#now } : undefined;
     this.#transport = {
       fetch: o.fetch,
       timeoutMs: o.timeoutMs,
@@ -251,7 +245,7 @@ class OAuthTokenProvider implements TokenProvider {
 
   /** Lets an adapter report its decisions into this provider's events; undefined when nobody observes. */
   get [OBSERVE](): EmitEvent | undefined {
-    return this.#observed ? (event) => this.#emit(event) : undefined;
+    return this.#observer?.emit;
   }
 
   cachedAuthorizationHeader(): string | undefined {
@@ -508,7 +502,17 @@ class OAuthTokenProvider implements TokenProvider {
     Object.assign(params, o.extraParams);
     const sentAt = this.#now();
     let sent: string[] = [];
-    const observed = this.#observed ? this.#observeRequest(grant, target, background) : undefined;
+    const observed =
+      this.#observer &&
+      observeRequest(this.#observer, {
+        grant,
+        endpoint,
+        clientId: o.clientId,
+        clientAuth: auth.method,
+        clientAuthReason: target.reason,
+        scope: o.scope,
+        background,
+      });
     const answer = await sendWithRetries(
       endpoint,
       async () => {
@@ -549,7 +553,7 @@ class OAuthTokenProvider implements TokenProvider {
       refreshExpiresAt: refreshExpiresAt === undefined ? undefined : refreshExpiresAt - offset,
     };
     observed?.end(undefined, answer.status, parsed);
-    if (this.#observed)
+    if (observed !== undefined)
       this.#emit({
         type: 'fetch',
         key: this.key,
@@ -557,11 +561,11 @@ class OAuthTokenProvider implements TokenProvider {
         durationMs: receivedAt - sentAt,
         expiresAt: Math.floor(parsed.expiresAt),
         background,
-        origin: new URL(endpoint).origin,
+        origin: observed.origin,
         clientId: o.clientId,
         requestedScope: o.scope?.split(' ') ?? [],
         grantedScope: parsed.scope?.split(' ').filter(Boolean),
-        attempts: observed?.attempts() ?? 1,
+        attempts: observed.attempts(),
       });
     this.#checkScope(parsed.scope);
     return token;
@@ -581,25 +585,15 @@ class OAuthTokenProvider implements TokenProvider {
   #targetFor(deadline: Deadline): Target | Promise<Target> {
     const o = this.#o;
     if (this.#target !== undefined || 'tokenEndpoint' in o.endpoint) return this.#target!;
-    const issuer = o.endpoint.issuer;
-    const id = ++lastRequestId;
-    const startedAt = this.#now();
-    const transport = this.#observed
-      ? { ...this.#transport, onAttempt: this.#observeAttempts('discovery', id, () => {}) }
-      : this.#transport;
-    this.#emit({ type: 'discovery_start', key: this.key, id, issuer });
-    const discovered = discover(issuer, transport, deadline, {
+    const observed = this.#observer && observeDiscovery(this.#observer, o.endpoint.issuer);
+    const transport = observed ? { ...this.#transport, onAttempt: observed.onAttempt } : this.#transport;
+    const discovered = discover(o.endpoint.issuer, transport, deadline, {
       issuerFromUrlObject: o.endpoint.issuerFromUrlObject,
     }).then(
       (metadata) => {
         const target = clientAuthFor(o, metadata);
-        this.#emit({
-          type: 'discovery_end',
-          key: this.key,
-          id,
-          issuer,
-          durationMs: this.#now() - startedAt,
-          tokenEndpoint: describeUrl(target.endpoint),
+        observed?.found({
+          tokenEndpoint: target.endpoint,
           authMethods: metadata.tokenEndpointAuthMethods,
           clientAuth: target.auth.method,
           clientAuthReason: target.reason,
@@ -608,8 +602,7 @@ class OAuthTokenProvider implements TokenProvider {
       },
       (error: unknown) => {
         this.#target = undefined; // failures are never cached
-        const durationMs = this.#now() - startedAt;
-        this.#emit({ type: 'discovery_end', key: this.key, id, issuer, durationMs, error: safeError(error) });
+        observed?.failed(error);
         throw error;
       },
     );
@@ -800,59 +793,6 @@ class OAuthTokenProvider implements TokenProvider {
     });
   }
 
-  /** Start and end events of one token request, and its attempts'. Only made when someone observes. */
-  #observeRequest(grant: Grant['type'], target: Target, background: boolean) {
-    const o = this.#o;
-    const id = ++lastRequestId;
-    const startedAt = this.#now();
-    const endpoint = describeUrl(target.endpoint);
-    const origin = new URL(target.endpoint).origin;
-    const common = { key: this.key, id, grant, endpoint, origin, clientId: o.clientId, background };
-    let attempts = 0;
-    this.#emit({
-      type: 'request_start',
-      ...common,
-      clientAuth: target.auth.method,
-      clientAuthReason: target.reason,
-      scope: o.scope?.split(' ') ?? [],
-    });
-    return {
-      onAttempt: this.#observeAttempts('token', id, () => attempts++),
-      attempts: () => attempts,
-      end: (error: unknown, status?: number, parsed?: ParsedToken) => {
-        const end: TokenEvent = {
-          type: 'request_end',
-          ...common,
-          durationMs: this.#now() - startedAt,
-          attempts,
-        };
-        const finalStatus = status ?? statusOf(error);
-        if (finalStatus !== undefined) end.status = finalStatus;
-        if (error !== undefined) end.error = safeError(error);
-        if (parsed !== undefined) {
-          end.grantedScope = parsed.scope?.split(' ').filter(Boolean);
-          end.expiresAt = Math.floor(parsed.expiresAt);
-        }
-        this.#emit(end);
-      },
-    };
-  }
-
-  #observeAttempts(operation: 'token' | 'discovery', id: number, counted: () => void) {
-    return (url: string, attempt: number, method: 'GET' | 'POST'): AttemptEnd => {
-      counted();
-      const startedAt = this.#now();
-      const common = { key: this.key, id, operation, attempt, method, url };
-      this.#emit({ type: 'attempt_start', ...common });
-      return (status, error) => {
-        const end: TokenEvent = { type: 'attempt_end', ...common, durationMs: this.#now() - startedAt };
-        if (status !== undefined) end.status = status;
-        else end.errorCode = isTokenEndpointError(error) ? error.code : 'network';
-        this.#emit(end);
-      };
-    };
-  }
-
   #emit(event: TokenEvent): void {
     const observer = this.#o.onEvent;
     if (observer === undefined) return;
@@ -922,13 +862,6 @@ function isRefusal(error: unknown): boolean {
 
 function statusOf(error: unknown): number | undefined {
   return isOAuthError(error) || isTokenEndpointError(error) ? error.status : undefined;
-}
-
-/** A failure as events carry it: tokenkit's own errors as they are (their messages are scrubbed), others as `network`. */
-function safeError(error: unknown): TokenKitError {
-  return error instanceof TokenKitError
-    ? error
-    : new TokenEndpointError('network', 'token request failed unexpectedly', { cause: error });
 }
 
 /** What went wrong, for events and messages: codes and statuses only, never a token. */
