@@ -299,4 +299,27 @@ describe('metrics', () => {
     expect(background).toHaveLength(1);
     expectNoSecret(await everything(), [CLIENT_SECRET, ...server.issued]);
   });
+
+  it('traces: false records metrics only; metrics: false spans only', async () => {
+    const providers = { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider };
+    const base = { tokenEndpoint: server.url, clientId: 'client-id', clientSecret: CLIENT_SECRET };
+    const metricsOnly = createTokenProvider({
+      ...base,
+      extraParams: { test: 'metrics-only' },
+      onEvent: tokenTelemetry({ ...providers, traces: false }),
+    });
+    await metricsOnly.getToken();
+    expect(sdk.spans()).toHaveLength(0);
+    const tracesOnly = createTokenProvider({
+      ...base,
+      extraParams: { test: 'traces-only' },
+      onEvent: tokenTelemetry({ ...providers, metrics: false }),
+    });
+    await tracesOnly.getToken();
+    expect(named(SPANS.tokenRequest)).toHaveLength(1);
+    const metrics = await sdk.metrics();
+    expect(total(metrics.get(METRICS.tokenRequests), { 'tokenkit.provider.key': metricsOnly.key })).toBe(1);
+    expect(total(metrics.get(METRICS.tokenRequests), { 'tokenkit.provider.key': tracesOnly.key })).toBe(0);
+    expect(points(metrics.get(METRICS.cacheLookups), { 'tokenkit.provider.key': tracesOnly.key })).toHaveLength(0);
+  });
 });

@@ -104,8 +104,11 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
   const tracing = options.traces !== false;
   const measuring = options.metrics !== false;
   const tracer: Tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE);
-  /** Open spans of token requests and discoveries, by event id; of attempts, by `id:attempt`. */
-  const open = new Map<number | string, Span>();
+  /**
+   * Open spans of token requests and discoveries by provider key and event id, of attempts by `key#id:attempt`: ids
+   * are unique per copy of core, and an application may load two (ESM and CommonJS).
+   */
+  const open = new Map<string, Span>();
   /** When the token each provider serves expires (epoch ms), for the gauge. */
   const expiries = new Map<string, number>();
   /**
@@ -187,7 +190,7 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
             'tokenkit.provider.key': event.key,
           },
         });
-        open.set(event.id, span);
+        open.set(`${event.key}#${event.id}`, span);
         return;
       }
       case 'request_end': {
@@ -202,7 +205,7 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
           m.requests.add(1, attributes);
           m.duration.record(event.durationMs / 1000, attributes);
         }
-        const span = take(open, event.id);
+        const span = take(open, `${event.key}#${event.id}`);
         if (span === undefined) return;
         span.setAttribute('tokenkit.retry_count', Math.max(0, event.attempts - 1));
         if (event.status !== undefined) span.setAttribute('http.response.status_code', event.status);
@@ -216,11 +219,11 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
           kind: SpanKind.INTERNAL,
           attributes: { ...serverOf(event.issuer), 'tokenkit.provider.key': event.key },
         });
-        open.set(event.id, span);
+        open.set(`${event.key}#${event.id}`, span);
         return;
       }
       case 'discovery_end': {
-        const span = take(open, event.id);
+        const span = take(open, `${event.key}#${event.id}`);
         if (span === undefined) return;
         if (event.clientAuth !== undefined) span.setAttribute('tokenkit.client_auth_method', event.clientAuth);
         if (event.authMethods !== undefined)
@@ -229,7 +232,7 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
         return;
       }
       case 'attempt_start': {
-        const parent = open.get(event.id);
+        const parent = open.get(`${event.key}#${event.id}`);
         if (parent === undefined) return;
         const attributes: Attributes = {
           'http.request.method': event.method,
@@ -242,11 +245,11 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
           { kind: SpanKind.CLIENT, attributes },
           trace.setSpan(context.active(), parent),
         );
-        open.set(`${event.id}:${event.attempt}`, span);
+        open.set(`${event.key}#${event.id}:${event.attempt}`, span);
         return;
       }
       case 'attempt_end': {
-        const span = take(open, `${event.id}:${event.attempt}`);
+        const span = take(open, `${event.key}#${event.id}:${event.attempt}`);
         if (span === undefined) return;
         if (event.status !== undefined) span.setAttribute('http.response.status_code', event.status);
         // HTTP conventions: the status code as a string for a 4xx/5xx answer; else what left it without one.
@@ -265,10 +268,11 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
       }
       case 'unauthorized':
         // On the span of the API call, when the HTTP client is instrumented: why it was, or was not, sent again.
-        trace.getActiveSpan()?.addEvent('tokenkit.unauthorized', {
-          'tokenkit.retried': event.retried,
-          ...(event.reason !== undefined && { 'tokenkit.reason': event.reason }),
-        });
+        if (tracing)
+          trace.getActiveSpan()?.addEvent('tokenkit.unauthorized', {
+            'tokenkit.retried': event.retried,
+            ...(event.reason !== undefined && { 'tokenkit.reason': event.reason }),
+          });
         return;
       default:
         return;
@@ -375,7 +379,7 @@ function serverOf(url: string): Attributes {
   }
 }
 
-function take(open: Map<number | string, Span>, id: number | string): Span | undefined {
+function take(open: Map<string, Span>, id: string): Span | undefined {
   const span = open.get(id);
   open.delete(id);
   return span;
