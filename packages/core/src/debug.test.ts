@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import {
@@ -94,6 +95,18 @@ describe('debug output', () => {
     expect(text).toMatch(/getting a token failed/);
     expect(text).toMatch(/\[REDACTED\]/); // the server's echo is quoted, scrubbed
     expectNoSecret(lines, [CLIENT_SECRET, PASSWORD], [[CLIENT_ID, CLIENT_SECRET]]);
+  });
+
+  it('private_key_jwt against an endpoint that quotes the assertion it got: no part of it in any line', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    server.misbehave(echo(400, true));
+    const { tokens, lines } = debugged({ clientAuthMethod: 'private_key_jwt', privateKey, maxRetries: 0 });
+    await expect(tokens.getToken()).rejects.toThrow(/invalid_client/);
+    const assertion = server.requests.at(-1)!.params['client_assertion'] as string;
+    expect(assertion.split('.')).toHaveLength(3);
+    expect(lines.join('\n')).toMatch(/with private_key_jwt \(configured\)/);
+    expect(lines.join('\n')).toMatch(/client_assertion=\[REDACTED\]/); // the echo reached the line, scrubbed
+    expectNoSecret(lines, [assertion, assertion.split('.')[2]!]);
   });
 
   it('client_secret_post, success, cache hits counted, refresh ahead, invalidate, a refresh token: no token, no secret', async () => {
