@@ -208,7 +208,7 @@ describe('TOKENKIT_DEBUG', () => {
 
   it('=1 writes the decisions to stderr, without a secret', async () => {
     const lines = await run({ TOKENKIT_DEBUG: '1' });
-    expect(lines.some((l) => /tokenkit\[\w+\] token request #\d+: grant client_credentials/.test(l))).toBe(true);
+    expect(lines.some((l) => /tokenkit\[[\w-]+\] token request #\d+: grant client_credentials/.test(l))).toBe(true);
     expect(lines.some((l) => /cache hit/.test(l))).toBe(true);
     expectNoSecret(lines, [CLIENT_SECRET, ...server.issued], [[CLIENT_ID, CLIENT_SECRET]]);
   });
