@@ -136,8 +136,8 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
 
   let instruments: Instruments | undefined;
   /**
-   * The metrics API has no proxy for a provider registered later (as the trace API has): look the global one up
-   * again on every event but cache hits, until it changes from the no-op one.
+   * The metrics API has no proxy for a provider registered later (as the trace API has): the global one is looked up
+   * again on each event that records a measurement (not on cache hits), and instruments made anew when it changed.
    */
   const meterNow = (): Instruments | undefined => {
     if (!measuring) return undefined;
@@ -153,26 +153,27 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
       if (measuring) (last?.plain['tokenkit.provider.key'] === event.key ? last : (last = keyed(event.key))).hits++;
       return;
     }
-    const m = meterNow();
     switch (event.type) {
       case 'miss':
+        meterNow(); // registers the asynchronous instruments, which report the counts
         if (measuring) keyed(event.key).misses++;
         return;
       case 'refresh':
-        m?.refreshes.add(1, keyed(event.key).plain);
+        meterNow()?.refreshes.add(1, keyed(event.key).plain);
         return;
       case 'store_hit':
-        m?.storeHits.add(1, keyed(event.key).plain);
+        meterNow()?.storeHits.add(1, keyed(event.key).plain);
         expiries.set(event.key, event.expiresAt);
         return;
       case 'fetch':
+        meterNow();
         expiries.set(event.key, event.expiresAt);
         return;
       case 'invalidate':
         if (event.dropped) expiries.delete(event.key);
         return;
       case 'error':
-        if (event.error.code === 'store') m?.storeErrors.add(1, keyed(event.key).plain);
+        if (event.error.code === 'store') meterNow()?.storeErrors.add(1, keyed(event.key).plain);
         return;
       case 'request_start': {
         if (!tracing) return;
@@ -194,6 +195,7 @@ export function tokenTelemetry(options: TelemetryOptions = {}): (event: TokenEve
         return;
       }
       case 'request_end': {
+        const m = meterNow();
         if (m !== undefined) {
           const attributes: Attributes = {
             'tokenkit.provider.key': event.key,
