@@ -8,8 +8,10 @@
  */
 import type { DPoPBinding } from './dpop.ts';
 import { ConfigurationError } from './errors.ts';
+import { OBSERVE, type EmitEvent, type TokenEvent } from './options.ts';
 import { REDACTED } from './scrub.ts';
 import type { GetTokenOptions, TokenProvider } from './token-provider.ts';
+import { describeUrl } from './transport.ts';
 import { isSecureUrl, tryParseUrl } from './url.ts';
 
 export type { GetTokenOptions, TokenProvider };
@@ -190,7 +192,9 @@ export function createTokenClient(tokens: TokenProvider, options: TokenClientOpt
     return value;
   };
   const isOurs = (value: unknown): value is string => typeof value === 'string' && issued.has(value);
-  const policy: Policy = { tokens, originFor, retryOn401, remember, dpop: tokens.dpop };
+  // Decisions are reported into the provider's events when it is observed (onEvent, debug output); else not built.
+  const emit = (tokens as { [OBSERVE]?: EmitEvent | undefined })[OBSERVE];
+  const policy: Policy = { tokens, originFor, retryOn401, remember, dpop: tokens.dpop, emit };
   return {
     tokens,
     allows,
@@ -217,6 +221,37 @@ interface Policy {
   remember: (value: string) => string;
   /** The provider's DPoP binding; undefined for Bearer providers, which then pay for nothing below. */
   dpop: DPoPBinding | undefined;
+  emit: EmitEvent | undefined;
+}
+
+type Authorize = Extract<TokenEvent, { type: 'authorize' }>;
+
+/** Reports a decision about a request (only called when the provider is observed). */
+function report(
+  policy: Policy,
+  url: string | URL,
+  kind: 'authorize' | 'redirect',
+  ok: boolean,
+  reason?: Authorize['reason'],
+): void {
+  const where = describeUrl(String(url)); // origin and path: never the query
+  const key = policy.tokens.key;
+  const event: TokenEvent =
+    kind === 'redirect'
+      ? { type: 'redirect', key, url: where, kept: ok }
+      : { type: 'authorize', key, url: where, sent: ok };
+  if (reason !== undefined && event.type === 'authorize') event.reason = reason;
+  policy.emit!(event);
+}
+
+/** Reports what became of a 401 (only called when the provider is observed). */
+function reportUnauthorized(policy: Policy, reason: (TokenEvent & { type: 'unauthorized' })['reason']): void {
+  policy.emit!({
+    type: 'unauthorized',
+    key: policy.tokens.key,
+    retried: reason === undefined,
+    ...(reason && { reason }),
+  });
 }
 
 class RequestLifecycle implements OutgoingRequest {
@@ -250,10 +285,14 @@ class RequestLifecycle implements OutgoingRequest {
     const origin = this.#caller || this.#lost ? undefined : this.#policy.originFor(url);
     if (origin === undefined) {
       this.#carriedTo = undefined; // this attempt goes without: a 401 to it is not ours
+      if (this.#policy.emit !== undefined) {
+        const why = this.#caller ? 'caller_authorization' : this.#lost ? 'lost_on_redirect' : 'origin_not_allowed';
+        report(this.#policy, url, 'authorize', false, why);
+      }
       return null;
     }
     const value = this.#policy.tokens.cachedAuthorizationHeader();
-    if (value !== undefined) this.#put(value, origin);
+    if (value !== undefined) this.#put(value, origin, url);
     return value;
   }
 
@@ -264,24 +303,30 @@ class RequestLifecycle implements OutgoingRequest {
     // The wait may have outlived a decision taken meanwhile (none today); the origin is checked again.
     const origin = this.#policy.originFor(url);
     if (origin === undefined) return undefined;
-    this.#put(value, origin);
+    this.#put(value, origin, url);
     return value;
   }
 
-  #put(value: string, origin: string): void {
+  #put(value: string, origin: string, url: string | URL): void {
     this.sent = this.#policy.remember(value);
     this.#carriedTo = origin;
+    if (this.#policy.emit !== undefined) report(this.#policy, url, 'authorize', true);
   }
 
   redirect(url: string | URL, _method?: string): boolean {
-    const origin = this.#carriedTo === undefined || this.#lost ? undefined : this.#policy.originFor(url);
+    const carried = this.#carriedTo !== undefined && !this.#lost;
+    const origin = carried ? this.#policy.originFor(url) : undefined;
     if (origin === undefined) this.#drop();
     else this.#carriedTo = origin;
+    if (carried && this.#policy.emit !== undefined) report(this.#policy, url, 'redirect', origin !== undefined);
     return origin !== undefined;
   }
 
   answeredBy(url: string | URL): void {
-    if (this.#carriedTo !== undefined && tryParseUrl(url)?.origin !== this.#carriedTo) this.#drop();
+    if (this.#carriedTo !== undefined && tryParseUrl(url)?.origin !== this.#carriedTo) {
+      this.#drop();
+      if (this.#policy.emit !== undefined) report(this.#policy, url, 'redirect', false);
+    }
   }
 
   #drop(): void {
@@ -290,6 +335,17 @@ class RequestLifecycle implements OutgoingRequest {
   }
 
   mayRetry(status: number, _headers?: AnswerHeaders): boolean {
+    const may = this.#mayRetry(status);
+    if (!may && status === 401 && this.#policy.emit !== undefined) reportUnauthorized(this.#policy, this.#whyNot());
+    return may;
+  }
+
+  /** Why a 401 earns no retry, for events. */
+  #whyNot(): 'retry_disabled' | 'already_retried' | 'not_ours' {
+    return !this.#policy.retryOn401 ? 'retry_disabled' : this.#retried ? 'already_retried' : 'not_ours';
+  }
+
+  #mayRetry(status: number): boolean {
     return (
       status === 401 &&
       this.#policy.retryOn401 &&
@@ -314,7 +370,10 @@ class RequestLifecycle implements OutgoingRequest {
     // Rejected: never served again, even when this request cannot be sent again.
     await tokens.invalidate(sent.slice(space + 1));
     // Re-sending is worth it only with another token (invalidate may keep one: see there).
-    return this.#replayable && tokens.cachedAuthorizationHeader() !== sent;
+    const again = this.#replayable && tokens.cachedAuthorizationHeader() !== sent;
+    if (this.#policy.emit !== undefined)
+      reportUnauthorized(this.#policy, again ? undefined : this.#replayable ? 'token_kept' : 'not_replayable');
+    return again;
   }
 }
 

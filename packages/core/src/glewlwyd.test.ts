@@ -55,7 +55,19 @@ describe.skipIf(!hasGlewlwyd())('Glewlwyd 2.7 (Debian glewlwyd)', { timeout: 60_
     });
     const claims = await verify((await tokens.getToken()).accessToken);
     expect(claims['client_id']).toBe(gl.clients.post.clientId);
-    expect(events).toEqual(['fetch']);
+    // Discovery, then the token request: each with its HTTP attempt.
+    expect(events).toEqual([
+      'miss',
+      'discovery_start',
+      'attempt_start',
+      'attempt_end',
+      'discovery_end',
+      'request_start',
+      'attempt_start',
+      'attempt_end',
+      'request_end',
+      'fetch',
+    ]);
   });
 
   it("client_secret_post; Glewlwyd's lowercase token_type `bearer` is accepted", async () => {

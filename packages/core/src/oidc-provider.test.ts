@@ -80,7 +80,19 @@ describe('against a real OpenID provider (oidc-provider)', () => {
     });
     const claims = await verify((await tokens.getToken()).accessToken);
     expect(claims.aud).toBe(op.resource);
-    expect(events).toEqual(['fetch']);
+    // Discovery, then the token request: each with its HTTP attempt.
+    expect(events).toEqual([
+      'miss',
+      'discovery_start',
+      'attempt_start',
+      'attempt_end',
+      'discovery_end',
+      'request_start',
+      'attempt_start',
+      'attempt_end',
+      'request_end',
+      'fetch',
+    ]);
   });
 
   it('a wrong secret is an OAuthError invalid_client that quotes no secret', async () => {

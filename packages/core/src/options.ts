@@ -1,7 +1,8 @@
 import type { CertificateInput, ClientAuthMethod, PrivateKeyInput } from './client-auth.ts';
 import { clockFrom, systemClock, type Clock } from './clock.ts';
-import { ConfigurationError, type TokenKitError } from './errors.ts';
+import { basicCredentials, withDebugOutput } from './debug.ts';
 import { createDPoPBinding, type DPoPBinding, type DPoPOptions } from './dpop.ts';
+import { ConfigurationError, type TokenEndpointErrorCode, type TokenKitError } from './errors.ts';
 import { resolveOtherGrant, type ExtensionGrant, type JwtBearerGrant, type TokenExchangeGrant } from './grants.ts';
 import { isMemoryStore, type StoredToken, type TokenStore } from './memory-store.ts';
 import { resolveTls, type MutualTlsOptions, type ResolvedTls } from './mtls.ts';
@@ -25,20 +26,49 @@ export type Grant =
   | JwtBearerGrant
   | ExtensionGrant;
 
-/** Everything a provider reports to `onEvent`. Events never carry a token or a secret. */
+/**
+ * Everything a provider reports to `onEvent`. Events never carry a token or a secret: URLs are origin and path (no
+ * query), errors are tokenkit's own (scrubbed) errors. New event types may be added in minor releases: ignore the
+ * ones you do not know.
+ *
+ * Every event has `type` and `key` (the provider's cache key, `TokenProvider.key`). Events of one token or
+ * discovery request share an `id` (unique within the process), so start and end can be paired (spans). Events are
+ * read-only: every cache hit of a provider is the same frozen object, so that serving from memory allocates nothing.
+ */
 export type TokenEvent =
-  /** A token request succeeded. `background`: started by refresh-ahead, no caller waited. */
-  | { type: 'fetch'; key: string; grant: Grant['type']; durationMs: number; expiresAt: number; background: boolean }
+  /**
+   * A token request succeeded. `background`: started by refresh-ahead, no caller waited. `expiresAt`: epoch ms.
+   * `origin`: the token endpoint's; `requestedScope`/`grantedScope`: as sent and as the server said (`undefined`: it
+   * did not say, which means as requested); `attempts`: HTTP attempts it took (1 without retries).
+   */
+  | {
+      type: 'fetch';
+      key: string;
+      grant: Grant['type'];
+      durationMs: number;
+      expiresAt: number;
+      background: boolean;
+      origin: string;
+      clientId: string;
+      requestedScope: readonly string[];
+      grantedScope: readonly string[] | undefined;
+      attempts: number;
+    }
   /** A call was served from memory. */
   | { type: 'hit'; key: string; durationMs: number }
+  /**
+   * A `getToken()` or `authorizationHeader()` call found no token it could serve at once: it waits for the token
+   * request (one for all waiting calls) or the store. `cachedAuthorizationHeader()` reports no miss.
+   */
+  | { type: 'miss'; key: string }
   /** A call in the refresh-ahead window started a background refresh. */
   | { type: 'refresh'; key: string; expiresAt: number }
   /** A token request is retried after a network error, timeout, 5xx or 429. */
   | { type: 'retry'; key: string; attempt: number; delayMs: number; reason: string; status?: number }
   /** Getting a token failed (`background`: the still-valid token stays in service), or the store failed (`error.code === 'store'`, once per outage). */
   | { type: 'error'; key: string; error: TokenKitError; durationMs: number; background: boolean }
-  /** A token was taken from the store instead of the token endpoint. */
-  | { type: 'store_hit'; key: string; durationMs: number }
+  /** A token was taken from the store instead of the token endpoint. `expiresAt`: epoch ms. */
+  | { type: 'store_hit'; key: string; durationMs: number; expiresAt: number }
   /** The store answers again after failing. */
   | { type: 'store_recovered'; key: string }
   /** `invalidate()` was called; `dropped`: the token was the cached one and is gone. */
@@ -55,7 +85,126 @@ export type TokenEvent =
       requested: readonly string[];
       granted: readonly string[];
       missing: readonly string[];
+    }
+  /** Discovery of the issuer's metadata starts (once per provider, again only after a failure). */
+  | { type: 'discovery_start'; key: string; id: number; issuer: string }
+  /**
+   * Discovery ended. On success: the token endpoint found (origin and path), the client authentication methods the
+   * server lists (`undefined`: it lists none) and the method chosen, with why (`clientAuthReason`). On failure:
+   * `error` (`discovery_failed`, `insecure_endpoint`, `timeout`).
+   */
+  | {
+      type: 'discovery_end';
+      key: string;
+      id: number;
+      issuer: string;
+      durationMs: number;
+      tokenEndpoint?: string;
+      authMethods?: readonly string[] | undefined;
+      clientAuth?: ClientAuthMethod;
+      clientAuthReason?: string;
+      error?: TokenKitError;
+    }
+  /**
+   * A token request starts: one grant sent to the token endpoint (with its retries). `endpoint`: origin and path;
+   * `clientAuth` and why it was chosen (`configured`, `default`, or what discovery found); `scope`: requested scopes
+   * (empty: none). A refresh that fails and falls back to the configured grant is two token requests.
+   */
+  | {
+      type: 'request_start';
+      key: string;
+      id: number;
+      grant: Grant['type'];
+      endpoint: string;
+      origin: string;
+      clientId: string;
+      clientAuth: ClientAuthMethod;
+      clientAuthReason: string;
+      scope: readonly string[];
+      background: boolean;
+    }
+  /**
+   * A token request ended: `error` unset on success (then `grantedScope` as the server said and `expiresAt`, epoch
+   * ms). `status`: the last answer's HTTP status, if there was one; `attempts`: HTTP attempts made.
+   */
+  | {
+      type: 'request_end';
+      key: string;
+      id: number;
+      grant: Grant['type'];
+      endpoint: string;
+      origin: string;
+      clientId: string;
+      durationMs: number;
+      attempts: number;
+      background: boolean;
+      status?: number;
+      error?: TokenKitError;
+      grantedScope?: readonly string[] | undefined;
+      expiresAt?: number;
+    }
+  /** One HTTP attempt of a token request (`operation: 'token'`) or discovery starts. `attempt` counts from 1. */
+  | {
+      type: 'attempt_start';
+      key: string;
+      id: number;
+      operation: 'token' | 'discovery';
+      attempt: number;
+      method: 'GET' | 'POST';
+      url: string;
+    }
+  /**
+   * One HTTP attempt ended: with the answer's `status`, or without an answer (`errorCode`: `network`, `timeout`,
+   * `response_too_large`). A `retry` event follows when it is tried again.
+   */
+  | {
+      type: 'attempt_end';
+      key: string;
+      id: number;
+      operation: 'token' | 'discovery';
+      attempt: number;
+      method: 'GET' | 'POST';
+      url: string;
+      durationMs: number;
+      status?: number;
+      errorCode?: TokenEndpointErrorCode;
+    }
+  /**
+   * An adapter decided whether a request to `url` (origin and path) carries the token: `sent`, or not and why —
+   * `origin_not_allowed` (not the client's base URL nor in `origins`), `caller_authorization` (the caller set their
+   * own `Authorization`), `lost_on_redirect` (an earlier hop went to another origin; it never comes back).
+   */
+  | {
+      type: 'authorize';
+      key: string;
+      url: string;
+      sent: boolean;
+      reason?: 'origin_not_allowed' | 'caller_authorization' | 'lost_on_redirect';
+    }
+  /** A redirect hop of a request that carried the token: `kept` on the hop to `url`, or dropped for good. */
+  | { type: 'redirect'; key: string; url: string; kept: boolean }
+  /**
+   * An API answered 401 through an adapter. `retried`: the token was invalidated and the request is sent again with
+   * another. Else `reason`: `not_ours` (the hop that answered did not carry our token), `already_retried`,
+   * `retry_disabled` (`retryOn401: false`), `not_replayable` (a streamed body), `token_kept` (no other token to
+   * send: see {@link TokenProvider.invalidate}).
+   */
+  | {
+      type: 'unauthorized';
+      key: string;
+      retried: boolean;
+      reason?: 'not_ours' | 'already_retried' | 'retry_disabled' | 'not_replayable' | 'token_kept';
     };
+
+/**
+ * The capability a provider made by {@link createTokenProvider} offers adapters: emit an event into the provider's
+ * `onEvent` (and debug output). Undefined when nobody observes, so adapters pay nothing then. `Symbol.for`: two
+ * copies of core understand each other.
+ */
+export const OBSERVE: unique symbol = Symbol.for('@tokenkit/core/observe');
+
+/** A provider's emitter, as {@link OBSERVE} gives it. */
+export type EmitEvent = (event: TokenEvent) => void;
 
 /**
  * Options of {@link createTokenProvider}. Either `tokenEndpoint` or `issuer` is required.
@@ -158,6 +307,13 @@ export interface TokenProviderOptions {
   /** Observer of what the provider does; see {@link TokenEvent}. Exceptions it throws are ignored. */
   onEvent?: ((event: TokenEvent) => void) | undefined;
   /**
+   * Debug output: one readable line per decision — discovery, the client authentication chosen and why, each attempt
+   * and its answer's status, cache hit/miss/refresh, which requests got the token and why others did not, 401
+   * retries — with every secret replaced. `true`: to stderr; a function: each line to it. Default: on when the
+   * environment variable `TOKENKIT_DEBUG` is set (to anything but `0` or `false`); `false` keeps it off even then.
+   */
+  debug?: boolean | ((line: string) => void) | undefined;
+  /**
    * One clock for everything, in epoch milliseconds; for tests. By default lifetimes within the process are counted
    * on a monotonic clock (a wall clock stepping back never keeps an expired token in service) and what is stored or
    * signed uses `Date.now()`.
@@ -247,6 +403,9 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   if (typeof fetchFn !== 'function') throw new ConfigurationError('fetch', 'must be a function');
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function')
     throw new ConfigurationError('onEvent', 'must be a function');
+  const debug = options.debug;
+  if (debug !== undefined && typeof debug !== 'boolean' && typeof debug !== 'function')
+    throw new ConfigurationError('debug', 'must be a boolean or a function');
   if (options.now !== undefined && typeof options.now !== 'function')
     throw new ConfigurationError('now', 'must be a function');
   const basicEncoding = options.basicEncoding ?? 'form';
@@ -259,6 +418,8 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   const clock = options.now !== undefined ? clockFrom(options.now) : systemClock();
   const dpop = resolveDPoP(options.dpop, store, clock.wall);
 
+  const grant = resolveGrant(options.grant);
+  const clientId = options.clientId;
   return {
     endpoint,
     clientId: options.clientId,
@@ -270,7 +431,7 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     certificate: options.certificate,
     tls,
     bodyFormat,
-    grant: resolveGrant(options.grant),
+    grant,
     scope: resolveScope(options.scope),
     audience: optionalString(options.audience, 'audience'),
     resource: resolveResources(options.resource),
@@ -288,7 +449,12 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     timeoutMs: positive(options.timeoutMs, 10_000, 'timeoutMs'),
     maxRetries: integer(options.maxRetries, 2, 'maxRetries'),
     maxResponseBytes: positive(options.maxResponseBytes, 1024 * 1024, 'maxResponseBytes'),
-    onEvent: options.onEvent,
+    onEvent: withDebugOutput(options.onEvent, debug, () => [
+      options.clientSecret,
+      grant.type === 'password' ? grant.password : undefined,
+      grant.type === 'refresh_token' ? grant.refreshToken : undefined,
+      ...basicCredentials(clientId, options.clientSecret),
+    ]),
     clock,
   };
 }

@@ -161,7 +161,20 @@ describe('Aritma PSD2 (OpenID Connect)', () => {
         issuer: op.issuer,
       });
       expect(String(payload['scope']).split(' ').sort()).toEqual(['banking.ais.read', 'banking.channel.psd2']);
-      expect(events).toEqual(['fetch', 'hit']);
+      // Discovery, then the token request: each with its HTTP attempt.
+      expect(events).toEqual([
+        'miss',
+        'discovery_start',
+        'attempt_start',
+        'attempt_end',
+        'discovery_end',
+        'request_start',
+        'attempt_start',
+        'attempt_end',
+        'request_end',
+        'fetch',
+        'hit',
+      ]);
       expect(op.tokenRequests).toBe(1);
     } finally {
       await op.close();

@@ -365,7 +365,7 @@ describe('store tier', () => {
     const t2 = await second.tokens.getToken();
     expect(t2.accessToken).toBe(t1.accessToken);
     expect(server.count).toBe(1);
-    expect(second.events.map((e) => e.type)).toEqual(['store_hit']);
+    expect(second.events.map((e) => e.type)).toEqual(['miss', 'store_hit']);
   });
 
   it('with a lock, two processes on a cold cache make one token request', async () => {

@@ -25,7 +25,9 @@ import {
 import type { StoredToken } from './memory-store.ts';
 import {
   asStoredToken,
+  OBSERVE,
   resolveOptions,
+  type EmitEvent,
   type Grant,
   type ResolvedOptions,
   type TokenEvent,
@@ -34,6 +36,7 @@ import {
 import { parseJson, readTokenAnswer, type ParsedToken } from './token-response.ts';
 import { cutoffOf, nextRefreshAttemptAfter, pauseAfter, refreshStartOf } from './refresh-timing.ts';
 import { scrub, sentSecrets } from './scrub.ts';
+import { observeDiscovery, observeRequest, type Observed } from './observe.ts';
 import { deadlineIn, describeUrl, sendWithRetries, type Deadline, type TransportOptions } from './transport.ts';
 
 /** An access token as `getToken()` serves it. The same object is returned until the token is replaced. */
@@ -109,19 +112,29 @@ export interface TokenProvider {
 interface Target {
   endpoint: string;
   auth: ClientAuth;
+  /** Why this client authentication, for events and debug output. */
+  reason: string;
 }
 
 /**
  * The client authentication for a discovered server: the configured method; without an explicit one,
  * `client_secret_post` when the server lists it and not `client_secret_basic`.
  */
-function clientAuthFor(o: ResolvedOptions, metadata: ServerMetadata): ClientAuth {
+function clientAuthFor(o: ResolvedOptions, metadata: ServerMetadata): Target {
   const methods = metadata.tokenEndpointAuthMethods;
   const postOnly =
     methods !== undefined && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
-  const method =
-    o.autoAuthMethod && o.clientSecret !== undefined && postOnly ? 'client_secret_post' : o.clientAuthMethod;
-  return createClientAuth(method, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
+  const switched = o.autoAuthMethod && o.clientSecret !== undefined && postOnly;
+  const method = switched ? 'client_secret_post' : o.clientAuthMethod;
+  const auth = createClientAuth(method, o.clientId, o.clientSecret, o.privateKey, o.certificate, o.basicEncoding);
+  const reason = switched
+    ? 'the server lists client_secret_post and not client_secret_basic'
+    : o.autoAuthMethod
+      ? methods === undefined
+        ? 'the default; the server lists no methods'
+        : `the default; the server lists ${methods.includes(method) ? 'it' : 'other methods only'}`
+      : 'configured';
+  return { endpoint: tokenEndpointFor(metadata, o.tls), auth, reason };
 }
 
 /** A cached token. Times are on the provider's `now()` scale (monotonic within the process). */
@@ -231,6 +244,10 @@ class OAuthTokenProvider implements TokenProvider {
   readonly #clock: Clock;
   readonly #now: () => number;
   readonly #observed: boolean;
+  /** For the events of each request, discovery and attempt (observe.ts); undefined when nobody observes. */
+  readonly #observer: Observed | undefined;
+  /** The same event object for every cache hit: the hot path allocates nothing for its observer. */
+  #hitEvent: TokenEvent | undefined;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
@@ -245,7 +262,8 @@ class OAuthTokenProvider implements TokenProvider {
       o.certificate,
       o.basicEncoding,
     );
-    if ('tokenEndpoint' in o.endpoint) this.#target = { endpoint: o.endpoint.tokenEndpoint, auth };
+    if ('tokenEndpoint' in o.endpoint)
+      this.#target = { endpoint: o.endpoint.tokenEndpoint, auth, reason: o.autoAuthMethod ? 'default' : 'configured' };
     const grant = o.grant;
     const builtIn = grant.type === 'client_credentials' || grant.type === 'password' || grant.type === 'refresh_token';
     this.#grant = builtIn ? undefined : prepareGrant(grant, o.clientId);
@@ -258,6 +276,7 @@ class OAuthTokenProvider implements TokenProvider {
       this.#refresh = { token: o.grant.refreshToken, receivedAt: -Infinity, expiresAt: undefined };
     this.dpop = o.dpop;
     this.key = cacheKey(o, this.#grant);
+    this.#observer = this.#observed ? { key: this.key, emit: (event) => this.#emit(event), now: this.#now } : undefined;
     this.#transport = {
       fetch: o.fetch,
       timeoutMs: o.timeoutMs,
@@ -272,16 +291,25 @@ class OAuthTokenProvider implements TokenProvider {
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
     if (this.#binding !== undefined) return this.#boundEntry(options).then((e) => e.token);
     const entry = this.#servable();
+    if (entry !== undefined) return entry.promise;
     // A caller who already gave up starts no token request (and leaves no rejection unhandled).
-    if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    return entry !== undefined ? entry.promise : this.#wait(this.#acquire(undefined), options).then((e) => e.token);
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    this.#emit({ type: 'miss', key: this.key });
+    return this.#wait(this.#acquire(undefined), options).then((e) => e.token);
   }
 
   authorizationHeader(options?: GetTokenOptions): Promise<string> {
     if (this.#binding !== undefined) return this.#boundEntry(options).then((e) => e.header);
     const entry = this.#servable();
-    if (entry === undefined && options?.signal?.aborted) return Promise.reject(options.signal.reason);
-    return entry !== undefined ? entry.header : this.#wait(this.#acquire(undefined), options).then((e) => e.header);
+    if (entry !== undefined) return entry.header;
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    this.#emit({ type: 'miss', key: this.key });
+    return this.#wait(this.#acquire(undefined), options).then((e) => e.header);
+  }
+
+  /** Lets an adapter report its decisions into this provider's events; undefined when nobody observes. */
+  get [OBSERVE](): EmitEvent | undefined {
+    return this.#observer?.emit;
   }
 
   cachedAuthorizationHeader(): string | undefined {
@@ -336,7 +364,7 @@ class OAuthTokenProvider implements TokenProvider {
     }
     const now = this.#now();
     if (now < entry.refreshAt) {
-      if (this.#observed) this.#emit({ type: 'hit', key: this.key, durationMs: 0 });
+      if (this.#observed) this.#emit((this.#hitEvent ??= Object.freeze({ type: 'hit', key: this.key, durationMs: 0 })));
       return entry;
     }
     if (now < entry.cutoff) {
@@ -576,7 +604,8 @@ class OAuthTokenProvider implements TokenProvider {
     deadline: Deadline,
   ): Promise<FreshToken> {
     const o = this.#o;
-    const { endpoint, auth } = await this.#targetFor(deadline);
+    const target = await this.#targetFor(deadline);
+    const { endpoint, auth } = target;
     const params: TokenParams = { ...send.params };
     if (o.scope !== undefined) params['scope'] = o.scope;
     if (o.audience !== undefined) params['audience'] = o.audience;
@@ -585,6 +614,17 @@ class OAuthTokenProvider implements TokenProvider {
     const dpop = o.dpop;
     let sentAt = this.#now();
     let sent: string[] = [];
+    const observed =
+      this.#observer &&
+      observeRequest(this.#observer, {
+        grant,
+        endpoint,
+        clientId: o.clientId,
+        clientAuth: auth.method,
+        clientAuthReason: target.reason,
+        scope: o.scope,
+        background,
+      });
     const post = () =>
       sendWithRetries(
         endpoint,
@@ -600,9 +640,12 @@ class OAuthTokenProvider implements TokenProvider {
           if (dpop !== undefined) headers['dpop'] = dpop.proof('POST', endpoint);
           return { method: 'POST', headers, body: encodeBody(body, o.bodyFormat) };
         },
-        transport,
+        observed === undefined ? transport : { ...transport, onAttempt: observed.onAttempt },
         deadline,
-      );
+      ).catch((error: unknown) => {
+        observed?.end(error);
+        throw error;
+      });
     let answer = await post();
     if (dpop !== undefined && this.#tookNonce(dpop, endpoint, answer)) {
       // RFC 9449 §8: the server asks for a nonce; sent once more with it (once: a second refusal is the answer).
@@ -622,7 +665,9 @@ class OAuthTokenProvider implements TokenProvider {
         tokenType: dpop === undefined ? 'Bearer' : 'DPoP',
       });
     } catch (error) {
-      throw auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
+      const reported = auth.hint !== undefined && isClientRefusal(error) ? withHint(error, auth.hint) : error;
+      observed?.end(reported, answer.status);
+      throw reported;
     }
     const refreshExpiresAt = parsed.refreshExpiresAt;
     const token: FreshToken = {
@@ -637,14 +682,21 @@ class OAuthTokenProvider implements TokenProvider {
       // The subject this very request was made for (a newer one may have been seen meanwhile).
       subjectHash: send.subjectHash,
     };
-    this.#emit({
-      type: 'fetch',
-      key: this.key,
-      grant,
-      durationMs: receivedAt - sentAt,
-      expiresAt: Math.floor(parsed.expiresAt),
-      background,
-    });
+    observed?.end(undefined, answer.status, parsed);
+    if (observed !== undefined)
+      this.#emit({
+        type: 'fetch',
+        key: this.key,
+        grant,
+        durationMs: receivedAt - sentAt,
+        expiresAt: Math.floor(parsed.expiresAt),
+        background,
+        origin: observed.origin,
+        clientId: o.clientId,
+        requestedScope: o.scope?.split(' ') ?? [],
+        grantedScope: parsed.scope?.split(' ').filter(Boolean),
+        attempts: observed.attempts(),
+      });
     this.#checkScope(parsed.scope);
     return token;
   }
@@ -676,15 +728,27 @@ class OAuthTokenProvider implements TokenProvider {
   #targetFor(deadline: Deadline): Target | Promise<Target> {
     const o = this.#o;
     if (this.#target !== undefined || 'tokenEndpoint' in o.endpoint) return this.#target!;
-    const discovered = discover(o.endpoint.issuer, this.#transport, deadline, {
+    const observed = this.#observer && observeDiscovery(this.#observer, o.endpoint.issuer);
+    const transport = observed ? { ...this.#transport, onAttempt: observed.onAttempt } : this.#transport;
+    const discovered = discover(o.endpoint.issuer, transport, deadline, {
       issuerFromUrlObject: o.endpoint.issuerFromUrlObject,
     })
       // Choosing may fail too (an alias that is not HTTPS): that failure is not kept either.
-      .then((metadata): Target => ({ endpoint: tokenEndpointFor(metadata, o.tls), auth: clientAuthFor(o, metadata) }))
+      .then((metadata): Target => {
+        const target = clientAuthFor(o, metadata);
+        observed?.found({
+          tokenEndpoint: target.endpoint,
+          authMethods: metadata.tokenEndpointAuthMethods,
+          clientAuth: target.auth.method,
+          clientAuthReason: target.reason,
+        });
+        return target;
+      })
       .then(
         (target) => (this.#target = target),
         (error: unknown) => {
           this.#target = undefined; // failures are never cached
+          observed?.failed(error);
           throw error;
         },
       );
@@ -738,7 +802,7 @@ class OAuthTokenProvider implements TokenProvider {
   }
 
   #adopt(stored: StoredToken): Entry {
-    this.#emit({ type: 'store_hit', key: this.key, durationMs: 0 });
+    this.#emit({ type: 'store_hit', key: this.key, durationMs: 0, expiresAt: stored.expiresAt });
     const offset = this.#clock.wall() - this.#now();
     return this.#keep({
       accessToken: stored.accessToken,

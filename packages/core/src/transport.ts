@@ -16,7 +16,15 @@ export interface TransportOptions {
   now?: (() => number) | undefined;
   /** What the caller is waiting for, in the timeout message: `no token from ...`. Default `token`. */
   subject?: string | undefined;
+  /**
+   * Observes each HTTP attempt (events, spans): called as it is sent with the URL described (origin and path), and
+   * returns what is called with its answer's status, or with the error that left it without one.
+   */
+  onAttempt?: ((where: string, attempt: number, method: 'GET' | 'POST') => AttemptEnd) | undefined;
 }
+
+/** The end of an observed attempt: the answer's status, or undefined and the error. */
+export type AttemptEnd = (status: number | undefined, error?: unknown) => void;
 
 /**
  * When a whole operation must be done by. `at` is on the `performance.now()` clock: real
@@ -101,10 +109,15 @@ export async function sendWithRetries(
       const remaining = left();
       if (remaining <= 0) throw expired(attempt);
       // Aborted only at the deadline: after a timed-out attempt there is no time left to retry.
+      const end = options.onAttempt?.(where, attempt + 1, request.method);
       answer = await sendOnce(url, request, options, remaining, where, (cause) => {
         last = 'no answer';
         return expired(attempt + 1, { cause });
+      }).catch((error: unknown) => {
+        end?.(undefined, error);
+        throw error;
       });
+      end?.(answer.status);
     } catch (error) {
       if (!retriesLeft || !(error instanceof TokenEndpointError) || error.code !== 'network') throw error;
       last = `network error (${networkReason(error.cause)})`;

@@ -69,6 +69,17 @@ function clock(start = Date.now()) {
   return { now: () => now, advance: (ms: number) => (now += ms) };
 }
 
+// The steps of a token request (for spans and debug output): these tests look at outcomes only.
+const STEPS = new Set<string>([
+  'miss',
+  'discovery_start',
+  'discovery_end',
+  'request_start',
+  'request_end',
+  'attempt_start',
+  'attempt_end',
+]);
+
 function provider(extra: Partial<TokenProviderOptions> = {}) {
   const events: TokenEvent[] = [];
   const tokens = createTokenProvider({
@@ -80,7 +91,12 @@ function provider(extra: Partial<TokenProviderOptions> = {}) {
     ...extra,
   });
   const errors = () => events.filter((e) => e.type === 'error').map((e) => (e.type === 'error' ? e.error : undefined));
-  return { tokens, events, errors, types: () => events.map((e) => e.type).filter((t) => t !== 'hit') };
+  return {
+    tokens,
+    events,
+    errors,
+    types: () => events.map((e) => e.type).filter((t) => t !== 'hit' && !STEPS.has(t)),
+  };
 }
 
 const token = (accessToken = `at-${randomBytes(12).toString('hex')}`): StoredToken => ({
