@@ -156,9 +156,10 @@ function computeExpiry(
   const claims = jwtClaims(accessToken);
   if (claims !== undefined && typeof claims.exp === 'number' && Number.isFinite(claims.exp)) {
     // A token service may hand every caller the same cached JWT, issued long ago: it must not outlive its exp.
-    // exp is on the issuer's clock; the Date header tells us its offset from ours (to the second: the server's
-    // clock may have been up to 1 s later than the header says, hence the 1000 ms).
-    let expiresAt = serverDate === undefined ? claims.exp * 1000 : claims.exp * 1000 - serverDate + receivedAt - 1000;
+    // exp is on the issuer's clock; the Date header tells us its offset from ours. The server wrote it at some
+    // moment after we sent, up to 1 s after the second it names: counting from our send time, less that second,
+    // errs on the early side however long the answer took to arrive.
+    let expiresAt = serverDate === undefined ? claims.exp * 1000 : claims.exp * 1000 - serverDate + sentAt - 1000;
     // exp - iat, counted from our own send time, only ever shortens that (it needs no clock agreement at all).
     if (typeof claims.iat === 'number' && Number.isFinite(claims.iat)) {
       expiresAt = Math.min(expiresAt, sentAt + (claims.exp - claims.iat) * 1000);

@@ -150,10 +150,12 @@ describe('entries', () => {
   it('set writes `<prefix>{key}` with the TTL it is given (SET PX); get reads it back; delete removes it', async () => {
     const s = store({ plaintext: true });
     const t = token();
+    const started = performance.now();
     await s.set('tk1.abc', t, 45_000);
     expect(redis.cli('keys', '*').trim()).toBe('tokenkit:{tk1.abc}');
     const pttl = Number(redis.cli('pttl', 'tokenkit:{tk1.abc}'));
-    expect(pttl).toBeGreaterThan(44_000);
+    // The TTL counts down while the machine works: less than 45 s by at most the time since the write began.
+    expect(pttl).toBeGreaterThanOrEqual(45_000 - (performance.now() - started) - 5);
     expect(pttl).toBeLessThanOrEqual(45_000);
     expect(JSON.parse(redis.cli('get', 'tokenkit:{tk1.abc}'))).toEqual(t); // plain JSON with plaintext: true
     expect(await s.get('tk1.abc')).toEqual(t);
@@ -191,11 +193,13 @@ describe('entries', () => {
     const s = store({ plaintext: true });
     // The server issues refresh tokens too; this one ends before the access token, so expiresAt sets the TTL.
     const { tokens } = provider({ store: s, refreshTokenLifetimeSeconds: 60 });
+    const started = performance.now();
     const t = await tokens.getToken();
     // The write is issued before getToken() resolves, not necessarily done.
     await waitFor(() => redis.cli('exists', `tokenkit:{${tokens.key}}`).trim() === '1', { what: 'the store write' });
     const pttl = Number(redis.cli('pttl', `tokenkit:{${tokens.key}}`));
-    expect(pttl).toBeGreaterThan(115_000);
+    // 120 s from the token request, less the time since (and the provider's skew margin, well under 5 s).
+    expect(pttl).toBeGreaterThanOrEqual(115_000 - (performance.now() - started));
     expect(pttl).toBeLessThanOrEqual(120_000);
     expect((await s.get(tokens.key))?.accessToken).toBe(t.accessToken);
     await tokens.invalidate(t.accessToken);
@@ -207,11 +211,12 @@ describe('lock', () => {
   it('SET NX PX: the second taker gets undefined until the holder releases', async () => {
     const a = store({ plaintext: true });
     const b = store({ plaintext: true });
+    const started = performance.now();
     const release = await a.lock!('k', 5_000);
     expect(release).toBeTypeOf('function');
     expect(redis.cli('keys', '*').trim()).toBe('tokenkit:{k}:lock');
     const pttl = Number(redis.cli('pttl', 'tokenkit:{k}:lock'));
-    expect(pttl).toBeGreaterThan(4_000);
+    expect(pttl).toBeGreaterThanOrEqual(5_000 - (performance.now() - started) - 5);
     expect(await b.lock!('k', 5_000)).toBeUndefined();
     await release!();
     expect(redis.cli('exists', 'tokenkit:{k}:lock').trim()).toBe('0');
@@ -453,6 +458,11 @@ describe('when Redis fails', () => {
       const p = provider({ store: s, now: c.now, storeTimeoutMs: 30_000 });
       const first = await p.tokens.getToken();
       expect(server.count).toBe(1);
+      // The first write is issued before getToken() resolves; it must land before the stop, or its failure (a set,
+      // not a get) would be the outage's one error event.
+      await waitFor(async () => (await s.get(p.tokens.key))?.accessToken === first.accessToken, {
+        what: 'the first store write',
+      });
 
       await redis.stop();
       // A command sent before the client notices the dead socket waits for ioredis' own retries (bounded by
