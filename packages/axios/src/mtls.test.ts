@@ -3,10 +3,9 @@
 import { Agent } from 'node:https';
 import {
   hasOpenssl,
-  makeTestCertificates,
-  startMtlsApi,
-  startOidcProvider,
+  startMtlsStack,
   type MtlsApi,
+  type MtlsStack,
   type OidcServer,
   type TestCertificates,
 } from '@tokenkit/test-utils';
@@ -17,14 +16,13 @@ import { createTokenProvider, installTokenInterceptor, type TokenProvider } from
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const run = hasOpenssl();
-let certs: TestCertificates, op: OidcServer, api: MtlsApi, tokens: TokenProvider;
+let stack: MtlsStack | undefined, certs: TestCertificates, op: OidcServer, api: MtlsApi, tokens: TokenProvider;
 const agents: Agent[] = [];
 
 beforeAll(async () => {
   if (!run) return;
-  certs = makeTestCertificates();
-  op = await startOidcProvider({ mtls: certs });
-  api = await startMtlsApi({ certificates: certs, issuer: op.issuer, audience: op.resource });
+  stack = await startMtlsStack();
+  ({ certs, op, api } = stack);
   tokens = createTokenProvider({
     issuer: op.issuer,
     clientId: op.mtls!.clients.selfSigned.clientId,
@@ -35,8 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const agent of agents) agent.destroy();
-  await api?.close();
-  await op?.close();
+  await stack?.close();
 });
 
 function client(agentOptions: ConstructorParameters<typeof Agent>[0]) {

@@ -3,10 +3,9 @@
 // fetch with an Agent whose connect options hold it, and through the undici interceptor.
 import {
   hasOpenssl,
-  makeTestCertificates,
-  startMtlsApi,
-  startOidcProvider,
+  startMtlsStack,
   type MtlsApi,
+  type MtlsStack,
   type OidcServer,
   type TestCertificates,
 } from '@tokenkit/test-utils';
@@ -17,7 +16,7 @@ import { createTokenProvider, tokenInterceptor, withTokens, type TokenProvider }
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const run = hasOpenssl();
-let certs: TestCertificates, op: OidcServer, api: MtlsApi, tokens: TokenProvider;
+let stack: MtlsStack | undefined, certs: TestCertificates, op: OidcServer, api: MtlsApi, tokens: TokenProvider;
 const agents: Agent[] = [];
 const agent = (connect: ConstructorParameters<typeof Agent>[0]) => {
   const made = new Agent(connect);
@@ -27,9 +26,8 @@ const agent = (connect: ConstructorParameters<typeof Agent>[0]) => {
 
 beforeAll(async () => {
   if (!run) return;
-  certs = makeTestCertificates();
-  op = await startOidcProvider({ mtls: certs });
-  api = await startMtlsApi({ certificates: certs, issuer: op.issuer, audience: op.resource });
+  stack = await startMtlsStack();
+  ({ certs, op, api } = stack);
   tokens = createTokenProvider({
     issuer: op.issuer,
     clientId: op.mtls!.clients.tlsClientAuth.clientId,
@@ -40,8 +38,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(agents.map((a) => a.close()));
-  await api?.close();
-  await op?.close();
+  await stack?.close();
 });
 
 describe.skipIf(!run)('a certificate-bound token through undici', () => {

@@ -3,10 +3,9 @@
 // https.certificate and https.key).
 import {
   hasOpenssl,
-  makeTestCertificates,
-  startMtlsApi,
-  startOidcProvider,
+  startMtlsStack,
   type MtlsApi,
+  type MtlsStack,
   type OidcServer,
   type TestCertificates,
 } from '@tokenkit/test-utils';
@@ -17,13 +16,12 @@ import { createTokenProvider, tokenHooks, type TokenProvider } from './index.ts'
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const run = hasOpenssl();
-let certs: TestCertificates, op: OidcServer, api: MtlsApi, tokens: TokenProvider;
+let stack: MtlsStack | undefined, certs: TestCertificates, op: OidcServer, api: MtlsApi, tokens: TokenProvider;
 
 beforeAll(async () => {
   if (!run) return;
-  certs = makeTestCertificates();
-  op = await startOidcProvider({ mtls: certs });
-  api = await startMtlsApi({ certificates: certs, issuer: op.issuer, audience: op.resource });
+  stack = await startMtlsStack();
+  ({ certs, op, api } = stack);
   tokens = createTokenProvider({
     issuer: op.issuer,
     clientId: op.mtls!.clients.tlsClientAuth.clientId,
@@ -33,8 +31,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await api?.close();
-  await op?.close();
+  await stack?.close();
 });
 
 const client = (https: { certificate?: string; key?: string }) =>

@@ -40,3 +40,4 @@ export {
   type ContractTokens,
   type DriverClient,
 } from './adapter-contract.ts';
+export { startMtlsStack, type MtlsStack } from './mtls-stack.ts';
