@@ -64,7 +64,6 @@ export function installTokenInterceptor(
 ): () => void {
   const { origins, retryOn401 } = options;
   const client = createTokenClient(tokens, { baseUrl: api.defaults.baseURL, origins, retryOn401 });
-  const dpop = tokens.dpop !== undefined;
   const previous = api.defaults.adapter;
   const inner = previous ?? axios.defaults.adapter;
   const getAdapter = (axios as { getAdapter?: typeof axios.getAdapter }).getAdapter;
@@ -86,8 +85,7 @@ export function installTokenInterceptor(
       replayable: isReplayableBody(config.data),
       method: config.method,
     });
-    // With DPoP the proof names the whole URL (htu); for Bearer the origin is all that is decided on.
-    const url = dpop ? fullUrl(config) : sentUrl(config);
+    const url = fullUrl(config);
     const own = config.beforeRedirect;
     config.beforeRedirect = (hop, response, details) => {
       redirect(client, request, hop);
@@ -159,7 +157,10 @@ function sentUrl({ url = '', baseURL, allowAbsoluteUrls }: Config): string {
   return allowAbsoluteUrls !== false || URL.parse(url)?.origin === URL.parse(baseURL)?.origin ? url : '';
 }
 
-/** {@link sentUrl} with the path: axios's `combineURLs` of `baseURL` and a relative `url` (the query is not needed). */
+/**
+ * {@link sentUrl} with the path (a DPoP proof names it): axios's `combineURLs` of `baseURL` and a relative `url`.
+ * The query is left as it is; core reads what it needs.
+ */
 function fullUrl(config: Config): string {
   const url = sentUrl(config);
   const relative = config.url ?? '';
