@@ -31,21 +31,15 @@ const tokens = createTokenProvider({
 const payments = axios.create({ baseURL: need('API_URL'), timeout: 5000 });
 installTokenInterceptor(payments, tokens);
 
-const listPayments = () => demo.call(() => payments.get<{ payments: Payment[] }>('/payments'));
-
-await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, listPayments)));
-
-await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
-  const created = await demo.call(() => payments.post<Payment>('/payments', { amount: round * 10, currency: 'EUR' }));
-  if (created === undefined) return;
-  await Promise.all([
-    demo.call(() => payments.get<Payment>(`/payments/${created.data.id}`)),
-    demo.call(() => payments.post<Payment>(`/payments/${created.data.id}/refund`)),
-    listPayments(),
-  ]);
-});
-
-// The interceptor drops the refused token, gets one new token for all three calls and re-sends each once.
-await demo.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, listPayments)));
+// The interceptor drops a token the API refuses (401), gets one new token for all calls and re-sends each once.
+await demo.paymentSteps(
+  {
+    list: () => payments.get<{ payments: Payment[] }>('/payments'),
+    create: (amount) => payments.post<Payment>('/payments', { amount, currency: 'EUR' }).then((res) => res.data),
+    read: (id) => payments.get<Payment>(`/payments/${id}`),
+    refund: (id) => payments.post<Payment>(`/payments/${id}/refund`),
+  },
+  tokens,
+);
 
 demo.report();

@@ -59,6 +59,15 @@ export interface SampleOptions {
   readme?: string;
 }
 
+/** The payments API's four calls, as a REST sample makes them with its client. */
+export interface PaymentCalls {
+  list(): Promise<unknown>;
+  /** Creates a payment and resolves with it (its `id` is read and refunded next). */
+  create(amount: number): Promise<Pick<Payment, 'id'>>;
+  read(id: string): Promise<unknown>;
+  refund(id: string): Promise<unknown>;
+}
+
 export interface Sample {
   /** The figures of the report line. `apiCalls` is counted by {@link Sample.call}, or by the sample itself. */
   readonly tally: Tally;
@@ -83,6 +92,11 @@ export interface Sample {
   /** Step 3: the API refuses the token in use; each call `calls` makes must get a 401 and be retried once with a new token. */
   afterRevocation(tokens: TokenSource, calls: () => Promise<unknown>): Promise<void>;
   /**
+   * Steps 1 to 3 for a REST sample: ten concurrent lists on a cold cache; create, read, refund and list, three calls
+   * at a time, until two tokens have expired; three lists after the API revoked the token in use.
+   */
+  paymentSteps(calls: PaymentCalls, tokens: TokenSource): Promise<void>;
+  /**
    * Prints the summary and the report line, and sets the exit code: 1 after any failure. With `skipped` (why),
    * the line says the demo step could not run here, which is not a failure.
    */
@@ -96,7 +110,7 @@ export interface Sample {
  * ```ts
  * const demo = startSample({ name: 'axios', isTokenKitError });
  * const tokens = createTokenProvider({ tokenEndpoint: demo.need('TOKEN_URL'), ..., onEvent: demo.onTokenEvent });
- * await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, list)));
+ * await demo.paymentSteps({ list, create, read, refund }, tokens); // the four calls, made with the sample's client
  * demo.report();
  * ```
  */
@@ -153,7 +167,7 @@ export function startSample(options: SampleOptions): Sample {
     if (res.status !== 204) throw new Error(`the demo API did not revoke the token: ${res.status}`);
   };
 
-  return {
+  const sample: Sample = {
     tally,
     env,
     need,
@@ -253,6 +267,21 @@ export function startSample(options: SampleOptions): Sample {
       );
     },
 
+    async paymentSteps(calls, tokens) {
+      const list = () => sample.call(() => calls.list());
+      await sample.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, list)));
+      await sample.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
+        const created = await sample.call(() => calls.create(round * 10));
+        if (created === undefined) return;
+        await Promise.all([
+          sample.call(() => calls.read(created.id)),
+          sample.call(() => calls.refund(created.id)),
+          list(),
+        ]);
+      });
+      await sample.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, list)));
+    },
+
     report(skipped) {
       if (skipped !== undefined) say(`skipped: ${skipped}`);
       else
@@ -264,6 +293,7 @@ export function startSample(options: SampleOptions): Sample {
       process.exitCode = tally.failures === 0 ? 0 : 1;
     },
   };
+  return sample;
 }
 
 /** `1 token`, `2 tokens`. */

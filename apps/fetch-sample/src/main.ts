@@ -73,22 +73,16 @@ async function call<T>(method: 'GET' | 'POST', path: string, json?: unknown): Pr
   return (await res.json()) as T;
 }
 
-const listPayments = () => demo.call(() => call<{ payments: Payment[] }>('GET', '/payments'));
-
-await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, listPayments)));
-
-await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
-  const created = await demo.call(() => call<Payment>('POST', '/payments', { amount: round * 10, currency: 'EUR' }));
-  if (created === undefined) return;
-  await Promise.all([
-    demo.call(() => call<Payment>('GET', `/payments/${created.id}`)),
-    demo.call(() => call<Payment>('POST', `/payments/${created.id}/refund`)),
-    listPayments(),
-  ]);
-});
-
-// withTokens drops the refused token, gets one new token for all three calls and sends each once more.
-await demo.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, listPayments)));
+// withTokens drops a token the API refuses (401), gets one new token for all calls and sends each once more.
+await demo.paymentSteps(
+  {
+    list: () => call<{ payments: Payment[] }>('GET', '/payments'),
+    create: (amount) => call<Payment>('POST', '/payments', { amount, currency: 'EUR' }),
+    read: (id) => call<Payment>('GET', `/payments/${id}`),
+    refund: (id) => call<Payment>('POST', `/payments/${id}/refund`),
+  },
+  tokens,
+);
 
 // What OpenTelemetry collected: spans by name and outcome, then tokenkit's metrics.
 const byName = new Map<string, { ok: number; failed: number }>();

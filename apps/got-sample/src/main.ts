@@ -31,23 +31,15 @@ const tokens = createTokenProvider({
 // The got instance: the token goes to requests under prefixUrl's origin, checked again on every redirect hop.
 const payments = got.extend({ prefixUrl: need('API_URL'), hooks: tokenHooks(tokens), timeout: { request: 5000 } });
 
-const listPayments = () => demo.call(() => payments.get('payments').json<{ payments: Payment[] }>());
-
-await demo.coldCache('ten concurrent calls', () => Promise.all(Array.from({ length: 10 }, listPayments)));
-
-await demo.untilTwoTokensExpired('create, read and refund payments, 3 calls at a time', async (round) => {
-  const created = await demo.call(() =>
-    payments.post('payments', { json: { amount: round * 10, currency: 'EUR' } }).json<Payment>(),
-  );
-  if (created === undefined) return;
-  await Promise.all([
-    demo.call(() => payments.get(`payments/${created.id}`).json<Payment>()),
-    demo.call(() => payments.post(`payments/${created.id}/refund`).json<Payment>()),
-    listPayments(),
-  ]);
-});
-
-// The hooks drop the refused token, get one new token for all three calls and retry each once.
-await demo.afterRevocation(tokens, () => Promise.all(Array.from({ length: 3 }, listPayments)));
+// The hooks drop a token the API refuses (401), get one new token for all calls and retry each once.
+await demo.paymentSteps(
+  {
+    list: () => payments.get('payments').json<{ payments: Payment[] }>(),
+    create: (amount) => payments.post('payments', { json: { amount, currency: 'EUR' } }).json<Payment>(),
+    read: (id) => payments.get(`payments/${id}`).json<Payment>(),
+    refund: (id) => payments.post(`payments/${id}/refund`).json<Payment>(),
+  },
+  tokens,
+);
 
 demo.report();
