@@ -13,46 +13,30 @@
 // over rounds (1.0 = no overhead; target >= 0.97). The ratio of the rounds' total times is printed too.
 import { RESTDataSource, type AugmentedRequest, type RequestDeduplicationPolicy } from '@apollo/datasource-rest';
 import { createTokenProvider, OAuthRESTDataSource } from '@tokenkit/apollo';
-import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/bench-kit';
-
-export interface OverheadResult {
-  requests: number;
-  /** Per round: total times, the median ratio of its paired blocks, and the ratio of its totals. */
-  rounds: { staticMs: number; adapterMs: number; ratio: number; totalRatio: number }[];
-  /** Median over rounds of each round's median paired-block ratio (static / adapter). */
-  medianRatio: number;
-  /** Median over rounds of totalRatio. */
-  medianTotalRatio: number;
-  /** Median per-request time of each, microseconds. */
-  staticUsPerRequest: number;
-  adapterUsPerRequest: number;
-}
+import { benchArgs, measureAdapterOverhead, printPaired, type PairedResult } from '@tokenkit/bench-kit';
 
 const NO_DEDUP: RequestDeduplicationPolicy = { policy: 'do-not-deduplicate' };
 
-/** The comparison as the harness reports it; `control`: a second static data source in place of the adapter. */
-async function measure({
-  requests,
-  rounds,
-  control,
+/**
+ * Measures the adapter's cost per request. `control: true` runs the same bench with a second static data
+ * source in place of the adapter (an A/A run): its ratio shows the bench's own noise and bias.
+ */
+export function measureOverhead({
+  requests = 5000,
+  rounds = 7,
+  control = false,
 }: {
-  requests: number;
-  rounds: number;
-  control: boolean;
-}): Promise<PairedResult> {
-  return withBenchServers(
-    async ({ tokenServer, api }) => {
-      const tokens = createTokenProvider({
-        tokenEndpoint: tokenServer.url,
-        clientId: 'client-id',
-        clientSecret: 'client-secret',
-      });
-      const staticHeader = await tokens.authorizationHeader(); // both send a valid token; the adapter's is cached too
-
+  requests?: number;
+  rounds?: number;
+  control?: boolean;
+} = {}): Promise<PairedResult> {
+  return measureAdapterOverhead(
+    createTokenProvider,
+    ({ tokens, authorization, api }) => {
       class StaticAPI extends RESTDataSource {
         override baseURL = api.origin + '/';
         protected override willSendRequest(_path: string, request: AugmentedRequest) {
-          request.headers['authorization'] = staticHeader;
+          request.headers['authorization'] = authorization;
         }
         protected override requestDeduplicationPolicyFor() {
           return NO_DEDUP;
@@ -73,52 +57,22 @@ async function measure({
 
       const plain = new StaticAPI();
       const adapter = control ? new StaticAPI() : new AdapterAPI({ tokens });
-      return measurePaired({
+      return {
         adapter: (i) => adapter.item(i),
         baseline: (i) => plain.item(i),
-        requests,
-        rounds,
         block: 50,
         ratio: 'blocks',
         afterRound(n) {
-          const ok = api.requests.filter((r) => r.authorization === staticHeader).length;
+          // Both send a valid token (the adapter's is cached too): every request must have reached the API with it.
+          const ok = api.requests.filter((r) => r.authorization === authorization).length;
           if (api.requests.length !== 2 * n || ok !== 2 * n)
             throw new Error(`expected ${2 * n} authorized API requests, got ${ok}/${api.requests.length}`);
           api.requests.length = 0;
         },
-      });
+      };
     },
-    { 'cache-control': 'no-store' },
+    { requests, rounds, apiHeaders: { 'cache-control': 'no-store' } },
   );
-}
-
-/**
- * Measures the adapter's cost per request. `control: true` runs the same bench with a second static data
- * source in place of the adapter (an A/A run): its ratio shows the bench's own noise and bias.
- */
-export async function measureOverhead({
-  requests = 5000,
-  rounds = 7,
-  control = false,
-}: {
-  requests?: number;
-  rounds?: number;
-  control?: boolean;
-} = {}): Promise<OverheadResult> {
-  const result = await measure({ requests, rounds, control });
-  return {
-    requests,
-    rounds: result.rounds.map((r) => ({
-      staticMs: r.staticMs,
-      adapterMs: r.adapterMs,
-      ratio: r.ratio,
-      totalRatio: r.totalRatio,
-    })),
-    medianRatio: result.medianRatio,
-    medianTotalRatio: result.medianTotalRatio,
-    staticUsPerRequest: result.staticMicros,
-    adapterUsPerRequest: result.adapterMicros,
-  };
 }
 
 if (import.meta.main) {
@@ -129,7 +83,7 @@ if (import.meta.main) {
   const control = flags['control'] === true;
   printPaired(
     control ? 'A/A control (static vs static)' : '@tokenkit/apollo overhead',
-    await measure({ ...options, control }),
+    await measureOverhead({ ...options, control }),
     {
       adapter: control ? 'second static data source' : 'OAuthRESTDataSource',
       baseline: 'static header',

@@ -7,14 +7,8 @@
 // medians: on a shared machine a few long preemptions by other processes
 // decide the totals (also printed), not the adapter.
 import { createTokenProvider, installTokenInterceptor } from '@tokenkit/axios';
-import { benchArgs, measurePaired, printPaired, withBenchServers, type PairedResult } from '@tokenkit/bench-kit';
+import { benchArgs, measureAdapterOverhead, printPaired, type PairedResult } from '@tokenkit/bench-kit';
 import axios, { type AxiosInstance } from 'axios';
-
-export type { PairedRound as OverheadRound } from '@tokenkit/bench-kit';
-
-export interface OverheadResult extends PairedResult {
-  client: 'axios';
-}
 
 /** One request; anything but 200 stops the bench. */
 async function get(http: AxiosInstance): Promise<void> {
@@ -27,26 +21,17 @@ async function get(http: AxiosInstance): Promise<void> {
  * static header: a warm-up, then `rounds` rounds of `requests` requests per
  * client, the two clients interleaved request by request.
  */
-export async function measureOverhead({
-  requests = 5000,
-  rounds = 5,
-}: {
-  requests?: number;
-  rounds?: number;
-} = {}): Promise<OverheadResult> {
-  return withBenchServers(async ({ tokenServer, api }) => {
-    const tokens = createTokenProvider({
-      tokenEndpoint: tokenServer.url,
-      clientId: 'client-id',
-      clientSecret: 'client-secret',
-    });
-    const adapter = axios.create({ baseURL: api.origin });
-    installTokenInterceptor(adapter, tokens);
-    const plain = axios.create({ baseURL: api.origin, headers: { Authorization: await tokens.authorizationHeader() } });
-    const result = await measurePaired({ adapter: () => get(adapter), baseline: () => get(plain), requests, rounds });
-    if (tokenServer.count !== 1) throw new Error(`expected one token request, saw ${tokenServer.count}`);
-    return { client: 'axios', ...result };
-  });
+export function measureOverhead({ requests = 5000, rounds = 5 } = {}): Promise<PairedResult> {
+  return measureAdapterOverhead(
+    createTokenProvider,
+    ({ tokens, authorization, api }) => {
+      const adapter = axios.create({ baseURL: api.origin });
+      installTokenInterceptor(adapter, tokens);
+      const plain = axios.create({ baseURL: api.origin, headers: { Authorization: authorization } });
+      return { adapter: () => get(adapter), baseline: () => get(plain) };
+    },
+    { requests, rounds },
+  );
 }
 
 if (import.meta.main) {

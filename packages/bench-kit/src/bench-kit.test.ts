@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benchArgs } from './args.ts';
+import { measureAdapterOverhead, type BenchProviderOptions } from './paired.ts';
 import { interleavedRates, rotation } from './rates.ts';
 import { median } from './stats.ts';
 import { renderMarkdown, renderMarkdownBody, renderText, type Table } from './table.ts';
@@ -129,5 +130,69 @@ describe('tables', () => {
   it('aligns figures to the right in the terminal', () => {
     expect(renderText(table).split('\n')).toContain('a|b    1.5');
     expect(renderText(table).split('\n')).toContain('c      n/a');
+  });
+});
+
+describe('measureAdapterOverhead', () => {
+  /** A provider that asks the bench's token server for a token on every call, or once when `cache` is set. */
+  function provider(cache: boolean) {
+    return (options: BenchProviderOptions) => {
+      let held: Promise<string> | undefined;
+      const fetchToken = async () => {
+        const res = await fetch(options.tokenEndpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'client_credentials',
+            client_id: options.clientId,
+            client_secret: options.clientSecret,
+          }),
+        });
+        const body = (await res.json()) as { access_token: string };
+        return `Bearer ${body.access_token}`;
+      };
+      return { authorizationHeader: () => (cache ? (held ??= fetchToken()) : fetchToken()) };
+    };
+  }
+
+  it('measures the pair the bench builds with the provider and its cached header, then closes it', async () => {
+    const sent: string[] = [];
+    let closed = 0;
+    const result = await measureAdapterOverhead(
+      provider(true),
+      ({ tokens, authorization, api }) => {
+        const get = async (header: string) => {
+          const res = await fetch(`${api.origin}/payments`, { headers: { authorization: header } });
+          await res.arrayBuffer();
+          sent.push(header);
+        };
+        return {
+          adapter: async () => get(await tokens.authorizationHeader()),
+          baseline: () => get(authorization),
+          close: async () => void closed++,
+        };
+      },
+      { requests: 5, rounds: 2 },
+    );
+    expect(result.rounds).toHaveLength(2);
+    expect(result.requests).toBe(5);
+    expect(sent).toHaveLength(2 * (5 + 5 + 5)); // the warm-up round and two rounds, both variants
+    expect(new Set(sent).size).toBe(1);
+    expect(closed).toBe(1);
+  });
+
+  it('fails when the requests did not share one token', async () => {
+    let closed = 0;
+    const run = measureAdapterOverhead(
+      provider(false),
+      ({ tokens }) => ({
+        adapter: () => tokens.authorizationHeader(),
+        baseline: async () => undefined,
+        close: async () => void closed++,
+      }),
+      { requests: 2, rounds: 1 },
+    );
+    await expect(run).rejects.toThrow(/expected one token request, saw \d+/);
+    expect(closed).toBe(1);
   });
 });

@@ -2,11 +2,15 @@
 // Private, never published; the servers the benches run against come from @tokenkit/test-utils.
 export { benchArgs, type BenchArgs } from './args.ts';
 export {
+  measureAdapterOverhead,
   measurePaired,
   medianOverheadMicros,
   pairedTable,
   printPaired,
   withBenchServers,
+  type AdapterBenchPair,
+  type AdapterBenchSetup,
+  type BenchProviderOptions,
   type PairedBenchOptions,
   type PairedResult,
   type PairedRound,

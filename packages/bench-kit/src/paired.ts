@@ -157,6 +157,63 @@ export async function withBenchServers<T>(
   }
 }
 
+/** The options an adapter bench's token provider is made with: the bench's client at the bench's token server. */
+export interface BenchProviderOptions {
+  tokenEndpoint: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** What {@link measureAdapterOverhead} hands the bench once its servers run and its token is cached. */
+export interface AdapterBenchSetup<P> {
+  tokens: P;
+  /** The provider's current `Authorization` value: what the baseline sends as its static header. */
+  authorization: string;
+  tokenServer: TokenServer;
+  api: ApiServer;
+}
+
+/** The two request functions to compare (and how), and what to close after. */
+export interface AdapterBenchPair extends Omit<PairedBenchOptions, 'requests' | 'rounds'> {
+  close?: () => Promise<unknown>;
+}
+
+/**
+ * An adapter's overhead bench: a token server and an API ({@link withBenchServers}), a provider made by the adapter's
+ * own `createTokenProvider` for them (its token fetched and cached before timing), then the pair `bench` builds,
+ * measured with {@link measurePaired}. Every request must have shared that one token: else it throws.
+ *
+ * @example
+ * ```ts
+ * const result = await measureAdapterOverhead(createTokenProvider, ({ tokens, authorization, api }) => ({
+ *   adapter: () => withTokens(tokens).get(`${api.origin}/payments`),
+ *   baseline: () => plain.get(`${api.origin}/payments`, { headers: { authorization } }),
+ * }), { requests: 5000, rounds: 5 });
+ * ```
+ */
+export async function measureAdapterOverhead<P extends { authorizationHeader(): Promise<string> }>(
+  createTokenProvider: (options: BenchProviderOptions) => P,
+  bench: (setup: AdapterBenchSetup<P>) => AdapterBenchPair | Promise<AdapterBenchPair>,
+  { requests, rounds, apiHeaders }: { requests: number; rounds: number; apiHeaders?: Record<string, string> },
+): Promise<PairedResult> {
+  return withBenchServers(async ({ tokenServer, api }) => {
+    const tokens = createTokenProvider({
+      tokenEndpoint: tokenServer.url,
+      clientId: 'client-id',
+      clientSecret: 'client-secret',
+    });
+    const authorization = await tokens.authorizationHeader();
+    const { close, ...pair } = await bench({ tokens, authorization, tokenServer, api });
+    try {
+      const result = await measurePaired({ ...pair, requests, rounds });
+      if (tokenServer.count !== 1) throw new Error(`expected one token request, saw ${tokenServer.count}`);
+      return result;
+    } finally {
+      await close?.();
+    }
+  }, apiHeaders);
+}
+
 /**
  * Median over the rounds of how much longer the adapter's median request took, µs.
  *

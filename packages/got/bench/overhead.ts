@@ -14,20 +14,13 @@
 import { createTokenProvider, tokenHooks } from '@tokenkit/got';
 import {
   benchArgs,
-  measurePaired,
+  measureAdapterOverhead,
   pairedTable,
   printPaired,
   renderMarkdownBody,
-  withBenchServers,
   type PairedResult,
 } from '@tokenkit/bench-kit';
 import got, { type Got, type Hooks } from 'got';
-
-export type { PairedRound as OverheadRound } from '@tokenkit/bench-kit';
-
-export interface OverheadResult extends PairedResult {
-  client: 'got';
-}
 
 /** One request; anything but 200 stops the bench. */
 async function get(http: Got): Promise<void> {
@@ -49,7 +42,7 @@ function floorHooks(header: string): Partial<Hooks> {
  * client, the two clients interleaved request by request. `floor: true` puts
  * no-op hooks (see the file's header) in place of tokenHooks.
  */
-export async function measureOverhead({
+export function measureOverhead({
   requests = 5000,
   rounds = 5,
   floor = false,
@@ -57,20 +50,17 @@ export async function measureOverhead({
   requests?: number;
   rounds?: number;
   floor?: boolean;
-} = {}): Promise<OverheadResult> {
-  return withBenchServers(async ({ tokenServer, api }) => {
-    const tokens = createTokenProvider({
-      tokenEndpoint: tokenServer.url,
-      clientId: 'client-id',
-      clientSecret: 'client-secret',
-    });
-    const header = await tokens.authorizationHeader();
-    const adapter = got.extend({ prefixUrl: api.origin, hooks: floor ? floorHooks(header) : tokenHooks(tokens) });
-    const plain = got.extend({ prefixUrl: api.origin, headers: { authorization: header } });
-    const result = await measurePaired({ adapter: () => get(adapter), baseline: () => get(plain), requests, rounds });
-    if (tokenServer.count !== 1) throw new Error(`expected one token request, saw ${tokenServer.count}`);
-    return { client: 'got', ...result };
-  });
+} = {}): Promise<PairedResult> {
+  return measureAdapterOverhead(
+    createTokenProvider,
+    ({ tokens, authorization, api }) => {
+      const hooks = floor ? floorHooks(authorization) : tokenHooks(tokens);
+      const adapter = got.extend({ prefixUrl: api.origin, hooks });
+      const plain = got.extend({ prefixUrl: api.origin, headers: { authorization } });
+      return { adapter: () => get(adapter), baseline: () => get(plain) };
+    },
+    { requests, rounds },
+  );
 }
 
 if (import.meta.main) {
