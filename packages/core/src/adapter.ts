@@ -17,6 +17,8 @@ import { isSecureUrl, tryParseUrl } from './url.ts';
 export type { GetTokenOptions, TokenProvider };
 /** The `Authorization: Basic` value for a client id and secret, RFC 6749 Appendix B form-encoded or `'plain'`. */
 export { basicAuthorization } from './client-auth.ts';
+/** Masks secrets in text a package built on core prints itself (the CLI): the same forms core masks in its errors. */
+export { REDACTED, scrub } from './scrub.ts';
 
 /** Options every adapter accepts. */
 export interface RequestAuthOptions {
