@@ -112,7 +112,7 @@ known=(
   "bun|fetch|adapter contract: tokenInterceptor \\(undici, |(the same: Bun's built-in 'undici')"
   "bun|fetch|.*around node-fetch 2 > \\(node-fetch on its own|Bun answers require('node-fetch') with its own fetch, which does not keep Authorization on a cross-port redirect as node-fetch 2 does (withTokens around it is tested and passes)"
   "bun|core|mutual TLS against oidc-provider|On Bun the TLS handshake of the test's own HTTPS servers (node:https with requestCert, in the same Bun process) does not give oidc-provider the client certificate, so it refuses tls_client_auth: mutual TLS is tested on Node and Deno only, and the README says so"
-  "bun|fetch|a certificate-bound token through undici|(the same: mutual TLS is not supported on Bun)"
+  "bun|fetch|mutual TLS \\(RFC 8705\\)|(the same: mutual TLS is not supported on Bun)"
   "deno|fetch|tokenInterceptor > Node's own fetch|Deno's fetch is not undici and ignores a dispatcher: the undici interceptor covers undici.request/undici.fetch there, not the global fetch"
   "deno|fetch|tokenInterceptor > on the global dispatcher|(the same: undici's global dispatcher does not reach Deno's fetch)"
 )

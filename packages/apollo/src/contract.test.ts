@@ -1,10 +1,15 @@
 // The shared adapter contract, run on both @apollo/datasource-rest releases the tests cover (6.2.0 and the current
 // one: see compat.test.ts for how 6.2.0 is loaded).
 import { adapterContract, streamBody, type ContractRequest, type DriverClient } from '@tokenkit/test-utils';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { afterAll } from 'vitest';
 import * as current from './index.ts';
 import { adapterOn62, versionOf } from './test-helpers.ts';
 
 type Adapter = typeof current;
+
+const agents: Agent[] = [];
+afterAll(() => Promise.all(agents.splice(0).map((agent) => agent.close())));
 
 function contractFor(version: string, adapter: Adapter): void {
   /** A data source as users write one; `send` is one request as the contract asks for it. */
@@ -39,8 +44,8 @@ function contractFor(version: string, adapter: Adapter): void {
   adapterContract<current.TokenProvider>({
     name: `apollo OAuthRESTDataSource on @apollo/datasource-rest ${version}`,
     createTokenProvider: adapter.createTokenProvider,
-    client({ tokens, baseUrl, origins, retryOn401 }) {
-      const config = { tokens, origins, retryOn401 };
+    client({ tokens, baseUrl, origins, retryOn401, tls }) {
+      const config = { tokens, origins, retryOn401, ...(tls && { fetch: fetchWith(tls) }) };
       class API extends ContractAPI {
         override baseURL = baseUrl as string; // undefined: none, RESTDataSource's default
       }
@@ -56,6 +61,13 @@ function contractFor(version: string, adapter: Adapter): void {
       };
     },
   });
+}
+
+/** A client certificate, as the README shows: the data source's `fetch` is undici's, with an Agent holding it. */
+function fetchWith(tls: { cert?: string | undefined; key?: string | undefined; ca: string }) {
+  const dispatcher = new Agent({ connect: tls });
+  agents.push(dispatcher);
+  return (url: string, init: unknown) => undiciFetch(url, { ...(init as object), dispatcher }) as never;
 }
 
 contractFor(versionOf('datasource-rest-6.2'), await adapterOn62());

@@ -1,7 +1,9 @@
 // The shared adapter contract, on the oldest axios of the peer range and on the current one.
 import { adapterContract, streamBody, type ContractRequest, type DriverClient } from '@tokenkit/test-utils';
+import { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import axios10 from 'axios-1.0';
+import { afterAll } from 'vitest';
 import { createTokenProvider, installTokenInterceptor, type TokenProvider } from './index.ts';
 
 const releases: [string, { create(config: AxiosRequestConfig): unknown }][] = [
@@ -37,13 +39,22 @@ function driverClient(api: AxiosInstance): DriverClient {
   };
 }
 
+const agents: Agent[] = [];
+afterAll(() => agents.splice(0).forEach((agent) => agent.destroy()));
+
 for (const [name, lib] of releases) {
   adapterContract<TokenProvider>({
     name: `${name} installTokenInterceptor`,
     createTokenProvider,
-    client({ tokens, baseUrl, origins, retryOn401 }) {
+    client({ tokens, baseUrl, origins, retryOn401, tls }) {
+      // A client certificate goes on an httpsAgent, as the README shows.
+      const httpsAgent = tls && new Agent(tls);
+      if (httpsAgent) agents.push(httpsAgent);
       const make = () => {
-        const api = lib.create(baseUrl === undefined ? {} : { baseURL: baseUrl }) as AxiosInstance;
+        const api = lib.create({
+          ...(baseUrl !== undefined && { baseURL: baseUrl }),
+          ...(httpsAgent && { httpsAgent }),
+        }) as AxiosInstance;
         installTokenInterceptor(api, tokens, { origins, retryOn401 });
         return api;
       };

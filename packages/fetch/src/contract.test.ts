@@ -14,6 +14,9 @@ import type { Dispatcher } from 'undici';
 import { afterAll } from 'vitest';
 import { createTokenProvider, tokenInterceptor, withTokens, type TokenProvider } from './index.ts';
 
+const agents: Dispatcher[] = [];
+afterAll(() => Promise.all(agents.splice(0).map((agent) => agent.close())));
+
 /** fetch has no base URL: the driver resolves paths as a caller would, and the base's origin is one of `origins`. */
 const target = (baseUrl: string | undefined, url: string) => new URL(url, baseUrl).href;
 const originsOf = ({ baseUrl, origins = [] }: ContractClientOptions) =>
@@ -55,7 +58,12 @@ adapterContract<TokenProvider>({
   name: 'withTokens (global fetch)',
   createTokenProvider,
   client(options) {
-    const api = withTokens(options.tokens, { origins: originsOf(options), retryOn401: options.retryOn401 });
+    const api = withTokens(options.tokens, {
+      origins: originsOf(options),
+      retryOn401: options.retryOn401,
+      // A client certificate: undici's fetch with an Agent holding it, as the README shows.
+      ...(options.tls && { fetch: fetchWith(options.tls) }),
+    });
     return {
       ...fetchClient(api, options.baseUrl),
       // A wrapper added after tokenkit's wraps what withTokens returned: withTokens sees the URL it rewrote.
@@ -65,12 +73,16 @@ adapterContract<TokenProvider>({
   },
 });
 
-const agents: Dispatcher[] = [];
-afterAll(() => Promise.all(agents.splice(0).map((agent) => agent.close())));
+/** undici's fetch over an Agent presenting `tls`. */
+function fetchWith(tls: NonNullable<ContractClientOptions['tls']>): typeof fetch {
+  const agent = new undici.Agent({ connect: tls });
+  agents.push(agent);
+  return ((input: string, init?: RequestInit) => undici.fetch(input, { ...init, dispatcher: agent } as never)) as never;
+}
 
 /** What the driver uses of an undici release (their types differ in details the driver does not touch). */
 interface Undici {
-  Agent: new () => Dispatcher;
+  Agent: new (options?: { connect?: ContractClientOptions['tls'] }) => Dispatcher;
   interceptors: {
     redirect(options: { maxRedirections: number }): Dispatcher.DispatcherComposeInterceptor;
     responseError(): Dispatcher.DispatcherComposeInterceptor;
@@ -133,7 +145,8 @@ for (const [release, lib] of releases)
             retryOn401: options.retryOn401,
           });
           const follow = lib.interceptors.redirect({ maxRedirections: 5 });
-          const agent = new lib.Agent().compose(
+          // A client certificate goes on the Agent the interceptor is composed onto.
+          const agent = new lib.Agent(options.tls && { connect: options.tls }).compose(
             ...(redirect === 'outside' ? [tokens, follow] : [follow, tokens]),
             ...outer,
           );

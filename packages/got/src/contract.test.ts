@@ -49,9 +49,11 @@ for (const [name, got, absoluteWithoutPrefix] of majors) {
   adapterContract<TokenProvider>({
     name: `${name} tokenHooks`,
     createTokenProvider,
-    client({ tokens, baseUrl, origins, retryOn401 }) {
+    client({ tokens, baseUrl, origins, retryOn401, tls }) {
       const api = got.extend({
         ...(baseUrl !== undefined && { prefixUrl: baseUrl }),
+        // A client certificate goes in got's `https` options, as the README shows.
+        ...(tls && { https: { certificate: tls.cert, key: tls.key, certificateAuthority: tls.ca } }),
         hooks: tokenHooks(tokens, { origins, retryOn401 }),
       });
       return {

@@ -3,7 +3,9 @@ import { inspect } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAdapterServers, type AdapterServers } from './adapter-servers.ts';
+import { hasOpenssl, makeTestCertificates, type TestCertificates } from './certificates.ts';
 import { startDPoPApi, type DPoPApi } from './dpop-api.ts';
+import { startMtlsStack, type MtlsStack } from './mtls-stack.ts';
 import { startOidcProvider, type OidcServer } from './oidc.ts';
 
 /** What the suite needs of a token provider (test-utils does not depend on core: core's tests use test-utils). */
@@ -18,6 +20,19 @@ export interface ContractClientOptions<T extends ContractTokens = ContractTokens
   baseUrl: string | undefined;
   origins?: string[] | undefined;
   retryOn401?: boolean | undefined;
+  /**
+   * The TLS client certificate the client's connections present (the mutual-TLS cases), set up the way the
+   * adapter's README shows: axios `httpsAgent`, got `https`, an undici `Agent` for ky, Apollo and fetch.
+   */
+  tls?: ContractTls | undefined;
+}
+
+/** A TLS client's credentials, PEM: no `cert` and `key` for a client that presents no certificate. */
+export interface ContractTls {
+  cert?: string | undefined;
+  key?: string | undefined;
+  /** The CA the test servers' certificates are issued by. */
+  ca: string;
 }
 
 /** One request, as a contract test asks for it. */
@@ -66,6 +81,15 @@ export interface AdapterDriver<T extends ContractTokens = ContractTokens> {
     /** DPoP with a key generated for the provider (the DPoP cases). */
     dpop?: true;
   }): T;
+  createTokenProvider(options: {
+    /** The mutual-TLS cases: tls_client_auth at oidc-provider, which binds the token to the certificate. */
+    issuer: string;
+    clientId: string;
+    clientAuthMethod: 'tls_client_auth';
+    tls: { cert: string; key: string; ca: string };
+    resource: string;
+    maxRetries: number;
+  }): T;
   client(options: ContractClientOptions<T>): DriverClient;
   /** The client has a timeout of its own that should bound the wait for a token. Default true. */
   clientTimeout?: boolean | undefined;
@@ -82,8 +106,8 @@ const REDIRECTS = [301, 302, 303, 307, 308] as const;
  * The behaviour every adapter shares, as one suite: where the token goes (origins, absolute URLs, every redirect
  * kind, URLs changed by later hooks, per-call bases), the caller's own header, the one retry after a 401 (only to
  * a request that carried the token; streams not retried), abort and timeout during the wait for a token, no token
- * in the client's errors, and one token request for 100 cold requests. A new adapter gets all of it by writing
- * its driver.
+ * in the client's errors, one token request for 100 cold requests, DPoP (a proof per request and hop, nonces) and
+ * certificate-bound tokens (mutual TLS). A new adapter gets all of it by writing its driver.
  */
 export function adapterContract<T extends ContractTokens>(driver: AdapterDriver<T>): void {
   describe(`adapter contract: ${driver.name}`, { timeout: 60_000 }, () => {
@@ -300,6 +324,56 @@ export function adapterContract<T extends ContractTokens>(driver: AdapterDriver<
     });
 
     dpopCases(driver, () => servers);
+    mtlsCases(driver);
+  });
+}
+
+/** Certificates are made once per test file (openssl runs take a while on a busy machine). */
+let certificates: TestCertificates | undefined;
+
+/**
+ * Mutual TLS (RFC 8705 §3) through the adapter: a token oidc-provider bound to the client certificate is accepted
+ * by an API that checks `cnf.x5t#S256` only from a client presenting that certificate. Skipped without openssl.
+ */
+function mtlsCases<T extends ContractTokens>(driver: AdapterDriver<T>): void {
+  describe.skipIf(!hasOpenssl())('mutual TLS (RFC 8705)', () => {
+    let stack: MtlsStack;
+    let tokens: T;
+    beforeAll(async () => {
+      stack = await startMtlsStack((certificates ??= makeTestCertificates()));
+      const { certs, op } = stack;
+      tokens = driver.createTokenProvider({
+        issuer: op.issuer,
+        clientId: op.mtls!.clients.tlsClientAuth.clientId,
+        clientAuthMethod: 'tls_client_auth',
+        tls: { cert: certs.client.cert, key: certs.client.key, ca: certs.ca },
+        resource: op.resource,
+        maxRetries: 0,
+      });
+    }, 60_000);
+    afterAll(() => stack?.close());
+    const make = (tls: ContractTls) =>
+      driver.client({ tokens, baseUrl: stack.api.origin + '/', retryOn401: false, tls });
+
+    it('a certificate-bound token is accepted from a client presenting that certificate', async () => {
+      const { api, certs } = stack;
+      const client = make({ cert: certs.client.cert, key: certs.client.key, ca: certs.ca });
+      const from = api.requests.length;
+      expect(await client.send({ url: 'payments' })).toEqual({ status: 200 });
+      expect(await client.send({ url: 'payments', method: 'POST', body: '{"amount":10}' })).toEqual({ status: 200 });
+      const bound = { path: '/payments', status: 200, reason: undefined, presented: certs.client.thumbprint };
+      expect(api.requests.slice(from)).toEqual([bound, bound]);
+    });
+
+    it('the same token from a client without the certificate, or with another one: 401', async () => {
+      const { api, certs } = stack;
+      const without = make({ ca: certs.ca });
+      expect(await without.send({ url: 'payments' })).toEqual({ status: 401 });
+      expect(api.requests.at(-1)).toMatchObject({ status: 401, reason: 'no certificate' });
+      const other = make({ cert: certs.otherClient.cert, key: certs.otherClient.key, ca: certs.ca });
+      expect(await other.send({ url: 'payments' })).toEqual({ status: 401 });
+      expect(api.requests.at(-1)).toMatchObject({ status: 401, reason: 'certificate mismatch' });
+    });
   });
 }
 

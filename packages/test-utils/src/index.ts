@@ -37,6 +37,7 @@ export {
   type AdapterDriver,
   type ContractClientOptions,
   type ContractRequest,
+  type ContractTls,
   type ContractTokens,
   type DriverClient,
 } from './adapter-contract.ts';

@@ -10,9 +10,11 @@ export interface MtlsStack {
   close(): Promise<void>;
 }
 
-/** Starts {@link MtlsStack}: test certificates (openssl), oidc-provider with `features.mTLS`, and the mTLS API. */
-export async function startMtlsStack(): Promise<MtlsStack> {
-  const certs = makeTestCertificates();
+/**
+ * Starts {@link MtlsStack}: test certificates (openssl; `certs` to reuse ones already made), oidc-provider with
+ * `features.mTLS`, and the mTLS API.
+ */
+export async function startMtlsStack(certs: TestCertificates = makeTestCertificates()): Promise<MtlsStack> {
   const op = await startOidcProvider({ mtls: certs });
   const api = await startMtlsApi({ certificates: certs, issuer: op.issuer, audience: op.resource });
   return {
