@@ -5,7 +5,8 @@
 // refresh and the 401 retry, each through its adapter. The lanes (src/lanes)
 // show the other promises: `origins`, no token to another host or across a
 // redirect; `errors`, typed errors without secrets; `fleet`, one token request
-// for several processes sharing Redis (skipped, not failed, without redis-server).
+// for several processes sharing Redis (skipped, not failed, without redis-server);
+// `dpop`, tokens bound to a key (RFC 9449): a proof per request, the nonces, a copied token refused.
 //
 // Each sample prints narration, then, as its last stdout line, its report:
 //   {"report":"tokenkit-sample","sample":"axios","apiCalls":61,"tokensFetched":4,"retries":3,"failures":0}
@@ -81,6 +82,7 @@ const ALL_SAMPLES: Runnable[] = [
     env: (s) => s.env('basic'),
   },
   { name: 'fleet', lane: true, auth: 'post + redis', main: './lanes/redis-fleet.ts', env: (s) => s.env('post') },
+  { name: 'dpop', lane: true, auth: 'post + DPoP', main: './lanes/dpop.ts', env: (s) => s.env('post') },
 ];
 const only = process.env['TOKENKIT_DEMO_SAMPLES']
   ?.split(',')
@@ -171,8 +173,19 @@ console.log(
 function tokenRequestsNote(): string {
   const withoutToken = stack.provider.tokenRequests - reported('tokensFetched');
   if (withoutToken <= 0) return '';
-  const wrongSecret = outcomes.some((o) => o.name === 'errors' && o.report !== undefined);
-  return `, ${withoutToken} of them without a token${wrongSecret ? " (the errors lane's wrong secret is one)" : ''}`;
+  const ran = (name: string) => outcomes.some((o) => o.name === name && o.report !== undefined);
+  const known = [
+    ...(ran('errors') ? ["the errors lane's wrong secret"] : []),
+    ...(ran('dpop') ? ["the dpop lane's first, answered 400 use_dpop_nonce"] : []),
+  ];
+  const list = known.join(' and ');
+  const which =
+    known.length === 0
+      ? ''
+      : known.length === withoutToken
+        ? `: ${list}`
+        : ` (${list} ${known.length === 1 ? 'is one' : 'among them'})`;
+  return `, ${withoutToken} of them without a token${which}`;
 }
 
 const failed = outcomes.filter((o) => o.problem !== undefined);
