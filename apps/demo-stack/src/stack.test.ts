@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createTokenProvider, isOAuthError, type TokenProvider } from '@tokenkit/fetch';
-import { hasRedis } from '@tokenkit/test-utils';
+import { hasOpenssl, hasRedis } from '@tokenkit/test-utils';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { findSecret } from './lanes/leaks.ts';
@@ -433,6 +433,21 @@ describe('the demo lanes, run against this stack', { timeout: 180_000 }, () => {
     const jtis = records.flatMap((r) => (r.proof ? [r.proof.jti] : []));
     expect(jtis).toHaveLength(5);
     expect(new Set(jtis).size).toBe(5);
+  });
+
+  it.runIf(hasOpenssl())(
+    'mtls: a certificate-bound token, accepted with its certificate, refused without it or with another',
+    async () => {
+      const report = await runLane('./lanes/mtls.ts', {});
+      expect(report).toMatchObject({ sample: 'mtls', apiCalls: 3, tokensFetched: 1, retries: 0, failures: 0 });
+      expect(report['skipped']).toBeUndefined();
+    },
+  );
+
+  it('mtls without openssl: skipped (exit 0, no failure), saying how to get it', async () => {
+    const report = await runLane('./lanes/mtls.ts', { PATH: '/nonexistent' });
+    expect(report).toMatchObject({ sample: 'mtls', apiCalls: 0, tokensFetched: 0, failures: 0 });
+    expect(report['skipped']).toMatch(/apt install openssl.*brew install openssl/);
   });
 
   it('fleet without redis-server: skipped (exit 0, no failure), saying how to get it', async () => {

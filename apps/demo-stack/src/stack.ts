@@ -120,7 +120,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
  * oidc-provider warns on stderr that its in-memory storage is for development
  * only, which is what this stack is; other warnings still get through.
  */
-async function quietly<T>(start: () => Promise<T>): Promise<T> {
+export async function quietly<T>(start: () => Promise<T>): Promise<T> {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     if (!String(args[0]).includes('development-only in-memory adapter')) warn(...args);
