@@ -262,6 +262,25 @@ describe('DPoP at the demo provider and the payments API (the dpop lane)', () =>
     const forOther = await tokens.requestHeaders('GET', `${stack.api.origin}/payments/pay_1`);
     await expectRejected(await fetch(url, { headers: forOther }), 401, /invalid_dpop_proof/, /htu is not/);
     const { authorization } = await tokens.requestHeaders('GET', url);
+    const forOtherToken = tokens.dpop!.proof('GET', url, 'another token');
+    await expectRejected(
+      await fetch(url, { headers: { authorization, dpop: forOtherToken } }),
+      401,
+      /invalid_dpop_proof/,
+      /ath is not the hash of this token/,
+    );
+    const late = (await tokens.requestHeaders('GET', url)).dpop!;
+    apiClockAheadMs = 2 * 60_000; // the API's clock two minutes on: the proof's iat is out of its 60 s window
+    try {
+      await expectRejected(
+        await fetch(url, { headers: { authorization, dpop: late } }),
+        401,
+        /invalid_dpop_proof/,
+        /recent/,
+      );
+    } finally {
+      apiClockAheadMs = 0;
+    }
     await expectRejected(
       await fetch(url, { headers: { authorization } }),
       401,
