@@ -5,7 +5,9 @@
 // refresh and the 401 retry, each through its adapter. The lanes (src/lanes)
 // show the other promises: `origins`, no token to another host or across a
 // redirect; `errors`, typed errors without secrets; `fleet`, one token request
-// for several processes sharing Redis (skipped, not failed, without redis-server).
+// for several processes sharing Redis (skipped, not failed, without redis-server);
+// `dpop`, tokens bound to a key (RFC 9449): a proof per request, the nonces, a copied token refused;
+// `mtls`, tokens bound to a certificate (RFC 8705), on an HTTPS provider and API of its own (skipped without openssl).
 //
 // Each sample prints narration, then, as its last stdout line, its report:
 //   {"report":"tokenkit-sample","sample":"axios","apiCalls":61,"tokensFetched":4,"retries":3,"failures":0}
@@ -36,6 +38,7 @@ interface SampleReport {
 
 interface Outcome {
   name: string;
+  ownApi: boolean;
   auth: string;
   report: SampleReport | undefined;
   exitCode: number | null;
@@ -47,6 +50,8 @@ interface Runnable {
   name: string;
   /** Lanes run after the samples, so they add no load to the samples' timing on a busy machine. */
   lane?: true;
+  /** Its API calls go to servers it starts itself, not the payments API: left out of the API's cross-check. */
+  ownApi?: true;
   auth: string;
   /** The script, relative to this file. */
   main: string;
@@ -81,6 +86,8 @@ const ALL_SAMPLES: Runnable[] = [
     env: (s) => s.env('basic'),
   },
   { name: 'fleet', lane: true, auth: 'post + redis', main: './lanes/redis-fleet.ts', env: (s) => s.env('post') },
+  { name: 'dpop', lane: true, auth: 'post + DPoP', main: './lanes/dpop.ts', env: (s) => s.env('post') },
+  { name: 'mtls', lane: true, ownApi: true, auth: 'tls_client_auth', main: './lanes/mtls.ts', env: () => ({}) },
 ];
 const only = process.env['TOKENKIT_DEMO_SAMPLES']
   ?.split(',')
@@ -160,8 +167,9 @@ console.log(`\n${header.join('  ')}`);
 console.log(header.map((h) => '-'.repeat(h.length)).join('  '));
 for (const row of rows) console.log(row.join('  '));
 
+/** A figure summed over the samples and lanes that use the stack (not those with servers of their own). */
 const reported = (key: 'apiCalls' | 'tokensFetched' | 'retries') =>
-  outcomes.reduce((sum, o) => sum + (o.report?.[key] ?? 0), 0);
+  outcomes.filter((o) => !o.ownApi).reduce((sum, o) => sum + (o.report?.[key] ?? 0), 0);
 console.log(
   `\npayments API saw ${plural(stats.requests, 'request')}: ${stats.accepted} accepted, ${stats.unauthorized} rejected with 401, ${stats.forbidden} with 403;` +
     ` the provider answered ${plural(stack.provider.tokenRequests, 'token request')}${tokenRequestsNote()}. (${((Date.now() - started) / 1000).toFixed(1)} s)`,
@@ -171,8 +179,19 @@ console.log(
 function tokenRequestsNote(): string {
   const withoutToken = stack.provider.tokenRequests - reported('tokensFetched');
   if (withoutToken <= 0) return '';
-  const wrongSecret = outcomes.some((o) => o.name === 'errors' && o.report !== undefined);
-  return `, ${withoutToken} of them without a token${wrongSecret ? " (the errors lane's wrong secret is one)" : ''}`;
+  const ran = (name: string) => outcomes.some((o) => o.name === name && o.report !== undefined);
+  const known = [
+    ...(ran('errors') ? ["the errors lane's wrong secret"] : []),
+    ...(ran('dpop') ? ["the dpop lane's first, answered 400 use_dpop_nonce"] : []),
+  ];
+  const list = known.join(' and ');
+  const which =
+    known.length === 0
+      ? ''
+      : known.length === withoutToken
+        ? `: ${list}`
+        : ` (${list} ${known.length === 1 ? 'is one' : 'among them'})`;
+  return `, ${withoutToken} of them without a token${which}`;
 }
 
 const failed = outcomes.filter((o) => o.problem !== undefined);
@@ -187,7 +206,7 @@ if (failed.length === 0 && stats.accepted !== reported('apiCalls')) {
   console.log(`all passed${skipped.length > 0 ? ` (skipped here: ${skipped.join(', ')}; see above)` : ''}`);
 }
 
-function runSample({ name, auth, main: script }: Runnable, env: Record<string, string>): Promise<Outcome> {
+function runSample({ name, auth, main: script, ownApi }: Runnable, env: Record<string, string>): Promise<Outcome> {
   const main = fileURLToPath(new URL(script, import.meta.url));
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !SAMPLE_VARS.includes(key)));
   const child = spawn(process.execPath, [main], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -227,7 +246,7 @@ function runSample({ name, auth, main: script }: Runnable, env: Record<string, s
       else if (exitCode !== 0) problem = `exit code ${exitCode}`;
       else if (report === undefined) problem = 'no report line';
       else if (report.failures > 0) problem = `${report.failures} failure(s)`;
-      resolve({ name, auth, report, exitCode, seconds: (Date.now() - begin) / 1000, problem });
+      resolve({ name, ownApi: ownApi === true, auth, report, exitCode, seconds: (Date.now() - begin) / 1000, problem });
     });
   });
 }

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listen, sendJson } from '@tokenkit/test-utils';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { checkProof, DPOP_ALGORITHMS } from './dpop-proof.ts';
 
 export interface PaymentsApiOptions {
   /** The issuer whose access tokens are accepted (the token's `iss` must match). */
@@ -23,6 +25,26 @@ export interface PaymentsApiOptions {
   receiptsOrigin?: string;
 }
 
+/**
+ * A request that used the DPoP scheme, or presented a DPoP-bound token, as the API judged it (`GET /admin/dpop`).
+ * Never a token, a proof or a key: only claims and thumbprints.
+ */
+export interface DPoPRecord {
+  method: string;
+  path: string;
+  /** The `Authorization` scheme the request used. */
+  scheme: 'Bearer' | 'DPoP';
+  /** The proof, the token, its binding and the scope all passed. */
+  accepted: boolean;
+  /** Why it was refused (401): the RFC 9449 / RFC 6750 error code and its description. */
+  error?: string;
+  description?: string;
+  /** The proof's claims, when it passed its checks (a new `jti` each time, `htm` and `htu` of this request). */
+  proof?: { htm: string; htu: string; jti: string; iat: number };
+  /** The token's `cnf.jkt` (the thumbprint of the key it is bound to), once the token verified. */
+  jkt?: string;
+}
+
 /** What the API saw, for the demo's cross-check. */
 export interface PaymentsApiStats {
   /** Every request to a protected endpoint. */
@@ -43,6 +65,12 @@ export interface PaymentsApi {
   stats(): PaymentsApiStats;
   /** Rejects the token with this `jti` from now on (what `POST /admin/revoke` does). */
   revoke(jti: string): void;
+  /** The DPoP requests judged so far (what `GET /admin/dpop` answers). */
+  dpop(): DPoPRecord[];
+  /** The nonce every DPoP proof must carry now (RFC 9449 §9). */
+  readonly dpopNonce: string;
+  /** Issues a new DPoP nonce: proofs with the old one are answered `use_dpop_nonce` (what `POST /admin/dpop-nonce` does). */
+  rotateDPoPNonce(): void;
   close(): Promise<void>;
 }
 
@@ -55,6 +83,8 @@ interface Payment {
 }
 
 const REALM = 'payments';
+/** How far a DPoP proof's `iat` may be from the API's clock, in seconds. */
+const PROOF_WINDOW_SECONDS = 60;
 const READ = 'payments:read';
 const WRITE = 'payments:write';
 
@@ -66,6 +96,12 @@ const WRITE = 'payments:write';
  * 401 with `WWW-Authenticate: Bearer realm="payments"[, error="invalid_token", ...]`,
  * or 403 with `error="insufficient_scope"`.
  *
+ * DPoP (RFC 9449): `Authorization: DPoP <token>` with a `DPoP` proof is accepted when the proof passes every check of
+ * `checkProof` (signature by its own key, `htm`, `htu`, `iat`, unused `jti`, `ath`, and the API's nonce: without it
+ * the answer is 401 `use_dpop_nonce` with a `DPoP-Nonce`) and the token's `cnf.jkt` is the proof key's thumbprint.
+ * A token bound to a key (`cnf.jkt`) sent as a plain Bearer token is refused: whoever copied it lacks the key.
+ * Refusals of DPoP requests carry a `WWW-Authenticate: DPoP ...` challenge.
+ *
  * - `GET  /payments`            list (payments:read)
  * - `GET  /payments/{id}`       one payment (payments:read)
  * - `POST /payments`            create `{ amount, currency }` (payments:write)
@@ -74,59 +110,106 @@ const WRITE = 'payments:write';
  * - `GET  /health`              no token needed
  * - `POST /admin/revoke`        `{ "jti": "..." }`: reject that token from now on (demo only: unauthenticated, loopback)
  * - `GET  /admin/stats`         call counts ({@link PaymentsApiStats})
+ * - `GET  /admin/dpop`          the DPoP requests judged ({@link DPoPRecord}), `{ "requests": [...] }`
+ * - `POST /admin/dpop-nonce`    a new DPoP nonce from now on
  */
 export async function startPaymentsApi(options: PaymentsApiOptions): Promise<PaymentsApi> {
   const jwks = createRemoteJWKSet(new URL(options.jwksUri));
   const now = options.now ?? Date.now;
   const typ = options.typ ?? 'at+jwt';
   const revoked = new Set<string>();
+  const dpopRecords: DPoPRecord[] = [];
+  const seenProofs = new Map<string, number>();
+  const newNonce = () => randomBytes(16).toString('base64url');
+  let dpopNonce = newNonce();
+  let origin = '';
   const payments = new Map<string, Payment>();
   const tokensByClient = new Map<string, Set<string>>();
   const stats: PaymentsApiStats = { requests: 0, accepted: 0, unauthorized: 0, forbidden: 0, byClient: {} };
   let nextId = 1;
 
+  /** Answers 401 or 403 with the challenge of the request's scheme; a DPoP refusal is noted in its record. */
   const reject = (
     res: ServerResponse,
     status: 401 | 403,
     error: string | undefined,
     description: string,
-    scope?: string,
+    more: { scope?: string; dpop?: DPoPRecord | undefined } = {},
   ) => {
     if (status === 401) stats.unauthorized++;
     else stats.forbidden++;
-    let challenge = `Bearer realm="${REALM}"`;
+    const { scope, dpop } = more;
+    let challenge =
+      dpop === undefined ? `Bearer realm="${REALM}"` : `DPoP realm="${REALM}", algs="${DPOP_ALGORITHMS.join(' ')}"`;
     if (error !== undefined) challenge += `, error="${error}", error_description="${description}"`;
     if (scope !== undefined) challenge += `, scope="${scope}"`;
-    sendJson(
-      res,
-      status,
-      { error: error ?? 'unauthorized', error_description: description },
-      { 'www-authenticate': challenge },
-    );
+    const headers: Record<string, string> = { 'www-authenticate': challenge };
+    if (error === 'use_dpop_nonce') headers['dpop-nonce'] = dpopNonce;
+    if (dpop !== undefined) Object.assign(dpop, { error: error ?? 'unauthorized', description });
+    sendJson(res, status, { error: error ?? 'unauthorized', error_description: description }, headers);
   };
 
-  /** The verified claims, or undefined after answering 401. */
-  const authenticate = async (req: IncomingMessage, res: ServerResponse): Promise<JWTPayload | undefined> => {
+  /** The verified claims (and the DPoP record of a DPoP request), or undefined after answering 401. */
+  const authenticate = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+  ): Promise<{ claims: JWTPayload; dpop: DPoPRecord | undefined } | undefined> => {
     const header = req.headers.authorization;
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
     if (header === undefined || header === '') return void reject(res, 401, undefined, 'a bearer token is required');
-    const match = /^Bearer ([\x21-\x7e]+)$/i.exec(header);
+    const match = /^(Bearer|DPoP) ([\x21-\x7e]+)$/i.exec(header);
     if (match === null)
-      return void reject(res, 401, 'invalid_request', 'the Authorization header is not a bearer token');
+      return void reject(res, 401, 'invalid_request', 'the Authorization header is not a bearer or DPoP token');
+    const token = match[2]!;
+    const url = new URL(req.url ?? '/', origin);
+    let dpop: DPoPRecord | undefined;
+    let thumbprint: string | undefined;
+    if (match[1]!.toLowerCase() === 'dpop') {
+      dpop = { method, path: url.pathname, scheme: 'DPoP', accepted: false };
+      dpopRecords.push(dpop);
+      const proof = await checkProof(req.headers['dpop'], {
+        method,
+        url,
+        accessToken: token,
+        nonce: dpopNonce,
+        now: now(),
+        windowSeconds: PROOF_WINDOW_SECONDS,
+        seen: seenProofs,
+      });
+      if ('error' in proof) return void reject(res, 401, proof.error, proof.description, { dpop });
+      ({ thumbprint } = proof);
+      dpop.proof = { htm: proof.htm, htu: proof.htu, jti: proof.jti, iat: proof.iat };
+    }
+    let claims: JWTPayload;
     try {
-      const { payload } = await jwtVerify(match[1]!, jwks, {
+      ({ payload: claims } = await jwtVerify(token, jwks, {
         issuer: options.issuer,
         audience: options.audience,
         ...(typ === false ? {} : { typ }),
         requiredClaims: ['exp'],
         currentDate: new Date(now()),
-      });
-      if (payload.jti !== undefined && revoked.has(payload.jti))
-        return void reject(res, 401, 'invalid_token', 'the token was revoked');
-      return payload;
+      }));
     } catch (error) {
-      return void reject(res, 401, 'invalid_token', describe(error));
+      return void reject(res, 401, 'invalid_token', describe(error), { dpop });
     }
+    const jkt = (claims['cnf'] as { jkt?: unknown } | undefined)?.jkt;
+    if (typeof jkt === 'string' && dpop === undefined) {
+      // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token, or a copy of it would do.
+      dpop = { method, path: url.pathname, scheme: 'Bearer', accepted: false, jkt };
+      dpopRecords.push(dpop);
+      return void reject(res, 401, 'invalid_token', 'the token is bound to a DPoP key: send it with a DPoP proof', {
+        dpop,
+      });
+    }
+    if (dpop !== undefined) {
+      if (typeof jkt === 'string') dpop.jkt = jkt;
+      if (jkt !== thumbprint)
+        return void reject(res, 401, 'invalid_token', "the token is not bound to the proof's key (cnf.jkt)", { dpop });
+    }
+    if (claims.jti !== undefined && revoked.has(claims.jti))
+      return void reject(res, 401, 'invalid_token', 'the token was revoked', { dpop });
+    return { claims, dpop };
   };
 
   const server = await listen(async (req, res, body) => {
@@ -136,6 +219,12 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
 
     if (path === '/health') return sendJson(res, 200, { ok: true });
     if (path === '/admin/stats' && method === 'GET') return sendJson(res, 200, snapshot());
+    if (path === '/admin/dpop' && method === 'GET') return sendJson(res, 200, { requests: dpopRecords });
+    if (path === '/admin/dpop-nonce' && method === 'POST') {
+      dpopNonce = newNonce();
+      res.writeHead(204).end();
+      return;
+    }
     if (path === '/admin/revoke' && method === 'POST') {
       const jti = parseJson(body)?.['jti'];
       if (typeof jti !== 'string' || jti === '') return sendJson(res, 400, { error: 'jti is required' });
@@ -147,11 +236,13 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
     const route = matchRoute(method, path);
     if (route === undefined) return sendJson(res, 404, { error: 'not_found' });
     stats.requests++;
-    const claims = await authenticate(req, res);
-    if (claims === undefined) return;
+    const authenticated = await authenticate(req, res, method);
+    if (authenticated === undefined) return;
+    const { claims, dpop } = authenticated;
     const granted = scopesOf(claims);
     if (!granted.has(route.scope))
-      return reject(res, 403, 'insufficient_scope', `this call needs ${route.scope}`, route.scope);
+      return reject(res, 403, 'insufficient_scope', `this call needs ${route.scope}`, { scope: route.scope, dpop });
+    if (dpop !== undefined) dpop.accepted = true;
 
     const clientId = typeof claims['client_id'] === 'string' ? claims['client_id'] : String(claims.sub);
     stats.accepted++;
@@ -198,6 +289,8 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
     }
   });
 
+  origin = server.origin;
+
   function snapshot(): PaymentsApiStats {
     return structuredClone(stats);
   }
@@ -206,6 +299,13 @@ export async function startPaymentsApi(options: PaymentsApiOptions): Promise<Pay
     origin: server.origin,
     stats: snapshot,
     revoke: (jti) => void revoked.add(jti),
+    dpop: () => structuredClone(dpopRecords),
+    get dpopNonce() {
+      return dpopNonce;
+    },
+    rotateDPoPNonce() {
+      dpopNonce = newNonce();
+    },
     close: () => server.close(),
   };
 }

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { createTokenProvider, isOAuthError } from '@tokenkit/fetch';
-import { hasRedis } from '@tokenkit/test-utils';
+import { createTokenProvider, isOAuthError, type TokenProvider } from '@tokenkit/fetch';
+import { hasOpenssl, hasRedis } from '@tokenkit/test-utils';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { findSecret } from './lanes/leaks.ts';
 import { startDemoStack, startPaymentsApi, type DemoStack, type ReceivedRequest } from './stack.ts';
@@ -172,6 +173,157 @@ describe('the payments API behind the demo provider', () => {
   });
 });
 
+describe('DPoP at the demo provider and the payments API (the dpop lane)', () => {
+  /** A DPoP provider for the post client, straight on core, and the statuses of its token endpoint answers. */
+  function dpopTokens() {
+    const answers: number[] = [];
+    const tokens = createTokenProvider({
+      tokenEndpoint: stack.provider.tokenEndpoint,
+      clientId: stack.provider.clients.post.clientId,
+      clientSecret: stack.provider.clients.post.clientSecret,
+      clientAuthMethod: 'client_secret_post',
+      resource: stack.provider.resource,
+      scope: 'payments:read payments:write',
+      dpop: true,
+      onEvent: (event) => {
+        if (event.type === 'attempt_end' && event.operation === 'token' && event.status !== undefined)
+          answers.push(event.status);
+      },
+    });
+    return { tokens, answers };
+  }
+
+  /** A request with the provider's two headers for it; the API's `DPoP-Nonce` is kept, as an adapter does. */
+  async function dpopCall(tokens: TokenProvider, method: string, path: string, init: RequestInit = {}) {
+    const url = stack.api.origin + path;
+    const res = await fetch(url, { ...init, method, headers: await tokens.requestHeaders(method, url) });
+    const nonce = res.headers.get('dpop-nonce');
+    if (nonce !== null) tokens.dpop!.setNonce(url, nonce);
+    return res;
+  }
+
+  it('the provider asks for its nonce, then binds the token to the key (cnf.jkt)', async () => {
+    const before = stack.provider.tokenRequests;
+    const { tokens, answers } = dpopTokens();
+    const token = await tokens.getToken();
+    expect(answers).toEqual([400, 200]);
+    expect(stack.provider.tokenRequests - before).toBe(2);
+    expect(token.tokenType).toBe('DPoP');
+    expect(decodeJwt(token.accessToken)['cnf']).toEqual({ jkt: tokens.dpop!.thumbprint });
+  });
+
+  it("asks for the API's nonce (401 use_dpop_nonce, DPoP challenge), then accepts a proof with it", async () => {
+    const { tokens } = dpopTokens();
+    const before = stack.api.dpop().length;
+    const first = await dpopCall(tokens, 'GET', '/payments');
+    await expectRejected(
+      first,
+      401,
+      /^DPoP realm="payments", algs="ES256 [^"]*", error="use_dpop_nonce", error_description="[^"]+"$/,
+      /nonce/,
+    );
+    expect(first.headers.get('dpop-nonce')).toBe(stack.api.dpopNonce);
+    const second = await dpopCall(tokens, 'GET', '/payments');
+    expect(second.status).toBe(200);
+    const records = stack.api.dpop().slice(before);
+    expect(records).toEqual([
+      {
+        method: 'GET',
+        path: '/payments',
+        scheme: 'DPoP',
+        accepted: false,
+        error: 'use_dpop_nonce',
+        description: expect.any(String),
+      },
+      {
+        method: 'GET',
+        path: '/payments',
+        scheme: 'DPoP',
+        accepted: true,
+        proof: { htm: 'GET', htu: `${stack.api.origin}/payments`, jti: expect.any(String), iat: expect.any(Number) },
+        jkt: tokens.dpop!.thumbprint,
+      },
+    ]);
+    // A changed nonce is asked for again.
+    stack.api.rotateDPoPNonce();
+    expect((await dpopCall(tokens, 'GET', '/payments')).status).toBe(401);
+    expect((await dpopCall(tokens, 'GET', '/payments')).status).toBe(200);
+  });
+
+  it('refuses a proof used twice, or made for another method or URL', async () => {
+    const { tokens } = dpopTokens();
+    await (await dpopCall(tokens, 'GET', '/payments')).arrayBuffer(); // the nonce
+    const url = `${stack.api.origin}/payments`;
+    const headers = await tokens.requestHeaders('GET', url);
+    expect((await fetch(url, { headers })).status).toBe(200);
+    await expectRejected(await fetch(url, { headers }), 401, /^DPoP .*error="invalid_dpop_proof"/, /used before/);
+    const forPost = await tokens.requestHeaders('POST', url);
+    await expectRejected(await fetch(url, { headers: forPost }), 401, /invalid_dpop_proof/, /htm is not GET/);
+    const forOther = await tokens.requestHeaders('GET', `${stack.api.origin}/payments/pay_1`);
+    await expectRejected(await fetch(url, { headers: forOther }), 401, /invalid_dpop_proof/, /htu is not/);
+    const { authorization } = await tokens.requestHeaders('GET', url);
+    const forOtherToken = tokens.dpop!.proof('GET', url, 'another token');
+    await expectRejected(
+      await fetch(url, { headers: { authorization, dpop: forOtherToken } }),
+      401,
+      /invalid_dpop_proof/,
+      /ath is not the hash of this token/,
+    );
+    const late = (await tokens.requestHeaders('GET', url)).dpop!;
+    apiClockAheadMs = 2 * 60_000; // the API's clock two minutes on: the proof's iat is out of its 60 s window
+    try {
+      await expectRejected(
+        await fetch(url, { headers: { authorization, dpop: late } }),
+        401,
+        /invalid_dpop_proof/,
+        /recent/,
+      );
+    } finally {
+      apiClockAheadMs = 0;
+    }
+    await expectRejected(
+      await fetch(url, { headers: { authorization } }),
+      401,
+      /invalid_dpop_proof/,
+      /proof is required/,
+    );
+  });
+
+  it('refuses the bound token as a plain Bearer token, and a Bearer token sent with the DPoP scheme', async () => {
+    const { tokens } = dpopTokens();
+    const { accessToken } = await tokens.getToken();
+    const before = stack.api.dpop().length;
+    await expectRejected(
+      await call('/payments', accessToken),
+      401,
+      /^DPoP realm="payments", .*error="invalid_token"/,
+      /bound to a DPoP key/,
+    );
+    expect(stack.api.dpop().slice(before)).toEqual([
+      expect.objectContaining({
+        scheme: 'Bearer',
+        accepted: false,
+        error: 'invalid_token',
+        jkt: tokens.dpop!.thumbprint,
+      }),
+    ]);
+
+    // An unbound token with a valid proof: the proof is fine, the token is not bound to its key.
+    const { token: bearer } = await getToken();
+    await (await dpopCall(tokens, 'GET', '/payments')).arrayBuffer(); // the nonce
+    const url = `${stack.api.origin}/payments`;
+    const dpop = tokens.dpop!.proof('GET', url, bearer);
+    await expectRejected(
+      await fetch(url, { headers: { authorization: `DPoP ${bearer}`, dpop } }),
+      401,
+      /error="invalid_token"/,
+      /not bound to the proof's key \(cnf\.jkt\)/,
+    );
+    expect(JSON.stringify(stack.api.dpop())).not.toContain(accessToken); // never a token, nor a proof
+    expect(JSON.stringify(stack.api.dpop())).not.toContain(dpop);
+  });
+});
+
 describe('the second origin and the receipt redirect (the origins lane)', () => {
   it('the receipt endpoint needs a token and redirects to the second origin', async () => {
     const { token } = await getToken();
@@ -274,6 +426,47 @@ describe('the demo lanes, run against this stack', { timeout: 180_000 }, () => {
     const report = await runLane('./lanes/redis-fleet.ts', { ...stack.env('post'), TOKENKIT_DEMO_FLEET: '3' });
     expect(report).toMatchObject({ sample: 'fleet', apiCalls: 3, tokensFetched: 1, failures: 0 });
     expect(report['skipped']).toBeUndefined();
+  });
+
+  it('dpop: a proof per request, both nonces answered, the copied token refused as Bearer and with another key', async () => {
+    const tokenRequests = stack.provider.tokenRequests;
+    const accepted = stack.api.stats().accepted;
+    const before = stack.api.dpop().length;
+    const report = await runLane('./lanes/dpop.ts', stack.env('post'));
+    expect(report).toMatchObject({ sample: 'dpop', apiCalls: 4, tokensFetched: 1, retries: 0, failures: 0 });
+    expect(stack.provider.tokenRequests - tokenRequests).toBe(2); // 400 use_dpop_nonce, then the token
+    expect(stack.api.stats().accepted - accepted).toBe(4);
+    const records = stack.api.dpop().slice(before);
+    expect(records.map((r) => `${r.scheme} ${r.accepted ? 'accepted' : r.error}`)).toEqual([
+      'DPoP use_dpop_nonce',
+      'DPoP accepted',
+      'DPoP accepted',
+      'DPoP accepted',
+      'DPoP use_dpop_nonce',
+      'DPoP accepted',
+      'Bearer invalid_token',
+      'DPoP use_dpop_nonce',
+      'DPoP invalid_token',
+    ]);
+    // A verified proof for each accepted call, and the other key's (its proof passes; the token is not bound to it).
+    const jtis = records.flatMap((r) => (r.proof ? [r.proof.jti] : []));
+    expect(jtis).toHaveLength(5);
+    expect(new Set(jtis).size).toBe(5);
+  });
+
+  it.runIf(hasOpenssl())(
+    'mtls: a certificate-bound token, accepted with its certificate, refused without it or with another',
+    async () => {
+      const report = await runLane('./lanes/mtls.ts', {});
+      expect(report).toMatchObject({ sample: 'mtls', apiCalls: 3, tokensFetched: 1, retries: 0, failures: 0 });
+      expect(report['skipped']).toBeUndefined();
+    },
+  );
+
+  it('mtls without openssl: skipped (exit 0, no failure), saying how to get it', async () => {
+    const report = await runLane('./lanes/mtls.ts', { PATH: '/nonexistent' });
+    expect(report).toMatchObject({ sample: 'mtls', apiCalls: 0, tokensFetched: 0, failures: 0 });
+    expect(report['skipped']).toMatch(/apt install openssl.*brew install openssl/);
   });
 
   it('fleet without redis-server: skipped (exit 0, no failure), saying how to get it', async () => {

@@ -50,7 +50,14 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     throw new RangeError('tokenTtlSeconds must be an integer >= 2');
   const resource = options.resource ?? 'https://payments.tokenkit.test/';
   const provider = await quietly(() =>
-    startOidcProvider({ accessTokenTtl: tokenTtlSeconds, resource, scopes: ['payments:read', 'payments:write'] }),
+    startOidcProvider({
+      accessTokenTtl: tokenTtlSeconds,
+      resource,
+      scopes: ['payments:read', 'payments:write'],
+      // DPoP (RFC 9449) for the dpop lane: a token request with a proof must carry the provider's nonce (asked for
+      // with 400 use_dpop_nonce first). Requests without a proof, the other samples', get Bearer tokens as before.
+      dpop: { requireNonce: true },
+    }),
   );
   let api: PaymentsApi;
   let secondOrigin: SecondOrigin;
@@ -113,7 +120,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
  * oidc-provider warns on stderr that its in-memory storage is for development
  * only, which is what this stack is; other warnings still get through.
  */
-async function quietly<T>(start: () => Promise<T>): Promise<T> {
+export async function quietly<T>(start: () => Promise<T>): Promise<T> {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     if (!String(args[0]).includes('development-only in-memory adapter')) warn(...args);
