@@ -95,6 +95,16 @@ describe('one request', () => {
     expect(await request.retryAfter(401)).toBe(false); // never twice
   });
 
+  it('a hop the client followed with our header removed (wentWithout): its 401 is not ours, and it never comes back', async () => {
+    const request = client().start();
+    await request.header('https://api.example.com/a');
+    request.wentWithout('https://api.example.com/b'); // same origin, but the client stripped our header on the hop
+    expect(request.mayRetry(401)).toBe(false);
+    expect(await request.retryAfter(401)).toBe(false);
+    expect(request.redirect('https://api.example.com/c')).toBe(false);
+    expect(request.headerSync('https://api.example.com/c')).toBeNull();
+  });
+
   it('an attempt that goes without the token (a later hop to another origin) makes its 401 not ours', async () => {
     const request = client().start();
     await request.header('https://api.example.com/a');

@@ -134,6 +134,13 @@ export interface OutgoingRequest {
    */
   answeredBy(url: string | URL): void;
   /**
+   * For clients that follow redirects below the adapter and were told to remove our headers on every hop (undici's
+   * redirect interceptor composed inside tokenkit's, given `stripHeadersOnRedirect`, where no fresh DPoP proof can be
+   * put on a hop): the answer came from the hop to `url`, which went without our header. Its 401 is not about our
+   * token, and no later hop of the request gets it.
+   */
+  wentWithout(url: string | URL): void;
+  /**
    * An answer's status (and headers: with DPoP they carry the server's nonces). True when the request earns its one
    * retry: a 401 to a hop that carried our token, whose body can be sent again, and either the token is
    * invalidated and a different one can be had, or (DPoP) the API asked for a nonce (`WWW-Authenticate: DPoP
@@ -331,6 +338,12 @@ class RequestLifecycle implements OutgoingRequest {
     }
   }
 
+  wentWithout(url: string | URL): void {
+    const carried = this.#carriedTo !== undefined;
+    this.#drop();
+    if (carried && this.#policy.emit !== undefined) report(this.#policy, url, 'redirect', false);
+  }
+
   #drop(): void {
     this.#carriedTo = undefined;
     this.#lost = true;
@@ -448,6 +461,11 @@ class DPoPRequestLifecycle extends RequestLifecycle {
   override answeredBy(url: string | URL): void {
     super.answeredBy(url);
     if (this.carriedTo === undefined) this.#proof = undefined;
+  }
+
+  override wentWithout(url: string | URL): void {
+    super.wentWithout(url);
+    this.#proof = undefined;
   }
 
   override mayRetry(status: number, headers?: AnswerHeaders): boolean {
