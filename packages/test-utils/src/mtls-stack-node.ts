@@ -21,8 +21,10 @@ const publish = (name: string, value: unknown) => {
   renameSync(`${path}.tmp`, path);
 };
 
-let stack: MtlsStack | undefined;
+// Requests arrive while the stack starts (the API reads the provider's JWKS): state is saved once it exists.
+const started: { stack?: MtlsStack } = {};
 const saveState = () => {
+  const { stack } = started;
   if (stack === undefined) return;
   const state: MtlsStackState = {
     tokenRequests: stack.op.tokenRequests,
@@ -32,13 +34,12 @@ const saveState = () => {
   publish('state.json', state);
 };
 
-stack = await startMtlsStack(input.certs, {
+const { op, api } = (started.stack = await startMtlsStack(input.certs, {
   serversIn: 'this process',
   accessTokenTtl: input.accessTokenTtl,
   onRequest: saveState,
-});
+}));
 saveState();
-const { op, api } = stack;
 const description: MtlsStackDescription = {
   op: {
     issuer: op.issuer,
