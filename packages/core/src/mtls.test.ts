@@ -5,7 +5,8 @@ import { inspect } from 'node:util';
 import {
   hasOpenssl,
   makeTestCertificates,
-  startOidcProvider,
+  startMtlsStack,
+  type MtlsStack,
   type OidcServer,
   type TestCertificates,
 } from '@tokenkit/test-utils';
@@ -26,14 +27,18 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 const run = hasOpenssl();
 let certs: TestCertificates;
+let stack: MtlsStack;
 let op: OidcServer;
 
 beforeAll(async () => {
   if (!run) return;
   certs = makeTestCertificates();
-  op = await startOidcProvider({ accessTokenTtl: 120, mtls: certs });
+  // oidc-provider with mutual TLS (in a Node child process when this is Bun, whose node:https server cannot read
+  // the client certificate: see startMtlsStack).
+  stack = await startMtlsStack(certs, { accessTokenTtl: 120 });
+  op = stack.op;
 });
-afterAll(() => op?.close());
+afterAll(() => stack?.close());
 
 /** Every form in which key material could appear in a text. */
 function keyForms(pem: string): string[] {

@@ -73,8 +73,14 @@ adapterContract<TokenProvider>({
   },
 });
 
-/** undici's fetch over an Agent presenting `tls`. */
+/**
+ * undici's fetch over an Agent presenting `tls`; on Bun, Bun's fetch with its own `tls` option, as the README says:
+ * there `import 'undici'` is Bun's stand-in, whose Agent is inert (it neither presents the certificate nor trusts
+ * the CA; oven-sh/bun#38840).
+ */
 function fetchWith(tls: NonNullable<ContractClientOptions['tls']>): typeof fetch {
+  if ('Bun' in globalThis)
+    return ((input: string, init?: RequestInit) => fetch(input, { ...init, tls } as never)) as never;
   const agent = new undici.Agent({ connect: tls });
   agents.push(agent);
   return ((input: string, init?: RequestInit) => undici.fetch(input, { ...init, dispatcher: agent } as never)) as never;

@@ -41,4 +41,4 @@ export {
   type ContractTokens,
   type DriverClient,
 } from './adapter-contract.ts';
-export { startMtlsStack, type MtlsStack } from './mtls-stack.ts';
+export { startMtlsStack, type MtlsStack, type MtlsStackOptions } from './mtls-stack.ts';

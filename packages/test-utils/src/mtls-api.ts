@@ -12,6 +12,11 @@ export interface MtlsApiOptions {
   issuer: string;
   /** The `aud` the tokens must have. */
   audience: string;
+  /**
+   * Called when a request is recorded in `requests`, before it is answered: for a process that mirrors `requests`
+   * elsewhere (see `startMtlsStack`'s Node child).
+   */
+  onRequest?: (() => void) | undefined;
 }
 
 /** One request the API answered. */
@@ -60,6 +65,7 @@ export async function startMtlsApi(options: MtlsApiOptions): Promise<MtlsApi> {
           presentedCert === undefined ? undefined : createHash('sha256').update(presentedCert.raw).digest('base64url');
         const refuse = (reason: string) => {
           requests.push({ path, status: 401, reason, presented });
+          options.onRequest?.();
           sendJson(
             res,
             401,
@@ -83,6 +89,7 @@ export async function startMtlsApi(options: MtlsApiOptions): Promise<MtlsApi> {
         if (presented === undefined) return refuse('no certificate');
         if (presented !== bound) return refuse('certificate mismatch');
         requests.push({ path, status: 200, reason: undefined, presented });
+        options.onRequest?.();
         sendJson(res, 200, { ok: true, path, boundTo: bound });
       })();
     },

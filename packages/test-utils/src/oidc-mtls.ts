@@ -37,11 +37,13 @@ export function peerCertificate(socket: unknown): X509Certificate | undefined {
 /**
  * The mutual TLS part of the test provider: a listener for `mtls_endpoint_aliases` that asks for (and does not itself
  * refuse) client certificates, three clients, and oidc-provider's `features.mTLS` reading the peer certificate.
+ * `onRequest` is called on each of its requests after it is counted, before it is answered.
  */
 export async function startOidcMtls(
   certificates: TestCertificates,
   handler: () => (req: IncomingMessage, res: ServerResponse) => void,
   clientJwk: JWK,
+  onRequest?: () => void,
 ): Promise<{
   mtls: OidcMtls;
   clients: Record<string, unknown>[];
@@ -63,6 +65,7 @@ export async function startOidcMtls(
     },
     (req, res) => {
       if (req.url?.startsWith('/token')) tokenRequests++;
+      onRequest?.();
       handler()(req, res);
     },
   );

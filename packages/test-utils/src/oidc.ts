@@ -56,6 +56,11 @@ export interface OidcServerOptions {
    * (DPoP accepted, no nonces).
    */
   dpop?: { requireNonce?: boolean } | undefined;
+  /**
+   * Called on every request to either listener, after it is counted and before it is answered: for a process that
+   * mirrors `tokenRequests` elsewhere (see `startMtlsStack`'s Node child).
+   */
+  onRequest?: (() => void) | undefined;
 }
 
 /**
@@ -97,6 +102,7 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   const sockets = new Set<Socket>();
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.startsWith('/token')) tokenRequests++;
+    options.onRequest?.();
     route.handler!(req, res);
   };
   const certs = options.mtls;
@@ -110,7 +116,7 @@ export async function startOidcProvider(options: OidcServerOptions = {}): Promis
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `${certs ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const mtls = certs && (await startOidcMtls(certs, () => route.handler!, publicJwk));
+  const mtls = certs && (await startOidcMtls(certs, () => route.handler!, publicJwk, options.onRequest));
   const grantTypes = options.grants ? ['client_credentials', ...TEST_GRANT_TYPES] : ['client_credentials'];
   const common = { grant_types: grantTypes, redirect_uris: [], response_types: [], scope };
   const provider = new Provider(issuer, {
