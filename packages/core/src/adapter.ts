@@ -285,16 +285,17 @@ class RequestLifecycle implements OutgoingRequest {
   }
 
   headerSync(url: string | URL): string | null | undefined {
-    const origin = this.#caller || this.#lost ? undefined : this.#policy.originFor(url);
+    const policy = this.#policy;
+    const origin = this.#caller || this.#lost ? undefined : policy.originFor(url);
     if (origin === undefined) {
       this.#carriedTo = undefined; // this attempt goes without: a 401 to it is not ours
-      if (this.#policy.emit !== undefined) {
+      if (policy.emit !== undefined) {
         const why = this.#caller ? 'caller_authorization' : this.#lost ? 'lost_on_redirect' : 'origin_not_allowed';
-        report(this.#policy, url, 'authorize', false, why);
+        report(policy, url, 'authorize', false, why);
       }
       return null;
     }
-    const value = this.#policy.tokens.cachedAuthorizationHeader();
+    const value = policy.tokens.cachedAuthorizationHeader();
     if (value !== undefined) this.#put(value, origin, url);
     return value;
   }
@@ -494,7 +495,7 @@ export function originCheck(origins: ReadonlySet<string>, fastPath = true): (url
   const list = [...origins];
   return (url) => {
     if (fastPath && typeof url === 'string')
-      for (const origin of list) if (startsWithOrigin(url, origin)) return origin;
+      for (let i = 0; i < list.length; i++) if (startsWithOrigin(url, list[i]!)) return list[i];
     const origin = tryParseUrl(url)?.origin;
     return origin !== undefined && origins.has(origin) ? origin : undefined;
   };
