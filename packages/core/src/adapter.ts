@@ -495,7 +495,7 @@ export function originCheck(origins: ReadonlySet<string>, fastPath = true): (url
   const list = [...origins];
   return (url) => {
     if (fastPath && typeof url === 'string')
-      for (let i = 0; i < list.length; i++) if (startsWithOrigin(url, list[i]!)) return list[i];
+      for (const origin of list) if (startsWithOrigin(url, origin)) return origin;
     const origin = tryParseUrl(url)?.origin;
     return origin !== undefined && origins.has(origin) ? origin : undefined;
   };
