@@ -5,6 +5,8 @@ import { Readable } from 'node:stream';
 import {
   concealValues,
   createTokenClient,
+  followRedirects,
+  isRedirect,
   isReplayableBody,
   originCheck,
   sendFollowingRedirects,
@@ -55,6 +57,34 @@ describe('createTokenClient', () => {
     expect(() => createTokenClient(tokens, {})).toThrow(ConfigurationError);
     expect(() => createTokenClient(tokens, { origins: ['http://api.example.com'] })).toThrow(/not HTTPS/);
     expect(() => createTokenClient({} as TokenProvider, { origins: ['https://a.example.com'] })).toThrow(/tokens/);
+  });
+});
+
+describe('which Authorization values are ours', () => {
+  it('the last 8 values put on, in the order first put on; a value put on again stays', () => {
+    // A provider whose cached token is whatever the test says: the client remembers what it put on.
+    let current = 'Bearer t0';
+    const provider = {
+      ...tokens,
+      cachedAuthorizationHeader: () => current,
+      authorizationHeader: async () => current,
+      invalidate: async () => false,
+    } as TokenProvider;
+    const c = createTokenClient(provider, { origins: ['https://api.example.com'] });
+    const put = (value: string) => {
+      current = value;
+      expect(c.start().headerSync('https://api.example.com/x')).toBe(value);
+    };
+    for (const n of [0, 0, 1, 0, 2, 3, 4, 5, 6, 7]) put(`Bearer t${n}`);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((n) => c.isOurs(`Bearer t${n}`))).toEqual(Array(8).fill(true));
+    put('Bearer t8'); // the ninth: t0, put on first, is forgotten although it was put on again since
+    put('Bearer t8');
+    expect(c.isOurs('Bearer t0')).toBe(false);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => c.isOurs(`Bearer t${n}`))).toEqual(Array(8).fill(true));
+    put('Bearer t0'); // back again: ours again, and t1 goes
+    expect(c.isOurs('Bearer t0')).toBe(true);
+    expect(c.isOurs('Bearer t1')).toBe(false);
+    expect(c.isOurs('Bearer never')).toBe(false);
   });
 });
 
@@ -195,16 +225,16 @@ describe('concealValues', () => {
   });
 });
 
-describe('sendFollowingRedirects', () => {
-  it("keeps our token only on allowed hops, the caller's cookies only on the same origin", async () => {
+describe('sendFollowingRedirects and followRedirects', () => {
+  const hops: Record<string, string> = {
+    'https://api.example.com/start': 'https://api.example.com/same',
+    'https://api.example.com/same': 'https://other.example.com/away',
+  };
+  const start = async () => {
     const c = createTokenClient(tokens, { baseUrl: 'https://api.example.com' });
     const request = c.start();
     const ours = (await request.header('https://api.example.com/start'))!;
     const seen: [string, Record<string, string>][] = [];
-    const hops: Record<string, string> = {
-      'https://api.example.com/start': 'https://api.example.com/same',
-      'https://api.example.com/same': 'https://other.example.com/away',
-    };
     const send = async (url: string, init: HopInit) => {
       seen.push([url, init.headers]);
       const location = hops[url];
@@ -218,12 +248,42 @@ describe('sendFollowingRedirects', () => {
       headers: { authorization: ours, cookie: 'sid=1', accept: 'x' },
       redirect: 'manual',
     };
-    const final = await sendFollowingRedirects(send, 'https://api.example.com/start', init, request, true);
-    expect(final.status).toBe(200);
-    expect(seen.map(([url, headers]) => [url, headers['authorization'], headers['cookie']])).toEqual([
+    const expected = [
       ['https://api.example.com/start', ours, 'sid=1'],
       ['https://api.example.com/same', ours, 'sid=1'],
       ['https://other.example.com/away', undefined, undefined],
-    ]);
+    ];
+    const hopsSeen = () => seen.map(([url, headers]) => [url, headers['authorization'], headers['cookie']]);
+    return { request, send, init, expected, hopsSeen };
+  };
+
+  it("keeps our token only on allowed hops, the caller's cookies only on the same origin", async () => {
+    const { request, send, init, expected, hopsSeen } = await start();
+    const final = await sendFollowingRedirects(send, 'https://api.example.com/start', init, request, true);
+    expect(final.status).toBe(200);
+    expect(hopsSeen()).toEqual(expected);
+  });
+
+  it('followRedirects, after a first hop the adapter sent itself, follows by the same rules', async () => {
+    const { request, send, init, expected, hopsSeen } = await start();
+    const url = 'https://api.example.com/start';
+    const first = await send(url, init);
+    expect(isRedirect(first.status)).toBe(true);
+    const final = await followRedirects(send, url, init, first, request, true);
+    expect(final.status).toBe(200);
+    expect(hopsSeen()).toEqual(expected);
+  });
+
+  it('followRedirects resolves to an answer that is not a redirect, sending nothing', async () => {
+    const { request, send, init, hopsSeen } = await start();
+    const answer = { status: 200, headers: { get: () => null } };
+    expect(await followRedirects(send, 'https://api.example.com/x', init, answer, request, true)).toBe(answer);
+    expect(hopsSeen()).toEqual([]);
+  });
+
+  it('isRedirect is true for the statuses followed: 301, 302, 303, 307, 308', () => {
+    const followed = [];
+    for (let status = 100; status < 600; status++) if (isRedirect(status)) followed.push(status);
+    expect(followed).toEqual([301, 302, 303, 307, 308]);
   });
 });

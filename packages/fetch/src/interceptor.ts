@@ -46,8 +46,9 @@ export function tokenInterceptor(
   // with the same handler, after an answer that is not a success: the request's lifecycle is kept for such a
   // handler only (one WeakMap entry, or one property added to undici's handler, per request has a measurable cost).
   const again = new WeakMap<Handler, OutgoingRequest>();
-  return (dispatch) =>
-    function dispatchWithToken(opts: DispatchOptions, handler: Handler): boolean {
+  return (dispatch) => {
+    const chain: Chain = { client, dispatch, again };
+    return function dispatchWithToken(opts: DispatchOptions, handler: Handler): boolean {
       // A handler of undici 6's shape (onConnect, onHeaders; Node's own fetch before undici 8) is refused by
       // undici 8 dispatchers, and undici 7 wraps it before any interceptor: passed on untouched, never given a token.
       if (typeof handler.onRequestStart !== 'function') return dispatch(opts, handler);
@@ -62,52 +63,22 @@ export function tokenInterceptor(
         });
         now = request.headerSync(url);
       } else now = request.redirect(url, opts.method) ? request.headerSync(url) : null;
-      const call = new Call(client, request, dispatch, opts, url, handler, again);
-      if (now !== undefined) return call.send(now);
-      call
+      const attempt = new Attempt(chain, request, opts, url, handler);
+      if (now !== undefined) return attempt.send(now);
+      attempt
         .header()
-        .then((value) => call.send(value ?? null))
-        .catch((error: unknown) => call.fail(null, error));
+        .then((value) => attempt.send(value ?? null))
+        .catch((error: unknown) => attempt.fail(null, error));
       return true;
     };
+  };
 }
 
-/** One request through the interceptor: its attempt with our header, and the one retry. */
-class Call {
-  constructor(
-    readonly client: TokenClient,
-    readonly request: OutgoingRequest,
-    readonly dispatch: Dispatch,
-    readonly opts: DispatchOptions,
-    readonly url: string,
-    readonly handler: Handler,
-    readonly again: WeakMap<Handler, OutgoingRequest>,
-  ) {}
-
-  /** Sends an attempt with our header, or (null) without: watched all the same, for the hops that may follow. */
-  send(authorization: string | null): boolean {
-    const { dpop, sent } = this.request;
-    let opts = this.opts;
-    if (authorization !== null) opts = { ...opts, headers: withAuthorization(opts.headers, authorization, dpop) };
-    // A hop that goes without, of a request whose earlier hop carried our token: a DPoP proof on it is ours.
-    else if (sent !== undefined && dpop === undefined) opts = { ...opts, headers: withoutDPoP(opts.headers) };
-    return this.dispatch(opts, new Attempt(this));
-  }
-
-  /** The answer was not a success: a redirect or retry interceptor may dispatch this handler again. */
-  mayComeAgain(): void {
-    this.again.set(this.handler, this.request);
-  }
-
-  /** The header for an attempt, waiting for a token if needed; the request's `signal` ends the wait. */
-  header(): Promise<string | undefined> {
-    const signal = (this.opts as { signal?: unknown }).signal;
-    return this.request.header(this.url, { signal: signal instanceof AbortSignal ? signal : undefined });
-  }
-
-  fail(controller: Controller | null, error: unknown): void {
-    this.handler.onResponseError?.(controller as Controller, this.client.conceal(error) as Error);
-  }
+/** What every request through one composed dispatcher shares. */
+interface Chain {
+  readonly client: TokenClient;
+  readonly dispatch: Dispatch;
+  readonly again: WeakMap<Handler, OutgoingRequest>;
 }
 
 type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -125,97 +96,127 @@ interface Held {
   decision?: 'deliver' | { retryWith: string } | { error: unknown };
 }
 
-/** The handler of one attempt: passes everything on to the caller's handler, except a 401 until core has decided. */
+/**
+ * One attempt of a request (with our header, or without): the handler it is dispatched with. It passes everything
+ * on to the caller's handler, except a 401 until core has decided; the one retry is an attempt of its own.
+ */
 class Attempt implements Handler {
   #context: unknown;
   /** The 401 held back; `null` once this attempt has handed the request on (retried) or failed it. */
   #held: Held | null | undefined;
-  readonly #call: Call;
 
-  constructor(call: Call) {
-    this.#call = call;
+  constructor(
+    readonly chain: Chain,
+    readonly request: OutgoingRequest,
+    readonly opts: DispatchOptions,
+    readonly url: string,
+    readonly handler: Handler,
+  ) {}
+
+  /** Sends this attempt with our header, or (null) without: watched all the same, for the hops that may follow. */
+  send(authorization: string | null): boolean {
+    const { dpop, sent } = this.request;
+    let opts = this.opts;
+    if (authorization !== null) opts = { ...opts, headers: withAuthorization(opts.headers, authorization, dpop) };
+    // A hop that goes without, of a request whose earlier hop carried our token: a DPoP proof on it is ours.
+    else if (sent !== undefined && dpop === undefined) opts = { ...opts, headers: withoutDPoP(opts.headers) };
+    return this.chain.dispatch(opts, this);
+  }
+
+  /** The header for an attempt, waiting for a token if needed; the request's `signal` ends the wait. */
+  header(): Promise<string | undefined> {
+    const signal = (this.opts as { signal?: unknown }).signal;
+    return this.request.header(this.url, { signal: signal instanceof AbortSignal ? signal : undefined });
+  }
+
+  fail(controller: Controller | null, error: unknown): void {
+    this.handler.onResponseError?.(controller as Controller, this.chain.client.conceal(error) as Error);
+  }
+
+  /** The answer was not a success: a redirect or retry interceptor may dispatch this handler again. */
+  #mayComeAgain(): void {
+    this.chain.again.set(this.handler, this.request);
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
     this.#context = context;
-    this.#call.handler.onRequestStart?.(controller, context);
+    this.handler.onRequestStart?.(controller, context);
   }
 
   onRequestUpgrade(...args: Parameters<NonNullable<Handler['onRequestUpgrade']>>): void {
-    this.#call.handler.onRequestUpgrade?.(...args);
+    this.handler.onRequestUpgrade?.(...args);
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode >= 200) {
       // A redirect interceptor composed inside this one followed these hops (the first is the URL dispatched).
       const history = (this.#context as { history?: unknown } | undefined)?.history;
-      if (Array.isArray(history)) for (const hop of history.slice(1)) this.#call.request.redirect(hop as URL);
-      if (statusCode >= 300) this.#call.mayComeAgain();
-      if (this.#call.request.mayRetry(statusCode, headers))
+      if (Array.isArray(history)) for (let i = 1; i < history.length; i++) this.request.redirect(history[i] as URL);
+      if (statusCode >= 300) this.#mayComeAgain();
+      if (this.request.mayRetry(statusCode, headers))
         return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });
     }
-    this.#call.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#held === undefined) this.#call.handler.onResponseData?.(controller, chunk);
+    if (this.#held === undefined) this.handler.onResponseData?.(controller, chunk);
     else this.#held?.chunks.push(chunk);
   }
 
   onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    if (this.#held === undefined) this.#call.handler.onResponseEnd?.(controller, trailers);
+    if (this.#held === undefined) this.handler.onResponseEnd?.(controller, trailers);
     else if (this.#held !== null) this.#settle(this.#held, { trailers });
   }
 
   onResponseError(controller: Controller | null, error: Error): void {
-    this.#call.mayComeAgain();
-    if (this.#held === undefined) this.#call.fail(controller, error);
+    this.#mayComeAgain();
+    if (this.#held === undefined) this.fail(controller, error);
     else if (this.#held !== null) this.#settle(this.#held, { error });
   }
 
   onBodySent(chunk: Buffer): void {
-    this.#call.handler.onBodySent?.(chunk);
+    this.handler.onBodySent?.(chunk);
   }
 
   onRequestSent(): void {
-    this.#call.handler.onRequestSent?.();
+    this.handler.onRequestSent?.();
   }
 
   onResponseStarted(): void {
-    this.#call.handler.onResponseStarted?.();
+    this.handler.onResponseStarted?.();
   }
 
   #hold(held: Held): void {
     this.#held = held;
-    const call = this.#call;
-    call.request
+    this.request
       .retryAfter(held.statusCode, held.headers)
-      .then(async (retry) => (retry ? await call.header() : undefined))
+      .then(async (retry) => (retry ? await this.header() : undefined))
       .then(
         (retryWith) => this.#settle(held, undefined, retryWith === undefined ? 'deliver' : { retryWith }),
         (error: unknown) => this.#settle(held, undefined, { error }),
       )
-      .catch((error: unknown) => call.fail(held.controller, error)); // thrown by the caller's handler
+      .catch((error: unknown) => this.fail(held.controller, error)); // thrown by the caller's handler
   }
 
   /** Acts once core has decided; a retry also waits for the 401's end (its connection is then reused). */
   #settle(held: Held, end?: Held['end'], decision?: Held['decision']): void {
     if (end !== undefined) held.end = end;
     if (decision !== undefined) held.decision = decision;
-    const { handler } = this.#call;
+    const { handler } = this;
     if (held.decision === 'deliver') {
       this.#held = undefined; // from here on, everything passes through
       handler.onResponseStart?.(held.controller, held.statusCode, held.headers, held.statusMessage);
       for (const chunk of held.chunks) handler.onResponseData?.(held.controller, chunk);
-      if (held.end !== undefined && 'error' in held.end) this.#call.fail(held.controller, held.end.error);
+      if (held.end !== undefined && 'error' in held.end) this.fail(held.controller, held.end.error);
       else if (held.end !== undefined) handler.onResponseEnd?.(held.controller, held.end.trailers);
     } else if (held.decision !== undefined && 'error' in held.decision) {
       this.#held = null;
-      this.#call.fail(held.controller, held.decision.error);
+      this.fail(held.controller, held.decision.error);
     } else if (held.decision !== undefined && held.end !== undefined) {
       this.#held = null;
-      if ('error' in held.end) this.#call.fail(held.controller, held.end.error);
-      else this.#call.send(held.decision.retryWith);
+      if ('error' in held.end) this.fail(held.controller, held.end.error);
+      else new Attempt(this.chain, this.request, this.opts, this.url, this.handler).send(held.decision.retryWith);
     }
   }
 }

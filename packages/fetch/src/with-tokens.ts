@@ -1,8 +1,9 @@
 import type { RequestAuthOptions, TokenProvider } from '@tokenkit/core';
 import {
   createTokenClient,
+  followRedirects,
+  isRedirect,
   isReplayableBody,
-  sendFollowingRedirects,
   type HopInit,
   type HopResponse,
 } from '@tokenkit/core/adapter';
@@ -53,7 +54,7 @@ interface ResponseLike extends HopResponse {
   url?: string;
 }
 
-type Send = (input: unknown, init?: InitLike) => Promise<ResponseLike>;
+type Send = (input: unknown, init?: InitLike | HopInit) => Promise<ResponseLike>;
 
 /**
  * Wraps `fetch` so that requests to `origins` carry `Authorization: Bearer <token>` from `tokens`; the result has
@@ -81,46 +82,44 @@ export function withTokens<F extends FetchFunction = typeof fetch>(
   async function fetchWithTokens(input: string | URL | RequestLike, init?: InitLike): Promise<unknown> {
     const source = typeof input === 'object' && !(input instanceof URL) ? input : undefined;
     const url = source?.url ?? String(input);
-    const {
-      headers: given,
-      body,
-      method = source?.method,
-      signal = source?.signal,
-      redirect = source?.redirect ?? 'follow',
-      ...rest
-    } = init ?? {};
-    const headers = headerRecord(given ?? source?.headers);
-    const replayable = isReplayableBody(body); // a Request's own body is read into memory below: replayable
+    // init is read field by field (no destructuring into a rest object): this runs on every request.
+    const headers = headerRecord(init?.headers ?? source?.headers);
+    const method = ifUndefined(init?.method, source?.method);
+    const replayable = isReplayableBody(init?.body); // a Request's own body is read into memory below: replayable
     const request = client.start({ callerAuthorization: hasAuthorization(headers), replayable, method });
     const now = request.headerSync(url);
     if (now === null) return send(input, init); // the caller's own header, or not an origin of ours: untouched
+    const signal = ifUndefined(init?.signal, source?.signal);
     try {
       const value = now ?? (await request.header(url, { signal: signal ?? undefined }));
       if (value === undefined) return await send(input, init);
+      const redirect = ifUndefined(init?.redirect, source?.redirect) ?? 'follow';
+      // The caller's options with ours: their headers and ours, redirects followed here unless they chose a mode.
       // A Request's body is read once, here, so that a redirect or the 401 retry can send it again.
-      const hop = {
-        ...rest,
+      const options: InitLike = {
+        ...init,
         method,
         signal,
-        body: body ?? (source?.body == null ? undefined : await source.arrayBuffer()),
+        body: init?.body ?? (source?.body == null ? undefined : await source.arrayBuffer()),
+        redirect: redirect === 'follow' ? 'manual' : redirect,
       };
-      const attempt = (authorization: string): Promise<ResponseLike> => {
-        const ours = request.dpop === undefined ? { authorization } : { authorization, dpop: request.dpop };
-        const first: HopInit = { ...hop, headers: { ...headers, ...ours }, redirect: 'manual' };
-        return redirect === 'follow'
-          ? sendFollowingRedirects(send, url, first, request, replayable)
-          : send(url, { ...first, redirect });
-      };
-      let response = await attempt(value);
+      // The first hop is sent here, not through sendFollowingRedirects: one async step less per request.
+      let first = withHeader(options, headers, value, request.dpop);
+      let response = await send(url, first);
+      let status = response.status;
+      if (redirect === 'follow' && isRedirect(status)) {
+        response = await followRedirects(send, url, first, response, request, replayable);
+        status = response.status;
+      }
       if (response.redirected === true && response.url) request.answeredBy(response.url); // a fetch that followed anyway
-      if (
-        request.mayRetry(response.status, response.headers) &&
-        (await request.retryAfter(response.status, response.headers))
-      ) {
+      if (request.mayRetry(status, response.headers) && (await request.retryAfter(status, response.headers))) {
         const fresh = await request.header(url, { signal: signal ?? undefined });
         if (fresh !== undefined) {
           await response.arrayBuffer?.().catch(() => undefined); // frees the connection
-          response = await attempt(fresh);
+          first = withHeader(options, headers, fresh, request.dpop);
+          response = await send(url, first);
+          if (redirect === 'follow' && isRedirect(response.status))
+            response = await followRedirects(send, url, first, response, request, replayable);
         }
       }
       return response;
@@ -129,6 +128,23 @@ export function withTokens<F extends FetchFunction = typeof fetch>(
     }
   }
   return fetchWithTokens as unknown as F;
+}
+
+/** `value`, or `fallback` when `value` is undefined (as a destructuring default: null stays null). */
+function ifUndefined<T, U>(value: T | undefined, fallback: U): T | U {
+  return value === undefined ? fallback : value;
+}
+
+/** One attempt's options: `options` with the caller's `headers`, our `Authorization` and (DPoP) proof. */
+function withHeader(
+  options: InitLike,
+  headers: Record<string, string>,
+  authorization: string,
+  dpop: string | undefined,
+): HopInit {
+  const all: Record<string, string> = { ...headers, authorization };
+  if (dpop !== undefined) all['dpop'] = dpop;
+  return { ...options, headers: all } as HopInit; // redirect: 'manual' unless the caller chose a mode
 }
 
 /** `fetch`'s `HeadersInit` (a record, pairs, `Headers` of any implementation) as a record. */
