@@ -144,6 +144,8 @@ for (const [release, lib] of releases)
       createTokenProvider,
       // Composed inside, undici's redirect interceptor follows hops below ours: no fresh proof can go on them.
       redirectsOutOfSight: redirect === 'inside',
+      // undici 8.14 takes `stripHeadersOnRedirect` per request, which the interceptor sets with DPoP; 7.0 does not.
+      hopsOutOfSightStripped: redirect === 'inside' && release === 'undici',
       client(options) {
         const make = (...outer: Dispatcher.DispatcherComposeInterceptor[]) => {
           const tokens = tokenInterceptor(options.tokens, {

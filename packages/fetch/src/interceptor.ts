@@ -83,6 +83,11 @@ interface Chain {
 
 type ResponseHeaders = Record<string, string | string[] | undefined>;
 
+/** undici's redirect interceptor reads this per request too, in the releases that have it (8.14 does, 7.0 not). */
+interface StripOption {
+  stripHeadersOnRedirect?: string[] | undefined;
+}
+
 /** An answer that may earn the retry (a 401 to our token), held back while core decides whether it does. */
 interface Held {
   controller: Controller;
@@ -102,6 +107,8 @@ interface Held {
  */
 class Attempt implements Handler {
   #context: unknown;
+  /** This attempt carried our token with a DPoP proof. */
+  #proven = false;
   /** The 401 held back; `null` once this attempt has handed the request on (retried) or failed it. */
   #held: Held | null | undefined;
 
@@ -117,7 +124,18 @@ class Attempt implements Handler {
   send(authorization: string | null): boolean {
     const { dpop, sent } = this.request;
     let opts = this.opts;
-    if (authorization !== null) opts = { ...opts, headers: withAuthorization(opts.headers, authorization, dpop) };
+    if (authorization !== null && dpop !== undefined) {
+      // A proof names one method and URL. A redirect interceptor composed inside this one follows hops we cannot put
+      // a fresh proof on: it is told to send them without our headers (undici releases that know the option).
+      const strip = (opts as StripOption).stripHeadersOnRedirect ?? [];
+      opts = {
+        ...opts,
+        headers: withAuthorization(opts.headers, authorization, dpop),
+        stripHeadersOnRedirect: [...strip, 'authorization', 'dpop'],
+      } as DispatchOptions;
+      this.#proven = true;
+    } else if (authorization !== null)
+      opts = { ...opts, headers: withAuthorization(opts.headers, authorization, undefined) };
     // A hop that goes without, of a request whose earlier hop carried our token: a DPoP proof on it is ours.
     else if (sent !== undefined && dpop === undefined) opts = { ...opts, headers: withoutDPoP(opts.headers) };
     return this.chain.dispatch(opts, this);
@@ -149,9 +167,14 @@ class Attempt implements Handler {
 
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode >= 200) {
-      // A redirect interceptor composed inside this one followed these hops (the first is the URL dispatched).
+      // A redirect interceptor composed inside this one followed these hops (the first is the URL dispatched). With
+      // DPoP no hop of them had a valid proof (they went without our headers, or, on older undici, with the first
+      // hop's proof): an answer from one is not about our token.
       const history = (this.#context as { history?: unknown } | undefined)?.history;
-      if (Array.isArray(history)) for (let i = 1; i < history.length; i++) this.request.redirect(history[i] as URL);
+      if (Array.isArray(history) && history.length > 1) {
+        if (this.#proven) this.request.wentWithout(history[history.length - 1] as URL);
+        else for (let i = 1; i < history.length; i++) this.request.redirect(history[i] as URL);
+      }
       if (statusCode >= 300) this.#mayComeAgain();
       if (this.request.mayRetry(statusCode, headers))
         return this.#hold({ controller, statusCode, headers, statusMessage, chunks: [] });

@@ -98,6 +98,8 @@ export interface AdapterDriver<T extends ContractTokens = ContractTokens> {
    * redirect interceptor composed inside tokenkit's): the DPoP redirect cases are left out. Default false.
    */
   redirectsOutOfSight?: boolean | undefined;
+  /** With `redirectsOutOfSight`: the client sends those hops without our headers (undici's `stripHeadersOnRedirect`). */
+  hopsOutOfSightStripped?: boolean | undefined;
 }
 
 const REDIRECTS = [301, 302, 303, 307, 308] as const;
@@ -434,6 +436,23 @@ function dpopCases<T extends ContractTokens>(driver: AdapterDriver<T>, shared: (
       expect(accepted!.proof?.nonce).toBe(api.nonce);
       expect(accepted!.authorization).toBe(refused!.authorization);
       expect(accepted!.body).toBe('{"amount":2}');
+      expect(op.tokenRequests).toBe(before);
+    });
+
+    it('a redirect hop followed out of sight does not cost the token: its 401 is delivered, not retried', async () => {
+      if (driver.redirectsOutOfSight !== true) return;
+      const client = await warm();
+      const before = op.tokenRequests;
+      const from = api.requests.length;
+      const to = encodeURIComponent('/after');
+      // No fresh proof can go on a hop the client follows below the adapter: the API refuses it, and that 401 says
+      // nothing about the token (which stays cached: the next request uses it without a token request).
+      expect(await client.send({ url: `redirect?status=302&to=${to}` })).toEqual({ status: 401 });
+      expect(since(from)).toHaveLength(2);
+      const hop = since(from)[1]!;
+      expect(hop.refused).toBeDefined();
+      if (driver.hopsOutOfSightStripped === true) expect([hop.authorization, hop.dpop]).toEqual([undefined, undefined]);
+      expect(await client.send({ url: 'payments' })).toEqual({ status: 200 });
       expect(op.tokenRequests).toBe(before);
     });
 
