@@ -29,6 +29,12 @@ export const extraSections: ExtraSection[] = [
     script: 'bench/overhead.ts',
     args: ['--floor'],
   },
+  {
+    title: "undici's own cost of the interceptor @tokenkit/fetch needs",
+    package: '@tokenkit/fetch',
+    script: 'bench/overhead.ts',
+    args: ['--floor'],
+  },
   { title: 'DPoP: a proof per request', package: '@tokenkit/core', script: 'bench/dpop.ts' },
   {
     title: 'OpenTelemetry instrumentation on the cached path',
