@@ -31,6 +31,10 @@ interface AdapterResult {
   medianRatio: number;
 }
 
+/** The package whose `bench/overhead.ts` measures a tokenkit library: `overhead.pkg`, else the id without `tokenkit-`. */
+export const overheadPackage = (library: Library): string =>
+  library.overhead?.pkg ?? library.id.replace(/^tokenkit-/, '');
+
 export async function measureOverheads(
   libraries: Library[],
   { requests = 5000, rounds = 5 } = {},
@@ -38,7 +42,7 @@ export async function measureOverheads(
   const rows: OverheadRow[] = [];
   const missing: string[] = [];
   for (const library of libraries) {
-    const pkg = library.overhead?.pkg ?? library.id.replace(/^tokenkit-/, '');
+    const pkg = overheadPackage(library);
     const source = `packages/${pkg}/bench/overhead.ts`;
     const result = await runBench<Partial<AdapterResult>>({
       package: `@tokenkit/${pkg}`,

@@ -7,7 +7,7 @@ import type { FleetResult } from './fleet.ts';
 import type { Library } from './libraries.ts';
 import type { Machine } from './machine.ts';
 import type { MemoryResult } from './memory.ts';
-import type { OverheadRow } from './overhead.ts';
+import { overheadPackage, type OverheadRow } from './overhead.ts';
 import { renderMarkdown, type Table } from '@tokenkit/bench-kit';
 import { formatBytes, formatMs, formatRate, mark, percent } from './stats.ts';
 import type { SectionResult } from './sections.ts';
@@ -40,7 +40,8 @@ export interface Target {
   met: boolean;
 }
 
-const OVERHEAD_TARGET = 0.97;
+/** Each adapter's overhead target; fetch has no hook machinery of its own to pay for, so it is held higher. */
+const overheadTarget = (library: Library): number => (overheadPackage(library) === 'fetch' ? 0.98 : 0.97);
 const CACHED_TARGET = 0.8;
 const P99_TOLERANCE = 1.1;
 
@@ -75,14 +76,14 @@ export function overheadTable(rows: OverheadRow[]): Table {
       `${rows[0]?.requests.toLocaleString('en') ?? '?'} sequential loopback GETs per variant and round through the adapter and through the same client with a static Authorization header, ` +
       "the two taking turns (@tokenkit/bench-kit's paired harness, run by each adapter's bench/overhead.ts, each in a fresh process); ratio = static / adapter (1 = no overhead) as that bench computes it " +
       '(per-request medians; Apollo: paired blocks), median over the rounds. µs/request: total time of a round / requests, median round.',
-    columns: ['adapter', 'µs/request', 'static µs/request', 'median ratio', 'rounds', 'target ≥ 0.97', 'measured by'],
+    columns: ['adapter', 'µs/request', 'static µs/request', 'median ratio', 'rounds', 'target', 'measured by'],
     rows: rows.map((row) => [
       row.library.label,
       Number.isFinite(row.adapterMicros) ? row.adapterMicros.toFixed(1) : 'n/a',
       Number.isFinite(row.staticMicros) ? row.staticMicros.toFixed(1) : 'n/a',
       row.medianRatio.toFixed(3),
       row.rounds.map((x) => x.ratio.toFixed(2)).join(' '),
-      mark(row.medianRatio >= OVERHEAD_TARGET),
+      `${mark(row.medianRatio >= overheadTarget(row.library))} ≥ ${overheadTarget(row.library)}`,
       row.source,
     ]),
   };
@@ -304,9 +305,9 @@ export function targets(res: Results): Target[] {
   for (const row of res.overhead ?? []) {
     out.push({
       measure: `overhead ${row.library.label}`,
-      target: 'median ratio ≥ 0.97',
+      target: `median ratio ≥ ${overheadTarget(row.library)}`,
       result: row.medianRatio.toFixed(3),
-      met: row.medianRatio >= OVERHEAD_TARGET,
+      met: row.medianRatio >= overheadTarget(row.library),
     });
   }
   for (const row of (res.storm ?? []).filter((r) => r.library.kind === 'tokenkit')) {
