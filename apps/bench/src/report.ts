@@ -7,7 +7,7 @@ import type { FleetResult } from './fleet.ts';
 import type { Library } from './libraries.ts';
 import type { Machine } from './machine.ts';
 import type { MemoryResult } from './memory.ts';
-import { overheadPackage, type OverheadRow } from './overhead.ts';
+import type { OverheadRow } from './overhead.ts';
 import { renderMarkdown, type Table } from '@tokenkit/bench-kit';
 import { formatBytes, formatMs, formatRate, mark, percent } from './stats.ts';
 import type { SectionResult } from './sections.ts';
@@ -40,8 +40,6 @@ export interface Target {
   met: boolean;
 }
 
-/** Each adapter's overhead target; fetch has no hook machinery of its own to pay for, so it is held higher. */
-const overheadTarget = (library: Library): number => (overheadPackage(library) === 'fetch' ? 0.98 : 0.97);
 const CACHED_TARGET = 0.8;
 const P99_TOLERANCE = 1.1;
 
@@ -83,7 +81,7 @@ export function overheadTable(rows: OverheadRow[]): Table {
       Number.isFinite(row.staticMicros) ? row.staticMicros.toFixed(1) : 'n/a',
       row.medianRatio.toFixed(3),
       row.rounds.map((x) => x.ratio.toFixed(2)).join(' '),
-      `${mark(row.medianRatio >= overheadTarget(row.library))} ≥ ${overheadTarget(row.library)}`,
+      `${mark(row.medianRatio >= row.target)} ≥ ${row.target}`,
       row.source,
     ]),
   };
@@ -305,9 +303,9 @@ export function targets(res: Results): Target[] {
   for (const row of res.overhead ?? []) {
     out.push({
       measure: `overhead ${row.library.label}`,
-      target: `median ratio ≥ ${overheadTarget(row.library)}`,
+      target: `median ratio ≥ ${row.target}`,
       result: row.medianRatio.toFixed(3),
-      met: row.medianRatio >= overheadTarget(row.library),
+      met: row.medianRatio >= row.target,
     });
   }
   for (const row of (res.storm ?? []).filter((r) => r.library.kind === 'tokenkit')) {

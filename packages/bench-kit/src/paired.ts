@@ -54,6 +54,8 @@ export interface PairedResult {
   rounds: PairedRound[];
   /** Median of the rounds' ratios (1 = no overhead). */
   medianRatio: number;
+  /** The adapter's target for `medianRatio`, set by its bench; undefined: the default, 0.97. */
+  target?: number;
   /** Median of the rounds' total-time ratios (static ms / adapter ms). */
   medianTotalRatio: number;
   /** Mean time of one request, median over the rounds, µs. */
@@ -227,7 +229,7 @@ export function medianOverheadMicros(rounds: readonly PairedRound[]): number {
 }
 
 /**
- * Prints a paired result: one line per round, then the medians against the target (`labels.target`, default 0.97).
+ * Prints a paired result: one line per round, then the medians against the result's target (default 0.97).
  *
  * @example
  * ```ts
@@ -237,9 +239,9 @@ export function medianOverheadMicros(rounds: readonly PairedRound[]): number {
 export function printPaired(
   title: string,
   result: PairedResult,
-  labels: { adapter?: string; baseline?: string; ratio?: string; target?: number } = {},
+  labels: { adapter?: string; baseline?: string; ratio?: string } = {},
 ): void {
-  const target = labels.target ?? 0.97;
+  const target = result.target ?? 0.97;
   const adapter = labels.adapter ?? 'adapter';
   const baseline = labels.baseline ?? 'static header';
   const perRequest = (ms: number) => ((ms * 1000) / result.requests).toFixed(1);

@@ -23,6 +23,9 @@ import { Agent, request, type Dispatcher } from 'undici';
 
 export type { PairedRound as OverheadRound } from '@tokenkit/bench-kit';
 
+/** The overhead target of both adapters: fetch has no hook machinery of its own to pay for (the others: 0.97). */
+const TARGET = 0.98;
+
 /** Which of the package's two adapters. */
 export type FetchAdapter = 'withTokens' | 'tokenInterceptor';
 
@@ -77,7 +80,7 @@ class PassOn implements Dispatcher.DispatchHandler {
  * `rounds` rounds of `requests` requests per variant, the two interleaved request by request. `floor` (with
  * tokenInterceptor): {@link floorInterceptor} in place of tokenInterceptor.
  */
-export function measureOverhead({
+export async function measureOverhead({
   requests = 5000,
   rounds = 5,
   adapter = 'withTokens',
@@ -88,7 +91,7 @@ export function measureOverhead({
   adapter?: FetchAdapter;
   floor?: boolean;
 } = {}): Promise<PairedResult> {
-  return measureAdapterOverhead(
+  const result = await measureAdapterOverhead(
     createTokenProvider,
     ({ tokens, authorization, api }) => {
       const url = `${api.origin}/payments`;
@@ -110,6 +113,7 @@ export function measureOverhead({
     },
     { requests, rounds },
   );
+  return floor ? result : { ...result, target: TARGET };
 }
 
 /**
@@ -204,8 +208,5 @@ if (import.meta.main) {
       console.log(renderMarkdownBody(pairedTable(title, result, { adapter: 'no-op interceptor', note })));
     else printPaired(title, result, { adapter: 'no-op interceptor' });
   } else
-    printPaired(`@tokenkit/fetch ${adapter} overhead`, await measureOverhead({ ...options, adapter }), {
-      adapter,
-      target: 0.98, // fetch has no hook machinery of its own to pay for
-    });
+    printPaired(`@tokenkit/fetch ${adapter} overhead`, await measureOverhead({ ...options, adapter }), { adapter });
 }
